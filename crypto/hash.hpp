@@ -1,0 +1,38 @@
+#pragma once
+// SHA-256 and HMAC-SHA256 on OpenSSL 3 EVP.
+#include <crypto/secure_bytes.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+
+namespace medgw::crypto {
+
+using Digest256 = std::array<std::uint8_t, 32>;
+
+class Sha256 {
+ public:
+  Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  ~Sha256();
+
+  void update(ByteView data);
+  void update(std::string_view data) { update(as_bytes(data)); }
+  // Returns the digest; the object may then be reset() and reused.
+  [[nodiscard]] Digest256 finish();
+  void reset();
+
+ private:
+  struct Deleter {
+    void operator()(EVP_MD_CTX* ctx) const noexcept;
+  };
+  std::unique_ptr<EVP_MD_CTX, Deleter> ctx_;
+};
+
+[[nodiscard]] Digest256 sha256(ByteView data);
+[[nodiscard]] Digest256 hmac_sha256(ByteView key, ByteView data);
+
+}  // namespace medgw::crypto
