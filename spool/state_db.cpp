@@ -1,0 +1,136 @@
+#include <spool/state_db.hpp>
+#include <spool/time_format.hpp>
+
+#include <crypto/uuid.hpp>
+
+#include <chrono>
+#include <system_error>
+
+#include <sys/stat.h>
+
+namespace medgw::spool {
+namespace {
+
+int latest_version(std::span<const Migration> migrations) {
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+}  // namespace
+
+void configure_connection(Database& db, bool writable) {
+  db.exec("PRAGMA busy_timeout = 10000");
+  db.exec("PRAGMA foreign_keys = ON");
+  if (!writable) return;
+  const bool empty = db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
+  if (empty) db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  // journal_mode is persistent in the file; synchronous is per connection.
+  const auto mode = db.query_text("PRAGMA journal_mode = WAL");
+  if (mode != "wal") {
+    throw StateDbError(db.file().string() +
+                       ": cannot switch to WAL journal mode (the filesystem may not support it; "
+                       "keep state_dir on a local disk)");
+  }
+  db.exec("PRAGMA synchronous = FULL");
+}
+
+void verify_integrity(Database& db) {
+  Statement check = db.prepare("PRAGMA quick_check(5)");
+  std::string problems;
+  while (check.step()) {
+    std::string line = check.column_text(0);
+    if (line == "ok") return;
+    if (!problems.empty()) problems += "; ";
+    problems += line;
+  }
+  throw StateDbError(db.file().string() + " failed its integrity check (" + problems +
+                     "); stop medgw and restore state.db from backup (docs/operations.md)");
+}
+
+void apply_migrations(Database& db, std::span<const Migration> migrations, const log::Logger& logger) {
+  const int current = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+  const int latest = latest_version(migrations);
+  if (current > latest) {
+    throw StateDbError(db.file().string() + " has schema version " + std::to_string(current) +
+                       " but this medgw knows only up to " + std::to_string(latest) +
+                       "; it was written by a newer medgw. Install that version again, or restore "
+                       "the state.db backup taken before the upgrade");
+  }
+  for (const Migration& migration : migrations) {
+    if (migration.version <= current) continue;
+    WriteTransaction transaction(db);
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const int now = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+    if (migration.version <= now) continue;
+    if (migration.version != now + 1) {
+      throw StateDbError("internal error: migration " + std::to_string(migration.version) +
+                         " does not follow schema version " + std::to_string(now));
+    }
+    db.exec(migration.sql);
+    db.exec("PRAGMA user_version = " + std::to_string(migration.version));
+    transaction.commit();
+    logger.info("statedb.migrated", "applied state database migration",
+                {{"version", migration.version}, {"what", migration.description}});
+  }
+}
+
+StateDb::StateDb(Database db, int schema_version, std::string gateway_id)
+    : db_(std::move(db)), schema_version_(schema_version), gateway_id_(std::move(gateway_id)) {}
+
+StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger) {
+  const std::filesystem::path file = state_dir / file_name;
+  if (access == Access::read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) {
+      throw StateDbError(file.string() + " does not exist yet; it is created by the first "
+                                         "`medgw run` or `medgw collect --once`");
+    }
+    Database db = Database::open(file, Database::Mode::read_only);
+    configure_connection(db, false);
+    const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+    if (version > latest_version(state_migrations())) {
+      throw StateDbError(file.string() + " was written by a newer medgw (schema version " +
+                         std::to_string(version) + "); use that version's medgw to read it");
+    }
+    std::string gateway = version >= 1 ? db.query_text("SELECT gateway_id FROM gateway").value_or("")
+                                       : std::string();
+    return StateDb(std::move(db), version, std::move(gateway));
+  }
+
+  std::error_code ec;
+  if (std::filesystem::create_directories(state_dir, ec)) {
+    ::chmod(state_dir.c_str(), 0700);
+  } else if (ec) {
+    throw std::system_error(ec, "cannot create state_dir " + state_dir.string());
+  }
+  Database db = Database::open(file, Database::Mode::read_write_create);
+  configure_connection(db, true);
+  verify_integrity(db);
+  apply_migrations(db, state_migrations(), logger);
+
+  {
+    WriteTransaction transaction(db);
+    db.prepare("INSERT OR IGNORE INTO gateway (singleton, gateway_id, created_at) VALUES (1, ?1, ?2)")
+        .bind_all(crypto::uuid_v7(std::chrono::system_clock::now()), rfc3339_utc(std::chrono::system_clock::now()))
+        .run();
+    transaction.commit();
+  }
+  const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+  std::string gateway = db.query_text("SELECT gateway_id FROM gateway").value_or("");
+  return StateDb(std::move(db), version, std::move(gateway));
+}
+
+void StateDb::bind_facility(std::string_view facility_code) {
+  WriteTransaction transaction(db_);
+  auto stored = db_.query_text("SELECT facility_code FROM gateway");
+  if (stored && *stored != facility_code) {
+    throw StateDbError(db_.file().string() + " belongs to facility " + *stored +
+                       " but the config says facility.code " + std::string(facility_code) +
+                       "; point state_dir at this facility's own folder");
+  }
+  if (!stored) {
+    db_.prepare("UPDATE gateway SET facility_code = ?1").bind_all(facility_code).run();
+  }
+  transaction.commit();
+}
+
+}  // namespace medgw::spool

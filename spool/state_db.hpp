@@ -1,0 +1,70 @@
+#pragma once
+// state_dir/state.db: the gateway's durable state (file index, object queue,
+// delivery history). WAL, synchronous=FULL, incremental auto-vacuum, numbered
+// migrations compiled into the binary, each applied in its own transaction.
+#include <spool/log.hpp>
+#include <spool/sqlite.hpp>
+
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace medgw::spool {
+
+struct Migration {
+  int version;                   // 1, 2, 3 ... without gaps
+  std::string_view description;  // shown in the log when applied
+  std::string_view sql;
+};
+
+// The migrations of state.db, in order.
+[[nodiscard]] std::span<const Migration> state_migrations();
+
+class StateDbError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Applies the pending migrations of `migrations` to `db`, one transaction each.
+// Throws StateDbError when the database's schema is newer than the newest one.
+void apply_migrations(Database& db, std::span<const Migration> migrations, const log::Logger& logger);
+
+// Sets the pragmas medgw relies on. On a database without tables it first sets
+// auto_vacuum=INCREMENTAL, which SQLite only honours before the first table.
+void configure_connection(Database& db, bool writable);
+
+// PRAGMA quick_check; throws StateDbError naming the first problems found.
+void verify_integrity(Database& db);
+
+class StateDb {
+ public:
+  enum class Access { read_write, read_only };
+  static constexpr std::string_view file_name = "state.db";
+
+  // read_write creates state_dir (mode 0700) and the database when missing,
+  // applies migrations and runs quick_check. read_only needs an existing
+  // database, never changes it, and skips quick_check so that `medgw status`
+  // stays fast while the daemon runs.
+  [[nodiscard]] static StateDb open(const std::filesystem::path& state_dir, Access access,
+                                    const log::Logger& logger);
+
+  [[nodiscard]] Database& db() noexcept { return db_; }
+  [[nodiscard]] int schema_version() const noexcept { return schema_version_; }
+  // Random per-install identifier (UUIDv7) created with the database.
+  [[nodiscard]] const std::string& gateway_id() const noexcept { return gateway_id_; }
+
+  // Ties the state to one facility: records `facility_code` on first use and
+  // refuses a different one later (a state_dir copied to another hospital, or
+  // a config pointing at the wrong state_dir).
+  void bind_facility(std::string_view facility_code);
+
+ private:
+  StateDb(Database db, int schema_version, std::string gateway_id);
+  Database db_;
+  int schema_version_;
+  std::string gateway_id_;
+};
+
+}  // namespace medgw::spool
