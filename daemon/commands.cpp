@@ -1,0 +1,97 @@
+// The table of medgw commands: names, options, help texts and handlers.
+#include <daemon/commands.hpp>
+
+#include <array>
+
+namespace medgw::daemon {
+namespace {
+
+constexpr OptionSpec config_option{"config", 'c', "FILE", "configuration file (default /etc/medgw/medgw.yaml)"};
+
+constexpr std::array run_options{config_option};
+constexpr std::array check_config_options{
+    config_option,
+    OptionSpec{"strict", 0, "", "also fail (exit 2) on warnings about this machine: missing folders or files, "
+                                "a private key readable by others"},
+    OptionSpec{"reference", 0, "", "print the reference of every key (Markdown, as docs/config.md) and exit"},
+};
+constexpr std::array once_options{
+    config_option,
+    OptionSpec{"once", 0, "", "one pass, then exit (required: the daemon does the continuous work)"},
+};
+constexpr std::array status_options{
+    config_option,
+    OptionSpec{"json", 0, "", "print JSON (the same document as the status server's /status)"},
+};
+constexpr std::array keys_generate_options{
+    config_option,
+    OptionSpec{"output", 'o', "FILE", "where to write the new identity (created with mode 0600; never overwritten)"},
+};
+constexpr std::array plain_options{config_option};
+constexpr std::array encrypt_options{
+    config_option,
+    OptionSpec{"recipient", 'r', "RECIPIENT", "encrypt to this age recipient (age1...); repeat for several", true},
+    OptionSpec{"recipients-file", 'R', "FILE", "encrypt to every recipient listed in FILE, one per line", true},
+    OptionSpec{"passphrase-file", 0, "FILE", "encrypt with the passphrase in FILE (scrypt) instead of recipients"},
+    OptionSpec{"output", 'o', "OUT", "write here (default standard output)"},
+};
+constexpr std::array decrypt_options{
+    config_option,
+    OptionSpec{"identity", 'i', "FILE", "age identity file (AGE-SECRET-KEY-1...); repeat for several", true},
+    OptionSpec{"passphrase-file", 0, "FILE", "decrypt a passphrase-encrypted file with the passphrase in FILE"},
+    OptionSpec{"output", 'o', "OUT", "write here (default standard output); written only once fully verified"},
+};
+
+constexpr std::array command_table{
+    CommandSpec{"run", "", 0, 0, "Run the gateway daemon in the foreground.",
+                "Collects from every configured source, spools encrypted objects and uploads them. Meant to run "
+                "under systemd (Type=notify): it reports READY=1 once the sources, spool and status server are "
+                "up. SIGHUP reloads the configuration; SIGTERM stops gracefully.",
+                "medgw run -c /etc/medgw/medgw.yaml\nsystemctl start medgw", run_options, nullptr},
+    CommandSpec{"check-config", "", 0, 0, "Validate the configuration file.",
+                "Reports every problem at once as FILE:LINE:COL: message and exits 2 if there is any error. "
+                "Problems of this machine (a folder or certificate that is missing, a private key readable by "
+                "others) are warnings unless --strict is given.",
+                "medgw check-config\nmedgw check-config -c ./medgw.yaml --strict\nmedgw check-config --reference > config.md",
+                check_config_options, command_check_config},
+    CommandSpec{"collect", "", 0, 0, "One collection pass over all sources into the spool, without upload.",
+                "Scans every source once, spools what is new or changed and prints a summary (files "
+                "seen/new/changed/renamed/deleted, anomalies, objects and bytes).",
+                "medgw collect --once", once_options, nullptr},
+    CommandSpec{"upload", "", 0, 0, "Upload the spool to the central until it is empty.",
+                "Exits 0 when every object was delivered, 1 on a hard error (the spool keeps everything).",
+                "medgw upload --once", once_options, nullptr},
+    CommandSpec{"status", "", 0, 0, "Show sources, index counts, spool, last upload and errors.",
+                "Works with or without the daemon running.", "medgw status\nmedgw status --json",
+                status_options, nullptr},
+    CommandSpec{"keys generate", "", 0, 0, "Create a new age X25519 identity (AGE-SECRET-KEY-1...).",
+                "The file is created with mode 0600 and is never overwritten. Its recipient (age1...) is "
+                "printed on standard error.",
+                "medgw keys generate -o /etc/medgw/escrow.key", keys_generate_options, nullptr},
+    CommandSpec{"keys recipient", "FILE", 1, 1, "Print the recipient (age1...) of an identity file.", "",
+                "medgw keys recipient /etc/medgw/escrow.key", plain_options, nullptr},
+    CommandSpec{"encrypt", "[IN]", 0, 1, "Encrypt a file with age v1 (byte-compatible with the age tool).",
+                "Reads IN (or standard input) and writes the age file to OUT (or standard output).",
+                "medgw encrypt -r age1... -o report.age report.csv\ntar c dir | medgw encrypt -R recipients.txt > dir.tar.age",
+                encrypt_options, nullptr},
+    CommandSpec{"decrypt", "[IN]", 0, 1, "Decrypt an age v1 file.",
+                "Plaintext is written to a temporary file and renamed to OUT only after the last chunk has "
+                "been authenticated, so a tampered or truncated file never leaves a plausible output.",
+                "medgw decrypt -i key.txt -o report.csv report.age", decrypt_options, nullptr},
+    CommandSpec{"optout check", "PATIENT_ID", 1, 1, "Say whether and why a patient is excluded (opt-out).",
+                "Reads policy.optout_file. On a terminal the answer names the patient; otherwise (logs, "
+                "tickets) it shows only the keyed hash pt:xxxxxxxx.",
+                "medgw optout check 0001234567", plain_options, nullptr},
+    CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
+    CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
+                plain_options, nullptr},
+    CommandSpec{"diag", "", 0, 0, "Collect redacted diagnostics for support staff.", "", "", plain_options, nullptr},
+    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.", "", "",
+                plain_options, nullptr},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> commands() { return command_table; }
+
+}  // namespace medgw::daemon
