@@ -1,0 +1,133 @@
+#include <spool/state_db.hpp>
+#include <tests/support/test_support.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sys/stat.h>
+
+using namespace medgw;
+using namespace medgw::spool;
+
+namespace {
+
+log::Logger quiet_logger() { return test::capture_logger(std::make_shared<test::LogCapture>()); }
+
+}  // namespace
+
+TEST_CASE("a new state database gets WAL, FULL sync, incremental vacuum and the schema", "[statedb]") {
+  test::TempDir dir;
+  auto capture = std::make_shared<test::LogCapture>();
+  StateDb state = StateDb::open(dir / "state", StateDb::Access::read_write, test::capture_logger(capture));
+  Database& db = state.db();
+  CHECK(db.query_text("PRAGMA journal_mode") == "wal");
+  CHECK(db.query_int64("PRAGMA synchronous") == 2);   // FULL
+  CHECK(db.query_int64("PRAGMA auto_vacuum") == 2);   // INCREMENTAL
+  CHECK(db.query_int64("PRAGMA foreign_keys") == 1);
+  CHECK(db.query_int64("PRAGMA busy_timeout") == 10000);
+  CHECK(state.schema_version() == state_migrations().back().version);
+  CHECK(state.gateway_id().size() == 36);
+  CHECK(state.gateway_id()[14] == '7');  // UUIDv7
+  CHECK(capture->contains("event=statedb.migrated"));
+  struct stat info {};
+  REQUIRE(::stat((dir / "state").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("reopening keeps the gateway id and applies nothing again", "[statedb]") {
+  test::TempDir dir;
+  std::string id;
+  {
+    StateDb first = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    id = first.gateway_id();
+  }
+  auto capture = std::make_shared<test::LogCapture>();
+  StateDb second = StateDb::open(dir.path(), StateDb::Access::read_write, test::capture_logger(capture));
+  CHECK(second.gateway_id() == id);
+  CHECK_FALSE(capture->contains("statedb.migrated"));
+  StateDb reader = StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger());
+  CHECK(reader.gateway_id() == id);
+}
+
+TEST_CASE("migrations apply in order, one transaction each, and a failing one leaves the previous state", "[statedb]") {
+  test::TempDir dir;
+  Database db = Database::open(dir / "m.db", Database::Mode::read_write_create);
+  configure_connection(db, true);
+  const Migration good[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {2, "two", "CREATE TABLE b (y INTEGER);"}};
+  apply_migrations(db, good, quiet_logger());
+  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  const Migration broken[] = {good[0], good[1], {3, "three", "CREATE TABLE c (z INTEGER); THIS IS NOT SQL;"}};
+  CHECK_THROWS_AS(apply_migrations(db, broken, quiet_logger()), SqliteError);
+  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  CHECK(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
+}
+
+TEST_CASE("a database written by a newer medgw is refused with a clear error", "[statedb]") {
+  test::TempDir dir;
+  {
+    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    state.db().exec("PRAGMA user_version = 999");
+  }
+  try {
+    (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    FAIL("opened a newer database");
+  } catch (const StateDbError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("schema version 999") && Catch::Contains("newer medgw"));
+  }
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger()), Catch::Contains("newer medgw"));
+}
+
+TEST_CASE("quick_check at open catches a damaged database", "[statedb]") {
+  test::TempDir dir;
+  {
+    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    state.db().exec("CREATE TABLE filler (v TEXT); CREATE INDEX filler_v ON filler(v);");
+    state.db().exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+                    "INSERT INTO filler SELECT printf('%050d', i) FROM n;");
+    state.db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  // Overwrite the middle of the file (an index/table page) with garbage.
+  const auto file = dir / "state.db";
+  const auto size = std::filesystem::file_size(file);
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(size / 2));
+    const std::string garbage(8192, '\x5a');
+    out.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger()),
+                    Catch::Contains("state.db") && (Catch::Contains("integrity check") || Catch::Contains("damaged")));
+}
+
+TEST_CASE("read-only access never creates a database", "[statedb]") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger()),
+                    Catch::Contains("does not exist yet"));
+  CHECK_FALSE(std::filesystem::exists(dir / "state.db"));
+}
+
+TEST_CASE("the state is bound to one facility", "[statedb]") {
+  test::TempDir dir;
+  StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+  state.bind_facility("131234567");
+  state.bind_facility("131234567");
+  CHECK_THROWS_WITH(state.bind_facility("271234567"), Catch::Contains("belongs to facility 131234567"));
+}
+
+TEST_CASE("a write transaction rolls back unless committed", "[statedb]") {
+  test::TempDir dir;
+  Database db = Database::open(dir / "t.db", Database::Mode::read_write_create);
+  configure_connection(db, true);
+  db.exec("CREATE TABLE t (v INTEGER)");
+  {
+    WriteTransaction transaction(db);
+    db.prepare("INSERT INTO t VALUES (?1)").bind_all(1).run();
+  }
+  CHECK(db.query_int64("SELECT count(*) FROM t") == 0);
+  {
+    WriteTransaction transaction(db);
+    db.prepare("INSERT INTO t VALUES (?1)").bind_all(2).run();
+    transaction.commit();
+  }
+  CHECK(db.query_int64("SELECT v FROM t") == 2);
+}

@@ -1,0 +1,88 @@
+"""The medgw command line, driven as a hospital's IT team would."""
+import re
+import unittest
+
+from helpers import MEDGW, SOURCE_DIR, TempDir, run
+
+LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$")
+
+
+class CheckConfig(unittest.TestCase):
+    def test_the_documented_example_is_valid(self):
+        result = run(MEDGW, "check-config", "-c", SOURCE_DIR / "packaging" / "medgw.yaml")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("valid; facility 131234567, 3 sources", result.stdout)
+        # Missing folders and certificates on this machine are warnings, not errors...
+        self.assertTrue(all(": warning: " in line for line in result.stderr.splitlines()), result.stderr)
+        # ...unless --strict.
+        strict = run(MEDGW, "check-config", "--strict", "-c", SOURCE_DIR / "packaging" / "medgw.yaml")
+        self.assertEqual(strict.returncode, 2)
+
+    def test_three_errors_three_located_lines(self):
+        with TempDir() as tmp:
+            config = tmp / "medgw.yaml"
+            config.write_text(
+                "facility:\n"
+                "  code: \"131234567\"\n"
+                "sources:\n"
+                "  - name: std\n"
+                "    type: ssmix2\n"
+                "    path: /srv/ssmix2\n"
+                "    settle: 30 seconds\n"
+                "central:\n"
+                "  ca: /etc/medgw/tls/ca.pem\n"
+                "  cert: /etc/medgw/tls/client.pem\n"
+                "  key: /etc/medgw/tls/client.key\n"
+                "  recipients: [age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87]\n"
+                "  colour: blue\n")
+            result = run(MEDGW, "check-config", "-c", config)
+            self.assertEqual(result.returncode, 2)
+            located = [LOCATED.match(line) for line in result.stderr.splitlines()]
+            located = [m for m in located if m]
+            self.assertEqual(len(located), 3, result.stderr)
+            self.assertTrue(all(m["file"] == str(config) for m in located))
+            self.assertEqual([(m["line"], m["col"]) for m in located], [("7", "13"), ("8", "1"), ("13", "3")])
+            self.assertIn("bad duration '30 seconds'", located[0]["message"])
+            self.assertIn("missing required key 'central.url'", located[1]["message"])
+            self.assertIn("unknown key 'central.colour'", located[2]["message"])
+            self.assertIn("3 errors", result.stderr)
+
+    def test_unreadable_config(self):
+        with TempDir() as tmp:
+            config = tmp / "medgw.yaml"
+            config.write_text("facility: {code: '131234567'}\n")
+            config.chmod(0)
+            result = run(MEDGW, "check-config", "-c", config)
+            self.assertEqual(result.returncode, 2)
+            # root can read a 0000 file; either way the answer is located.
+            self.assertRegex(result.stderr, re.escape(str(config)) + r":\d+:\d+: ")
+        result = run(MEDGW, "check-config", "-c", "/nonexistent/medgw.yaml")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("/nonexistent/medgw.yaml:1:1: cannot read the config file", result.stderr)
+
+    def test_reference_matches_docs(self):
+        result = run(MEDGW, "check-config", "--reference")
+        self.assertEqual(result.returncode, 0)
+        self.assertEqual(result.stdout, (SOURCE_DIR / "docs" / "config.md").read_text())
+
+
+class CommandLine(unittest.TestCase):
+    def test_version_and_help(self):
+        version = run(MEDGW, "--version")
+        self.assertEqual(version.returncode, 0)
+        self.assertRegex(version.stdout, r"^medgw \d+\.\d+\.\d+ \(commit ")
+        for args in (["--help"], ["run", "--help"], ["encrypt", "--help"], ["keys", "generate", "--help"]):
+            result = run(MEDGW, *args)
+            self.assertEqual(result.returncode, 0, args)
+            self.assertIn("Usage: medgw", result.stdout)
+
+    def test_exit_codes(self):
+        self.assertEqual(run(MEDGW, "no-such-command").returncode, 2)
+        self.assertEqual(run(MEDGW, "status", "--bogus").returncode, 2)
+        pending = run(MEDGW, "doctor")
+        self.assertEqual(pending.returncode, 1)
+        self.assertIn("not available yet", pending.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,52 @@
+#include <collectors/text_encoding.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace medgw::collectors;
+
+TEST_CASE("ISO-2022-JP round trip, including JIS pairs holding HL7 delimiter bytes", "[encoding]") {
+  // 山本 (0x5C '\'), 五十嵐 (0x5E '^'), 服部 (0x7E '~'), 奥村 (0x7C '|'), 勇 (0x26 '&').
+  const std::string utf8 = "PID|||1^^^^PI||山本^勇~五十嵐^服部~奥村";
+  auto jis = encode_iso2022jp(utf8);
+  REQUIRE(jis);
+  const std::string_view bytes = *jis;
+  const auto kanji_start = bytes.find("\x1b$B");
+  REQUIRE(kanji_start != std::string_view::npos);
+  const std::string_view kanji_run = bytes.substr(kanji_start + 3, bytes.find("\x1b(B", kanji_start) - kanji_start - 3);
+  for (char delimiter : {'\\', '^', '~', '|', '&'}) {
+    INFO(delimiter);
+    CHECK(bytes.find(delimiter, kanji_start) != std::string_view::npos);
+  }
+  CHECK(kanji_run.find('\\') != std::string_view::npos);  // 山本 itself
+  auto back = decode_iso2022jp(*jis);
+  REQUIRE(back);
+  CHECK(*back == utf8);
+}
+
+TEST_CASE("bytes outside JIS X 0208 are refused with their offset", "[encoding]") {
+  ConversionError error;
+  CHECK_FALSE(decode_iso2022jp(std::string("abc\x1b$B\xFB\xFC\x1b(B", 11), &error));
+  CHECK(error.offset >= 3);
+  CHECK_FALSE(encode_iso2022jp("ｶﾅ"));  // half-width kana is not allowed in ISO-2022-JP
+}
+
+TEST_CASE("CP932 round trip and lenient vendor characters", "[encoding]") {
+  const std::string utf8 = "テスト　汎用,①,㈱";
+  auto sjis = encode_cp932(utf8);
+  REQUIRE(sjis);
+  auto back = decode_cp932(*sjis);
+  REQUIRE(back);
+  CHECK(*back == utf8);
+  ConversionError error;
+  CHECK_FALSE(decode_cp932(std::string("ab\x81", 3), &error));  // truncated double-byte
+  CHECK(error.offset == 2);
+}
+
+TEST_CASE("UTF-8 validation", "[encoding]") {
+  CHECK(is_valid_utf8("plain ascii"));
+  CHECK(is_valid_utf8("日本語"));
+  CHECK_FALSE(is_valid_utf8(std::string("\xC0\xAF", 2)));          // overlong '/'
+  CHECK_FALSE(is_valid_utf8(std::string("\xED\xA0\x80", 3)));      // surrogate
+  CHECK_FALSE(is_valid_utf8(std::string("\xE6\x97", 2)));          // truncated
+  CHECK_FALSE(is_valid_utf8(std::string("\x93\xfa\x96\x7b", 4)));  // Shift_JIS 日本
+}
