@@ -1,0 +1,28 @@
+# Shared helpers for the benchmarks (sourced). Each benchmark runs medgw and a
+# reference tool on the same input in the same run and prints the ratio.
+set -euo pipefail
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${MEDGW_BUILD_DIR:-$BENCH_ROOT/build}
+
+bench_require_build() {
+  if [[ ! -x $BUILD_DIR/daemon/medgw || ! -x $BUILD_DIR/tools/sample/medgw-sample ]]; then
+    echo "bench: building medgw (release) in $BUILD_DIR" >&2
+    "$BENCH_ROOT/scripts/install-deps" >&2
+    cmake -S "$BENCH_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+    cmake --build "$BUILD_DIR" >&2
+  fi
+}
+
+# bench_time OUTVAR_SECONDS OUTVAR_RSS_KB -- command...  (GNU time)
+bench_time() {
+  local -n _seconds=$1 _rss=$2
+  shift 3
+  local report
+  report=$(mktemp)
+  /usr/bin/time -f '%e %M' -o "$report" "$@" > /dev/null
+  read -r _seconds _rss < "$report"
+  rm -f "$report"
+}
+
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+bench_rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s == 0) print "inf"; else printf "%.0f", n / s }'; }
