@@ -99,12 +99,15 @@ std::string bech32_encode(std::string_view hrp, ByteView bytes, bool upper_case)
   }
   if (bits > 0) words.push_back(static_cast<std::uint8_t>((accumulator << (5 - bits)) & 31));
 
-  std::vector<std::uint8_t> values = expand_hrp(hrp);
+  // The checksum covers the lower-case form; upper case is only a rendering.
+  std::string lower_hrp;
+  for (char c : hrp) lower_hrp.push_back(to_lower(c));
+  std::vector<std::uint8_t> values = expand_hrp(lower_hrp);
   values.insert(values.end(), words.begin(), words.end());
   values.insert(values.end(), 6, 0);
   const std::uint32_t checksum = polymod(values) ^ 1;
 
-  std::string out(hrp);
+  std::string out(lower_hrp);
   out.push_back('1');
   for (std::uint8_t word : words) out.push_back(alphabet[word]);
   for (int i = 0; i < 6; ++i) out.push_back(alphabet[(checksum >> (5 * (5 - i))) & 31]);

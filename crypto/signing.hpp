@@ -1,0 +1,43 @@
+#pragma once
+// Ed25519 signatures of spooled objects (DESIGN.md §5): the gateway signs
+//   "medgw-object/1\n<object_id>\n<seq>\n<facility>\n<sha256 of the age file, hex>\n"
+// with a key generated on first use in state_dir (mode 0600).
+#include <crypto/secure_bytes.hpp>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace medgw::crypto {
+
+using Ed25519PublicKey = std::array<std::uint8_t, 32>;
+using Ed25519Signature = std::array<std::uint8_t, 64>;
+
+class SigningKey {
+ public:
+  static constexpr std::string_view file_name = "signing.key";
+
+  [[nodiscard]] static SigningKey generate();
+  // Loads `file`, creating it on first use (concurrent first users agree).
+  [[nodiscard]] static SigningKey load_or_create(const std::filesystem::path& file);
+  [[nodiscard]] static SigningKey from_seed(ByteView seed);
+
+  [[nodiscard]] Ed25519Signature sign(ByteView message) const;
+  [[nodiscard]] const Ed25519PublicKey& public_key() const noexcept { return public_key_; }
+  // "ed25519:<base64 public key>", the form receiver.yaml lists gateways by.
+  [[nodiscard]] std::string public_key_text() const;
+
+ private:
+  SigningKey(SecureBytes seed, Ed25519PublicKey public_key);
+  SecureBytes seed_;
+  Ed25519PublicKey public_key_;
+};
+
+[[nodiscard]] bool verify_signature(const Ed25519PublicKey& key, ByteView message, const Ed25519Signature& signature);
+
+[[nodiscard]] std::string object_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
+                                           std::string_view age_sha256_hex);
+
+}  // namespace medgw::crypto
