@@ -67,17 +67,21 @@ constexpr std::array command_table{
     CommandSpec{"keys generate", "", 0, 0, "Create a new age X25519 identity (AGE-SECRET-KEY-1...).",
                 "The file is created with mode 0600 and is never overwritten. Its recipient (age1...) is "
                 "printed on standard error.",
-                "medgw keys generate -o /etc/medgw/escrow.key", keys_generate_options, nullptr},
+                "medgw keys generate -o /etc/medgw/escrow.key", keys_generate_options, command_keys_generate},
     CommandSpec{"keys recipient", "FILE", 1, 1, "Print the recipient (age1...) of an identity file.", "",
-                "medgw keys recipient /etc/medgw/escrow.key", plain_options, nullptr},
+                "medgw keys recipient /etc/medgw/escrow.key", plain_options, command_keys_recipient},
     CommandSpec{"encrypt", "[IN]", 0, 1, "Encrypt a file with age v1 (byte-compatible with the age tool).",
-                "Reads IN (or standard input) and writes the age file to OUT (or standard output).",
+                "Reads IN (or standard input) and writes the age file to OUT (or standard output). A passphrase file "
+                "uses scrypt (work factor 18) and cannot be combined with recipients. Files given with "
+                "--passphrase-file must have mode 0600.",
                 "medgw encrypt -r age1... -o report.age report.csv\ntar c dir | medgw encrypt -R recipients.txt > dir.tar.age",
-                encrypt_options, nullptr},
+                encrypt_options, command_encrypt},
     CommandSpec{"decrypt", "[IN]", 0, 1, "Decrypt an age v1 file.",
-                "Plaintext is written to a temporary file and renamed to OUT only after the last chunk has "
-                "been authenticated, so a tampered or truncated file never leaves a plausible output.",
-                "medgw decrypt -i key.txt -o report.csv report.age", decrypt_options, nullptr},
+                "With -o, plaintext is written to a private temporary file next to OUT and renamed only after the "
+                "last chunk has been authenticated, so a tampered or truncated file never leaves a plausible "
+                "output. To standard output each chunk is written once authenticated; on failure the exit "
+                "status is 1 and what was written must be discarded. Identity files must have mode 0600.",
+                "medgw decrypt -i key.txt -o report.csv report.age", decrypt_options, command_decrypt},
     CommandSpec{"optout check", "PATIENT_ID", 1, 1, "Say whether and why a patient is excluded (opt-out).",
                 "Reads policy.optout_file. On a terminal the answer names the patient; otherwise (logs, "
                 "tickets) it shows only the keyed hash pt:xxxxxxxx.",

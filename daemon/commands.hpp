@@ -5,5 +5,9 @@
 namespace medgw::daemon {
 
 int command_check_config(Invocation& invocation);
+int command_keys_generate(Invocation& invocation);
+int command_keys_recipient(Invocation& invocation);
+int command_encrypt(Invocation& invocation);
+int command_decrypt(Invocation& invocation);
 
 }  // namespace medgw::daemon
