@@ -35,8 +35,12 @@ if(MEDGW_SANITIZE)
   target_compile_options(medgw_build_options INTERFACE -U_FORTIFY_SOURCE)
 endif()
 
-if(MEDGW_FUZZ AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-  message(FATAL_ERROR "MEDGW_FUZZ needs clang (libFuzzer); configure with CXX=clang++")
+if(MEDGW_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "MEDGW_FUZZ needs clang (libFuzzer); configure with CXX=clang++")
+  endif()
+  # Coverage instrumentation for the libraries; the fuzz targets link libFuzzer.
+  target_compile_options(medgw_build_options INTERFACE -fsanitize=fuzzer-no-link)
 endif()
 
 # medgw_add_library(NAME folder SOURCES ...) - one library per source folder.
