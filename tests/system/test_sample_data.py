@@ -132,6 +132,36 @@ class SampleData(unittest.TestCase):
             self.assertGreater(receipts, 20)
             self.assertEqual(go, (count, points, "99"), path)
 
+    def test_mutate_applies_renames_updates_and_deletions(self):
+        with TempDir() as tmp:
+            tree = tmp / "tree"
+            run(SAMPLE, "--out", tree, "--patients", 40, "--seed", 3, "--only", "ssmix2", check=True)
+            storage = tree / "ssmix2" / "std"
+            before = {p.relative_to(storage): p.read_bytes() for p in storage.rglob("*") if p.is_file()}
+            result = run(SAMPLE, "--mutate", tree, "--changes", 60, "--seed", 2, check=True)
+            match = re.search(r"(\d+) new, (\d+) updated, (\d+) deleted \((\d+) renames, (\d+) new files\)", result.stdout)
+            self.assertIsNotNone(match, result.stdout)
+            added, updated, deleted, renames, new_files = map(int, match.groups())
+            self.assertEqual(added + updated + deleted, 60)
+            self.assertTrue(added and updated and deleted, result.stdout)
+            after = {p.relative_to(storage): p.read_bytes() for p in storage.rglob("*") if p.is_file()}
+            gone = set(before) - set(after)
+            appeared = set(after) - set(before)
+            self.assertEqual(len(gone), renames)
+            self.assertEqual(len(appeared), renames + new_files)
+            # A rename keeps the content: only the flag (last character) changes.
+            renamed_contents = {before[p] for p in gone}
+            for path in gone:
+                twins = [q for q in appeared if str(q)[:-1] == str(path)[:-1] and after[q] == before[path]]
+                self.assertEqual(len(twins), 1, path)
+            self.assertEqual(len(renamed_contents), len(gone))
+            for path in appeared:
+                self.assertTrue(GRAMMAR.match(path.name), path)
+                hl7.parse(after[path].decode("iso2022_jp").rstrip("\r"))
+            # Untouched files are byte-identical.
+            for path in set(before) & set(after):
+                self.assertEqual(before[path], after[path])
+
     def test_patients_list_names_every_patient(self):
         rows = (self.tree / "patients.tsv").read_text().splitlines()
         self.assertEqual(len(rows), 201)

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace medgw;
 
 TEST_CASE("records are one logfmt line with quoted values", "[log]") {
@@ -42,4 +44,28 @@ TEST_CASE("level names", "[log]") {
   CHECK(log::parse_level("warning") == log::Level::warn);
   CHECK(log::parse_level("error") == log::Level::error);
   CHECK_FALSE(log::parse_level("verbose"));
+}
+
+TEST_CASE("the file sink appends timestamped lines", "[log]") {
+  test::TempDir dir;
+  const auto file = dir / "medgw.log";
+  {
+    auto core = std::make_shared<log::LogCore>(log::Level::info);
+    core->add_sink(std::make_shared<log::FileSink>(file));
+    log::Logger logger(core, "daemon");
+    logger.info("daemon.started", "started", {{"version", "0.1.0"}});
+    logger.warn("spool.low", "low space");
+  }
+  {
+    auto core = std::make_shared<log::LogCore>(log::Level::info);
+    core->add_sink(std::make_shared<log::FileSink>(file));
+    log::Logger(core, "daemon").error("daemon.stopped", "stopped");
+  }
+  const std::string text = test::read_file(file);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+  CHECK_THAT(text, Catch::Matches("time=\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}[+-]\\d\\d:\\d\\d level=info "
+                                  "component=daemon event=daemon.started msg=started version=0.1.0\n"
+                                  "time=.* level=warn .*\ntime=.* level=error .*msg=stopped\n"));
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  CHECK_THROWS_WITH(log::FileSink(dir / "missing" / "x.log"), Catch::Contains("cannot open log file"));
 }
