@@ -98,33 +98,4 @@ std::optional<std::string> encode_cp932(std::string_view utf8, ConversionError* 
   return transcoder.convert(utf8, error);
 }
 
-bool is_valid_utf8(std::string_view text) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int length = 0;
-    std::uint32_t code = 0;
-    if ((c & 0xE0) == 0xC0) { length = 2; code = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { length = 3; code = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { length = 4; code = c & 0x07; }
-    else return false;
-    if (end - p < length) return false;
-    for (int i = 1; i < length; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      code = (code << 6) | (p[i] & 0x3F);
-    }
-    if ((length == 2 && code < 0x80) || (length == 3 && code < 0x800) || (length == 4 && code < 0x10000) ||
-        code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    p += length;
-  }
-  return true;
-}
-
 }  // namespace medgw::collectors

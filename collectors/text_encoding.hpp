@@ -40,7 +40,6 @@ class Transcoder {
 [[nodiscard]] std::optional<std::string> encode_iso2022jp(std::string_view utf8, ConversionError* error = nullptr);
 [[nodiscard]] std::optional<std::string> encode_cp932(std::string_view utf8, ConversionError* error = nullptr);
 
-// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
-[[nodiscard]] bool is_valid_utf8(std::string_view text) noexcept;
+// UTF-8 validation is spool::is_valid_utf8 (<spool/json.hpp>).
 
 }  // namespace medgw::collectors

@@ -1,4 +1,5 @@
 #include <collectors/text_encoding.hpp>
+#include <spool/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -43,6 +44,7 @@ TEST_CASE("CP932 round trip and lenient vendor characters", "[encoding]") {
 }
 
 TEST_CASE("UTF-8 validation", "[encoding]") {
+  using medgw::spool::is_valid_utf8;
   CHECK(is_valid_utf8("plain ascii"));
   CHECK(is_valid_utf8("日本語"));
   CHECK_FALSE(is_valid_utf8(std::string("\xC0\xAF", 2)));          // overlong '/'
