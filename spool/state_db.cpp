@@ -6,7 +6,13 @@
 #include <chrono>
 #include <system_error>
 
+#include <cerrno>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace medgw::spool {
 namespace {
@@ -73,8 +79,35 @@ void apply_migrations(Database& db, std::span<const Migration> migrations, const
   }
 }
 
-StateDb::StateDb(Database db, int schema_version, std::string gateway_id)
-    : db_(std::move(db)), schema_version_(schema_version), gateway_id_(std::move(gateway_id)) {}
+WriterLock::WriterLock(const std::filesystem::path& state_dir) {
+  const std::filesystem::path file = state_dir / "lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + file.string());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (error == EWOULDBLOCK) {
+      throw StateDbError("another medgw process is using " + state_dir.string() +
+                         " (the service, or a collect/upload --once); stop it first (systemctl stop medgw)");
+    }
+    throw std::system_error(error, std::generic_category(), "cannot lock " + file.string());
+  }
+}
+
+WriterLock::WriterLock(WriterLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+WriterLock& WriterLock::operator=(WriterLock&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+WriterLock::~WriterLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+StateDb::StateDb(Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock)
+    : lock_(std::move(lock)), db_(std::move(db)), schema_version_(schema_version), gateway_id_(std::move(gateway_id)) {}
 
 StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger) {
   const std::filesystem::path file = state_dir / file_name;
@@ -93,7 +126,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
     }
     std::string gateway = version >= 1 ? db.query_text("SELECT gateway_id FROM gateway").value_or("")
                                        : std::string();
-    return StateDb(std::move(db), version, std::move(gateway));
+    return StateDb(std::move(db), version, std::move(gateway), std::nullopt);
   }
 
   std::error_code ec;
@@ -102,6 +135,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
   } else if (ec) {
     throw std::system_error(ec, "cannot create state_dir " + state_dir.string());
   }
+  WriterLock lock(state_dir);
   Database db = Database::open(file, Database::Mode::read_write_create);
   configure_connection(db, true);
   verify_integrity(db);
@@ -116,7 +150,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
   }
   const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
   std::string gateway = db.query_text("SELECT gateway_id FROM gateway").value_or("");
-  return StateDb(std::move(db), version, std::move(gateway));
+  return StateDb(std::move(db), version, std::move(gateway), std::move(lock));
 }
 
 void StateDb::bind_facility(std::string_view facility_code) {

@@ -6,6 +6,7 @@
 #include <spool/sqlite.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -38,12 +39,28 @@ void configure_connection(Database& db, bool writable);
 // PRAGMA quick_check; throws StateDbError naming the first problems found.
 void verify_integrity(Database& db);
 
+// An exclusive flock on state_dir/lock, held while a process writes the
+// state (the daemon, or collect/upload --once): the spool assumes one writer.
+class WriterLock {
+ public:
+  explicit WriterLock(const std::filesystem::path& state_dir);
+  WriterLock(WriterLock&& other) noexcept;
+  WriterLock& operator=(WriterLock&& other) noexcept;
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  ~WriterLock();
+
+ private:
+  int fd_ = -1;
+};
+
 class StateDb {
  public:
   enum class Access { read_write, read_only };
   static constexpr std::string_view file_name = "state.db";
 
-  // read_write creates state_dir (mode 0700) and the database when missing,
+  // read_write takes the writer lock (refusing when another process holds
+  // it), creates state_dir (mode 0700) and the database when missing,
   // applies migrations and runs quick_check. read_only needs an existing
   // database, never changes it, and skips quick_check so that `medgw status`
   // stays fast while the daemon runs.
@@ -61,7 +78,8 @@ class StateDb {
   void bind_facility(std::string_view facility_code);
 
  private:
-  StateDb(Database db, int schema_version, std::string gateway_id);
+  StateDb(Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock);
+  std::optional<WriterLock> lock_;
   Database db_;
   int schema_version_;
   std::string gateway_id_;

@@ -1,0 +1,82 @@
+#include <spool/json.hpp>
+#include <spool/object.hpp>
+
+#include <crypto/base64.hpp>
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+
+namespace medgw::spool {
+namespace {
+
+// JSON holds UTF-8 only: a name that is not UTF-8 is also given as base64 of
+// its raw bytes so that the central can recreate it exactly.
+void path_field(JsonWriter& json, std::string_view key, std::string_view path) {
+  json.field(key, path);
+  if (!is_valid_utf8(path)) json.field(std::string(key) + "_base64", crypto::base64_encode(crypto::as_bytes(path), true));
+}
+
+}  // namespace
+
+std::string_view change_name(Change change) {
+  switch (change) {
+    case Change::add: return "add";
+    case Change::modify: return "modify";
+    case Change::rename: return "rename";
+    case Change::remove: return "delete";
+    case Change::withdraw: return "withdraw";
+  }
+  return "add";
+}
+
+std::string rfc3339_nanos(std::int64_t unix_ns) {
+  std::int64_t seconds = unix_ns / 1'000'000'000;
+  std::int64_t nanos = unix_ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --seconds;
+  }
+  const auto time = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&time, &utc);
+  std::array<char, 48> text{};
+  const std::size_t length = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::array<char, 16> fraction{};
+  std::snprintf(fraction.data(), fraction.size(), ".%09lldZ", static_cast<long long>(nanos));
+  return std::string(text.data(), length) + fraction.data();
+}
+
+std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntry> entries) {
+  JsonWriter json;
+  json.begin_object();
+  json.field("format", object_format);
+  json.field("facility", header.facility);
+  json.field("gateway", header.gateway);
+  json.field("object_id", header.object_id);
+  json.field("seq", header.seq);
+  json.field("created", rfc3339_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          header.created.time_since_epoch()).count()));
+  json.key("entries").begin_array();
+  for (const ObjectEntry& entry : entries) {
+    json.begin_object();
+    json.field("source", entry.source);
+    path_field(json, "path", entry.path);
+    if (entry.change != Change::withdraw) {
+      json.field("size", entry.size);
+      json.field("mtime", rfc3339_nanos(entry.mtime_ns));
+      json.field("sha256", entry.sha256);
+    }
+    json.field("change", change_name(entry.change));
+    if (entry.change == Change::rename) path_field(json, "from", entry.from);
+    json.key("meta").raw(entry.meta_json.empty() ? std::string_view("{}") : std::string_view(entry.meta_json));
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+  std::string out = json.take();
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace medgw::spool

@@ -1,0 +1,46 @@
+#pragma once
+// One spooled object: an age-encrypted, zstd-compressed pax tar holding
+// MANIFEST.json first and then the files, as <source>/<relative path>
+// (DESIGN.md §5).
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace medgw::spool {
+
+enum class Change { add, modify, rename, remove, withdraw };
+[[nodiscard]] std::string_view change_name(Change change);
+
+struct ObjectEntry {
+  std::string source;          // configured source name, e.g. "ssmix2"
+  std::string path;            // relative path inside the source, '/'-separated (raw bytes)
+  Change change = Change::add;
+  std::string from;            // rename: the old relative path
+  std::filesystem::path file;  // add/modify: the file to read the content from
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::string sha256;          // hex; verified while the content is streamed
+  std::string meta_json = "{}";
+
+  [[nodiscard]] bool has_content() const noexcept { return change == Change::add || change == Change::modify; }
+};
+
+struct ObjectHeader {
+  std::string object_id;  // UUIDv7
+  std::uint64_t seq = 0;
+  std::string facility;
+  std::string gateway;
+  std::chrono::system_clock::time_point created;
+};
+
+inline constexpr std::string_view object_format = "medgw-object/1";
+inline constexpr std::string_view manifest_name = "MANIFEST.json";
+
+[[nodiscard]] std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntry> entries);
+// RFC 3339 UTC with nanoseconds, "2025-03-22T01:27:49.112000000Z".
+[[nodiscard]] std::string rfc3339_nanos(std::int64_t unix_ns);
+
+}  // namespace medgw::spool

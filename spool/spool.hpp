@@ -1,0 +1,159 @@
+#pragma once
+// The object spool: builds objects, records them durably, and keeps them
+// until the central has confirmed them (DESIGN.md §7 invariants 1-3, 5).
+//
+// - An object is recorded (row + the collector's index updates, one
+//   transaction) only after its file is complete, fsynced and renamed.
+// - seq is taken in that same transaction: committed objects are gap-free.
+// - When spool.max_bytes or spool.min_free would be crossed, build() refuses
+//   with a distinct status; nothing already spooled is ever dropped.
+// - recover() at start removes temporary and never-committed files and marks
+//   rows whose file is gone as lost (counted loudly: it must never happen).
+#include <spool/log.hpp>
+#include <spool/object.hpp>
+#include <spool/object_builder.hpp>
+#include <spool/state_db.hpp>
+
+#include <crypto/age_keys.hpp>
+#include <crypto/signing.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace medgw::spool {
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+struct SpoolLimits {
+  std::uint64_t max_bytes = 20ULL << 30;
+  std::uint64_t min_free = 2ULL << 30;
+};
+
+enum class Capacity { ok, spool_full, disk_low };
+[[nodiscard]] std::string_view capacity_name(Capacity capacity);
+
+struct CommittedObject {
+  std::string object_id;
+  std::uint64_t seq = 0;
+  std::string file_name;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::uint64_t content_bytes = 0;
+  std::size_t entries = 0;
+};
+
+enum class BuildStatus {
+  committed,
+  spool_full,         // refused: spool.max_bytes would be exceeded
+  disk_low,           // refused: free space would drop below spool.min_free
+  disk_full,          // ENOSPC while writing; nothing was kept
+  source_changed,     // an entry's file changed since the collector looked
+  source_unreadable,  // an entry's file vanished or cannot be read
+  failed,             // another error; nothing was kept
+};
+[[nodiscard]] std::string_view build_status_name(BuildStatus status);
+
+struct BuildOutcome {
+  BuildStatus status = BuildStatus::failed;
+  std::optional<CommittedObject> object;
+  std::size_t entry = 0;  // the entry at fault for source_* statuses
+  std::string message;    // PHI-free
+  [[nodiscard]] bool committed() const noexcept { return status == BuildStatus::committed; }
+};
+
+struct RecoveryReport {
+  std::size_t temporary_files_removed = 0;
+  std::size_t orphan_files_removed = 0;   // built but never committed (crash before commit)
+  std::size_t objects_lost = 0;           // committed, but the file is gone or damaged
+  std::size_t uploads_reset = 0;          // 'uploading' back to 'ready' (resumable)
+};
+
+struct QueuedObject {
+  std::string object_id;
+  std::uint64_t seq = 0;
+  std::filesystem::path file;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::vector<std::uint8_t> signature;
+  std::int64_t created_ms = 0;
+  std::string upload_url;
+  std::uint64_t upload_offset = 0;
+  int attempts = 0;
+};
+
+struct SpoolStats {
+  std::uint64_t ready_objects = 0;
+  std::uint64_t ready_bytes = 0;
+  std::uint64_t uploading_objects = 0;
+  std::uint64_t rejected_objects = 0;
+  std::uint64_t lost_objects = 0;  // ever
+  std::uint64_t spooled_bytes = 0;  // files held: ready + uploading + rejected
+  std::optional<std::chrono::milliseconds> oldest_ready_age;
+  std::uint64_t delivered_objects = 0;  // ever
+  std::uint64_t delivered_bytes = 0;
+  std::optional<std::int64_t> last_delivered_ms;
+  std::uint64_t free_bytes = 0;
+  Capacity capacity = Capacity::ok;
+  SpoolLimits limits;
+};
+
+// Reads the spool's statistics; works on a read-only connection.
+[[nodiscard]] SpoolStats read_spool_stats(Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
+                                          std::chrono::system_clock::time_point now);
+
+struct SpoolIdentity {
+  std::string facility;
+  std::string gateway;
+  std::vector<crypto::X25519PublicKey> recipients;
+  const crypto::SigningKey* signer = nullptr;
+};
+
+class Spool {
+ public:
+  static constexpr std::string_view folder_name = "spool";
+  static constexpr std::chrono::hours history_retention{24 * 90};
+
+  Spool(StateDb& state, std::filesystem::path dir, SpoolLimits limits, SpoolIdentity identity, log::Logger logger,
+        Clock clock);
+
+  [[nodiscard]] RecoveryReport recover();
+
+  // Whether `upcoming` more bytes would fit now.
+  [[nodiscard]] Capacity capacity(std::uint64_t upcoming = 0);
+
+  // Builds an object from `entries` and records it. `record` runs inside the
+  // committing transaction (the collector's index updates, invariant 1); if it
+  // throws, nothing is recorded and the file is removed.
+  [[nodiscard]] BuildOutcome build(std::span<const ObjectEntry> entries,
+                                   const std::function<void(Database&, const CommittedObject&)>& record = {});
+
+  // ---- the uploader's side ----
+  [[nodiscard]] std::vector<QueuedObject> due(std::size_t limit);
+  void mark_uploading(std::string_view object_id, std::string_view upload_url);
+  void record_offset(std::string_view object_id, std::uint64_t offset);
+  void record_failure(std::string_view object_id, std::string_view error, std::chrono::system_clock::time_point retry_at);
+  void mark_rejected(std::string_view object_id, std::string_view reason);
+  // Moves the object to the history and removes its file.
+  void mark_delivered(std::string_view object_id, std::string_view receipt_json);
+  std::size_t prune_history();
+
+  [[nodiscard]] SpoolStats stats();
+  [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+
+ private:
+  [[nodiscard]] std::uint64_t spooled_bytes();
+  [[nodiscard]] std::int64_t now_ms() const;
+
+  StateDb& state_;
+  std::filesystem::path dir_;
+  SpoolLimits limits_;
+  SpoolIdentity identity_;
+  log::Logger logger_;
+  Clock clock_;
+};
+
+}  // namespace medgw::spool

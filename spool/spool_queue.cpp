@@ -1,0 +1,150 @@
+// Spool: the queue as the uploader sees it, and statistics.
+#include <spool/spool.hpp>
+
+#include <crypto/private_file.hpp>
+
+#include <sys/statvfs.h>
+
+namespace medgw::spool {
+
+std::vector<QueuedObject> Spool::due(std::size_t limit) {
+  Statement query = state_.db().prepare(
+      "SELECT object_id, seq, file_name, size, sha256, signature, created_at, coalesce(upload_url, ''), upload_offset, "
+      "attempts FROM objects WHERE state IN ('ready', 'uploading') AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2");
+  query.bind_all(now_ms(), static_cast<std::uint64_t>(limit));
+  std::vector<QueuedObject> out;
+  while (query.step()) {
+    QueuedObject object;
+    object.object_id = query.column_text(0);
+    object.seq = static_cast<std::uint64_t>(query.column_int64(1));
+    object.file = dir_ / query.column_text(2);
+    object.size = static_cast<std::uint64_t>(query.column_int64(3));
+    object.sha256 = query.column_text(4);
+    object.signature = query.column_blob(5);
+    object.created_ms = query.column_int64(6);
+    object.upload_url = query.column_text(7);
+    object.upload_offset = static_cast<std::uint64_t>(query.column_int64(8));
+    object.attempts = static_cast<int>(query.column_int64(9));
+    out.push_back(std::move(object));
+  }
+  return out;
+}
+
+void Spool::mark_uploading(std::string_view object_id, std::string_view upload_url) {
+  WriteTransaction transaction(state_.db());
+  state_.db()
+      .prepare("UPDATE objects SET state = 'uploading', upload_url = ?2, attempts = attempts + 1 WHERE object_id = ?1")
+      .bind_all(object_id, upload_url)
+      .run();
+  transaction.commit();
+}
+
+void Spool::record_offset(std::string_view object_id, std::uint64_t offset) {
+  WriteTransaction transaction(state_.db());
+  state_.db().prepare("UPDATE objects SET upload_offset = ?2 WHERE object_id = ?1").bind_all(object_id, offset).run();
+  transaction.commit();
+}
+
+void Spool::record_failure(std::string_view object_id, std::string_view error,
+                           std::chrono::system_clock::time_point retry_at) {
+  WriteTransaction transaction(state_.db());
+  state_.db()
+      .prepare("UPDATE objects SET state = 'ready', last_error = ?2, next_attempt_at = ?3 WHERE object_id = ?1")
+      .bind_all(object_id, error,
+                std::chrono::duration_cast<std::chrono::milliseconds>(retry_at.time_since_epoch()).count())
+      .run();
+  transaction.commit();
+}
+
+void Spool::mark_rejected(std::string_view object_id, std::string_view reason) {
+  WriteTransaction transaction(state_.db());
+  state_.db()
+      .prepare("UPDATE objects SET state = 'rejected', last_error = ?2 WHERE object_id = ?1")
+      .bind_all(object_id, reason)
+      .run();
+  transaction.commit();
+  logger_.error("spool.object_rejected", "the central refused an object permanently; it is kept in the spool",
+                {{"object_id", object_id}, {"reason", reason}});
+}
+
+void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_json) {
+  Database& db = state_.db();
+  std::string file_name;
+  {
+    WriteTransaction transaction(db);
+    Statement row = db.prepare("SELECT file_name, size FROM objects WHERE object_id = ?1");
+    row.bind_all(object_id);
+    if (!row.step()) return;  // already delivered
+    file_name = row.column_text(0);
+    const std::int64_t size = row.column_int64(1);
+    db.prepare(
+          "INSERT INTO delivered_objects (object_id, seq, size, sha256, created_at, delivered_at, attempts, receipt) "
+          "SELECT object_id, seq, size, sha256, created_at, ?2, attempts, ?3 FROM objects WHERE object_id = ?1")
+        .bind_all(object_id, now_ms(), receipt_json.empty() ? std::optional<std::string_view>() : receipt_json)
+        .run();
+    db.prepare("DELETE FROM objects WHERE object_id = ?1").bind_all(object_id).run();
+    db.prepare("UPDATE spool_counters SET value = value + 1 WHERE name = 'delivered_objects'").run();
+    db.prepare("UPDATE spool_counters SET value = value + ?1 WHERE name = 'delivered_bytes'").bind_all(size).run();
+    transaction.commit();
+  }
+  // After the commit: a crash here leaves a file without a row, which
+  // recover() removes.
+  std::error_code ec;
+  std::filesystem::remove(dir_ / file_name, ec);
+}
+
+std::size_t Spool::prune_history() {
+  const std::int64_t cutoff =
+      now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(history_retention).count();
+  WriteTransaction transaction(state_.db());
+  state_.db().prepare("DELETE FROM delivered_objects WHERE delivered_at < ?1").bind_all(cutoff).run();
+  const auto removed = static_cast<std::size_t>(state_.db().changes());
+  transaction.commit();
+  return removed;
+}
+
+SpoolStats Spool::stats() { return read_spool_stats(state_.db(), dir_, limits_, clock_()); }
+
+SpoolStats read_spool_stats(Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
+                            std::chrono::system_clock::time_point now) {
+  SpoolStats stats;
+  stats.limits = limits;
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  Statement states = db.prepare("SELECT state, count(*), coalesce(sum(size), 0), min(created_at) FROM objects GROUP BY state");
+  while (states.step()) {
+    const std::string state = states.column_text(0);
+    const auto count = static_cast<std::uint64_t>(states.column_int64(1));
+    const auto bytes = static_cast<std::uint64_t>(states.column_int64(2));
+    if (state == "ready") {
+      stats.ready_objects = count;
+      stats.ready_bytes = bytes;
+      stats.oldest_ready_age = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - states.column_int64(3)));
+    } else if (state == "uploading") {
+      stats.uploading_objects = count;
+    } else if (state == "rejected") {
+      stats.rejected_objects = count;
+    }
+    if (state != "lost") stats.spooled_bytes += bytes;
+  }
+  Statement counters = db.prepare("SELECT name, value FROM spool_counters");
+  while (counters.step()) {
+    const std::string name = counters.column_text(0);
+    const auto value = static_cast<std::uint64_t>(counters.column_int64(1));
+    if (name == "delivered_objects") stats.delivered_objects = value;
+    if (name == "delivered_bytes") stats.delivered_bytes = value;
+    if (name == "lost_objects") stats.lost_objects = value;
+  }
+  stats.last_delivered_ms = db.query_int64("SELECT max(delivered_at) FROM delivered_objects");
+  struct statvfs info {};
+  if (::statvfs(spool_dir.c_str(), &info) == 0) {
+    stats.free_bytes = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  }
+  if (stats.spooled_bytes >= limits.max_bytes) {
+    stats.capacity = Capacity::spool_full;
+  } else if (stats.free_bytes < limits.min_free) {
+    stats.capacity = Capacity::disk_low;
+  }
+  return stats;
+}
+
+}  // namespace medgw::spool
