@@ -62,8 +62,9 @@ constexpr std::array command_table{
                 "Exits 0 when every object was delivered, 1 on a hard error (the spool keeps everything).",
                 "medgw upload --once", once_options, nullptr},
     CommandSpec{"status", "", 0, 0, "Show sources, index counts, spool, last upload and errors.",
-                "Works with or without the daemon running.", "medgw status\nmedgw status --json",
-                status_options, nullptr},
+                "Works with or without the daemon running: it reads state.db without taking the writer lock. "
+                "Patient data never appears in the output.",
+                "medgw status\nmedgw status --json", status_options, command_status},
     CommandSpec{"keys generate", "", 0, 0, "Create a new age X25519 identity (AGE-SECRET-KEY-1...).",
                 "The file is created with mode 0600 and is never overwritten. Its recipient (age1...) is "
                 "printed on standard error.",

@@ -9,5 +9,6 @@ int command_keys_generate(Invocation& invocation);
 int command_keys_recipient(Invocation& invocation);
 int command_encrypt(Invocation& invocation);
 int command_decrypt(Invocation& invocation);
+int command_status(Invocation& invocation);
 
 }  // namespace medgw::daemon

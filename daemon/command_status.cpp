@@ -1,0 +1,144 @@
+// medgw status [--json]: works with or without the daemon running (reads
+// state.db without the writer lock).
+#include <daemon/commands.hpp>
+#include <daemon/config_loader.hpp>
+
+#include <spool/json.hpp>
+#include <spool/spool.hpp>
+#include <spool/state_db.hpp>
+#include <spool/time_format.hpp>
+
+#include <array>
+#include <cstdio>
+#include <ostream>
+
+namespace medgw::daemon {
+namespace {
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr std::array<const char*, 5> units{"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < units.size()) {
+    value /= 1024;
+    ++unit;
+  }
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text.data();
+}
+
+std::string human_age(std::chrono::milliseconds age) {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
+  if (seconds < 120) return std::to_string(seconds) + "s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + "m";
+  if (seconds < 172800) return std::to_string(seconds / 3600) + "h";
+  return std::to_string(seconds / 86400) + "d";
+}
+
+std::string from_millis(std::int64_t ms) {
+  return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+}  // namespace
+
+int command_status(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  const LoadResult loaded = load_config(invocation.config_path());
+  if (!loaded.ok()) {
+    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
+    return exit_usage;
+  }
+  const Config& config = *loaded.config;
+  const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
+  const bool json = invocation.has("json");
+  const auto now = std::chrono::system_clock::now();
+
+  std::optional<spool::StateDb> state;
+  std::string state_problem;
+  if (!std::filesystem::exists(config.state_dir / spool::StateDb::file_name)) {
+    state_problem = "not initialised yet (no collection has run)";
+  } else {
+    try {
+      state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_only,
+                                         log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status")));
+    } catch (const std::exception& error) {
+      state_problem = error.what();
+    }
+  }
+  std::optional<spool::SpoolStats> stats;
+  if (state && state->schema_version() >= 2) {
+    stats = spool::read_spool_stats(state->db(), config.state_dir / spool::Spool::folder_name, limits, now);
+  }
+
+  if (json) {
+    spool::JsonWriter doc;
+    doc.begin_object();
+    doc.field("facility", config.facility.code);
+    doc.field("gateway", state ? state->gateway_id() : std::string());
+    doc.field("generated", spool::rfc3339_utc(now));
+    doc.key("state").begin_object();
+    doc.field("dir", config.state_dir.string());
+    doc.field("ok", state_problem.empty());
+    if (!state_problem.empty()) doc.field("problem", state_problem);
+    if (state) doc.field("schema", state->schema_version());
+    doc.end_object();
+    doc.key("sources").begin_array();
+    for (const SourceConfig& source : config.sources) {
+      doc.begin_object().field("name", source.name).field("type", source_type_name(source.type));
+      doc.field("path", source.path.string()).end_object();
+    }
+    doc.end_array();
+    if (stats) {
+      doc.key("spool").begin_object();
+      doc.field("ready_objects", stats->ready_objects).field("ready_bytes", stats->ready_bytes);
+      doc.field("uploading_objects", stats->uploading_objects).field("rejected_objects", stats->rejected_objects);
+      doc.field("lost_objects", stats->lost_objects).field("spooled_bytes", stats->spooled_bytes);
+      doc.key("oldest_ready_age_seconds");
+      if (stats->oldest_ready_age) doc.value(static_cast<std::int64_t>(stats->oldest_ready_age->count() / 1000));
+      else doc.null();
+      doc.field("capacity", spool::capacity_name(stats->capacity));
+      doc.field("max_bytes", limits.max_bytes).field("min_free", limits.min_free).field("free_bytes", stats->free_bytes);
+      doc.end_object();
+      doc.key("delivered").begin_object();
+      doc.field("objects", stats->delivered_objects).field("bytes", stats->delivered_bytes);
+      doc.key("last");
+      if (stats->last_delivered_ms) doc.value(from_millis(*stats->last_delivered_ms));
+      else doc.null();
+      doc.end_object();
+    }
+    doc.end_object();
+    out << doc.text() << "\n";
+    return exit_ok;
+  }
+
+  out << "medgw status: facility " << config.facility.code;
+  if (!config.facility.name.empty()) out << " (" << config.facility.name << ")";
+  out << "\n";
+  out << "  state:     " << config.state_dir.string();
+  if (!state_problem.empty()) {
+    out << ": " << state_problem << "\n";
+  } else {
+    out << " (schema " << state->schema_version() << ", gateway " << state->gateway_id() << ")\n";
+  }
+  for (const SourceConfig& source : config.sources) {
+    out << "  source:    " << source.name << " (" << source_type_name(source.type) << ") " << source.path.string() << "\n";
+  }
+  if (stats) {
+    out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";
+    if (stats->oldest_ready_age) out << ", oldest " << human_age(*stats->oldest_ready_age);
+    out << "; " << stats->uploading_objects << " uploading; " << stats->rejected_objects << " rejected";
+    if (stats->lost_objects > 0) out << "; " << stats->lost_objects << " LOST (see the log: spool.object_lost)";
+    out << "\n";
+    out << "  capacity:  " << spool::capacity_name(stats->capacity) << " (" << human_bytes(stats->spooled_bytes) << " of "
+        << human_bytes(limits.max_bytes) << "; " << human_bytes(stats->free_bytes) << " free, keeping "
+        << human_bytes(limits.min_free) << ")\n";
+    out << "  delivered: " << stats->delivered_objects << " objects, " << human_bytes(stats->delivered_bytes);
+    if (stats->last_delivered_ms) out << ", last " << from_millis(*stats->last_delivered_ms);
+    out << "\n";
+  }
+  return exit_ok;
+}
+
+}  // namespace medgw::daemon
