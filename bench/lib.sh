@@ -5,7 +5,7 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${MEDGW_BUILD_DIR:-$BENCH_ROOT/build}
 
 bench_require_build() {
-  if [[ ! -x $BUILD_DIR/daemon/medgw || ! -x $BUILD_DIR/tools/sample/medgw-sample ]]; then
+  if [[ ! -x $BUILD_DIR/daemon/medgw || ! -x $BUILD_DIR/tools/sample/medgw-sample || ! -x $BUILD_DIR/bench/medgw-bench-spool ]]; then
     echo "bench: building medgw (release) in $BUILD_DIR" >&2
     "$BENCH_ROOT/scripts/install-deps" >&2
     cmake -S "$BENCH_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2

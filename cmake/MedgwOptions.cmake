@@ -4,6 +4,7 @@ option(MEDGW_WERROR "Treat compiler warnings as errors (CI sets this)" OFF)
 option(MEDGW_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(MEDGW_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 option(MEDGW_BUILD_TESTS "Build the test suite" ON)
+option(MEDGW_BUILD_BENCH "Build the benchmark drivers" ON)
 
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)

@@ -1,8 +1,12 @@
 """The medgw command line, driven as a hospital's IT team would."""
+import json
+import os
 import re
 import unittest
 
-from helpers import MEDGW, SOURCE_DIR, TempDir, run
+from helpers import BINARY_DIR, MEDGW, SOURCE_DIR, TempDir, run
+
+BENCH_SPOOL = BINARY_DIR / "bench" / "medgw-bench-spool"
 
 LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$")
 
@@ -64,6 +68,49 @@ class CheckConfig(unittest.TestCase):
         result = run(MEDGW, "check-config", "--reference")
         self.assertEqual(result.returncode, 0)
         self.assertEqual(result.stdout, (SOURCE_DIR / "docs" / "config.md").read_text())
+
+
+class Status(unittest.TestCase):
+    def write_config(self, tmp):
+        config = tmp / "medgw.yaml"
+        config.write_text(
+            "facility: {code: \"131234567\", name: \"Demo\"}\n"
+            f"state_dir: {tmp / 'state'}\n"
+            "sources:\n"
+            f"  - {{name: ssmix2, type: ssmix2, path: {tmp}}}\n"
+            "central:\n  url: https://c.example.jp/files/\n  ca: /a\n  cert: /b\n  key: /c\n"
+            "  recipients: [age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87]\n")
+        return config
+
+    def test_status_before_any_collection(self):
+        with TempDir() as tmp:
+            config = self.write_config(tmp)
+            text = run(MEDGW, "status", "-c", config)
+            self.assertEqual(text.returncode, 0, text.stderr)
+            self.assertIn("not initialised yet", text.stdout)
+            document = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+            self.assertEqual(document["facility"], "131234567")
+            self.assertFalse(document["state"]["ok"])
+            self.assertEqual(document["sources"][0]["name"], "ssmix2")
+
+    def test_status_of_a_spool(self):
+        with TempDir() as tmp:
+            config = self.write_config(tmp)
+            source = tmp / "files"
+            source.mkdir()
+            for i in range(30):
+                (source / f"f{i}").write_bytes(os.urandom(1000 + i))
+            run(BENCH_SPOOL, source, tmp / "state", "age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87", check=True)
+            document = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+            self.assertTrue(document["state"]["ok"])
+            self.assertEqual(document["state"]["schema"], 2)
+            self.assertEqual(document["spool"]["ready_objects"], 1)
+            self.assertEqual(document["spool"]["capacity"], "ok")
+            self.assertGreater(document["spool"]["spooled_bytes"], 30000)
+            self.assertEqual(document["delivered"]["objects"], 0)
+            text = run(MEDGW, "status", "-c", config, check=True).stdout
+            self.assertIn("spool:     1 ready", text)
+            self.assertIn("capacity:  ok", text)
 
 
 class CommandLine(unittest.TestCase):
