@@ -1,6 +1,7 @@
 // Driver for bench/spool: builds spool objects from a folder the way the
 // collectors will (files hashed first, as the change index does, then built
-// into objects of about `--object-mib` of content each) and prints one line:
+// into objects of about `--object-mib` of content each, or of
+// `--files-per-object` files) and prints one line:
 //   files=N objects=N content_bytes=N object_bytes=N seconds=S
 // Only the build and commit are timed.
 #include <crypto/age_keys.hpp>
@@ -34,13 +35,15 @@ std::string hash_file(const std::filesystem::path& file) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: medgw-bench-spool SOURCE STATE_DIR RECIPIENT [--object-mib N]\n";
+    std::cerr << "usage: medgw-bench-spool SOURCE STATE_DIR RECIPIENT [--object-mib N | --files-per-object N]\n";
     return 2;
   }
   const std::filesystem::path source = argv[1];
   const std::filesystem::path state_dir = argv[2];
   std::uint64_t object_bytes = 8ULL << 20;
+  std::size_t files_per_object = 0;  // 0: fill objects up to object_bytes
   if (argc == 6 && std::string(argv[4]) == "--object-mib") object_bytes = std::stoull(argv[5]) << 20;
+  if (argc == 6 && std::string(argv[4]) == "--files-per-object") files_per_object = std::stoull(argv[5]);
 
   std::vector<spool::ObjectEntry> all;
   for (const auto& item : std::filesystem::recursive_directory_iterator(source)) {
@@ -83,7 +86,8 @@ int main(int argc, char** argv) {
     batch_bytes = 0;
   };
   for (auto& entry : all) {
-    if (!batch.empty() && batch_bytes + entry.size > object_bytes) flush();
+    const bool full = files_per_object > 0 ? batch.size() == files_per_object : batch_bytes + entry.size > object_bytes;
+    if (!batch.empty() && full) flush();
     batch_bytes += entry.size;
     batch.push_back(std::move(entry));
   }

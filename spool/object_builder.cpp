@@ -221,6 +221,9 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
          archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) ||
         archive_write_add_filter_zstd(a.get()) != ARCHIVE_OK ||
         archive_write_set_filter_option(a.get(), "zstd", "compression-level", level.c_str()) != ARCHIVE_OK ||
+        (options.zstd_workers > 0 &&
+         archive_write_set_filter_option(a.get(), "zstd", "threads", std::to_string(options.zstd_workers).c_str()) !=
+             ARCHIVE_OK) ||
         archive_write_set_bytes_in_last_block(a.get(), 1) != ARCHIVE_OK ||
         archive_write_open2(a.get(), &pipeline, nullptr, write_callback, nullptr, nullptr) != ARCHIVE_OK) {
       archive_failed(a.get(), pipeline);

@@ -39,6 +39,9 @@ struct BuildFailure {
 
 struct BuildOptions {
   int zstd_level = 3;
+  // zstd worker threads: with one, compression runs beside the thread that
+  // reads, encrypts and writes (a two-stage pipeline); 0 = all on one thread.
+  int zstd_workers = 1;
 };
 
 [[nodiscard]] std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path& target,

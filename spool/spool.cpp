@@ -116,7 +116,13 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
   const std::string file_name = object_file_name(seq, header.object_id);
   const std::filesystem::path file = dir_ / file_name;
 
-  auto built = build_object(file, header, entries, identity_.recipients);
+  // A zstd worker thread pays off only for large objects (a large file gets
+  // an object of its own); small batches compress faster on one thread.
+  std::uint64_t content = 0;
+  for (const ObjectEntry& entry : entries) content += entry.has_content() ? entry.size : 0;
+  BuildOptions options;
+  options.zstd_workers = content > (32ULL << 20) ? 1 : 0;
+  auto built = build_object(file, header, entries, identity_.recipients, options);
   if (auto* failure = std::get_if<BuildFailure>(&built)) {
     outcome.status = status_of(failure->code);
     outcome.entry = failure->entry;
