@@ -1,5 +1,6 @@
 #include <crypto/base64.hpp>
 #include <crypto/error.hpp>
+#include <crypto/openssl_handles.hpp>
 #include <crypto/private_file.hpp>
 #include <crypto/random.hpp>
 #include <crypto/signing.hpp>
@@ -14,14 +15,8 @@ namespace {
 
 constexpr std::string_view key_header = "medgw-signing-key/1 ";
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct MdContextDeleter {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using MdContext = std::unique_ptr<EVP_MD_CTX, MdContextDeleter>;
+using openssl::MdContext;
+using openssl::Pkey;
 
 Pkey private_key(ByteView seed) {
   Pkey key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));

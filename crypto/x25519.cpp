@@ -1,4 +1,5 @@
 #include <crypto/error.hpp>
+#include <crypto/openssl_handles.hpp>
 #include <crypto/random.hpp>
 #include <crypto/x25519.hpp>
 
@@ -10,14 +11,8 @@
 namespace medgw::crypto {
 namespace {
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct PkeyContextDeleter {
-  void operator()(EVP_PKEY_CTX* ctx) const noexcept { EVP_PKEY_CTX_free(ctx); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using PkeyContext = std::unique_ptr<EVP_PKEY_CTX, PkeyContextDeleter>;
+using openssl::Pkey;
+using openssl::PkeyContext;
 
 Pkey private_key(ByteView secret) {
   if (secret.size() != x25519_key_size) throw CryptoError("X25519 secret must be 32 bytes");

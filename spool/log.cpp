@@ -1,3 +1,4 @@
+#include <spool/json.hpp>
 #include <spool/log.hpp>
 #include <spool/time_format.hpp>
 
@@ -12,41 +13,28 @@
 #include <unistd.h>
 
 namespace medgw::log {
+using spool::append_json_string;
+using spool::is_valid_utf8;
 using spool::rfc3339_local_micros;
 namespace {
 
 bool needs_quotes(std::string_view value) {
-  if (value.empty()) return true;
+  if (value.empty() || !is_valid_utf8(value)) return true;
   for (unsigned char c : value) {
     if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7F) return true;
   }
   return false;
 }
 
+// Plain when it is a single safe word; otherwise a JSON string literal, which
+// logfmt readers accept and which keeps one record on one line (control
+// characters escaped, bytes that are not UTF-8 replaced).
 void append_value(std::string& out, std::string_view value) {
-  if (!needs_quotes(value)) {
+  if (needs_quotes(value)) {
+    append_json_string(out, value);
+  } else {
     out.append(value);
-    return;
   }
-  out.push_back('"');
-  for (unsigned char c : value) {
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          std::array<char, 8> hex{};
-          std::snprintf(hex.data(), hex.size(), "\\x%02x", c);
-          out.append(hex.data());
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 int syslog_priority(Level level) {

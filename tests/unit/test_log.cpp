@@ -19,10 +19,10 @@ TEST_CASE("records are one logfmt line with quoted values", "[log]") {
 }
 
 TEST_CASE("control bytes are escaped so a record never spans lines", "[log]") {
-  const log::Field fields[] = {{"value", std::string("a\x01\x7f", 3)}};
+  const log::Field fields[] = {{"value", std::string("a\x01\x7f", 3)}, {"bytes", std::string("x\xff", 2)}};
   const log::Record record{std::chrono::system_clock::now(), log::Level::info, "c", "", "m", fields};
   const std::string line = log::format_record(record, false);
-  CHECK(line == "level=info component=c msg=m value=\"a\\x01\\x7f\"");
+  CHECK(line == "level=info component=c msg=m value=\"a\\u0001\\u007f\" bytes=\"x\xef\xbf\xbd\"");
 }
 
 TEST_CASE("the level filter applies and can change at run time", "[log]") {

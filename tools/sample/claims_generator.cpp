@@ -1,6 +1,6 @@
 #include <tools/sample/claims_generator.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <tools/sample/encoding.hpp>
 
 #include <array>
 #include <cstdio>
@@ -55,16 +55,6 @@ struct ReceiptItem {
 };
 
 }  // namespace
-
-std::string to_cp932(std::string_view utf8) {
-  collectors::ConversionError error;
-  auto encoded = collectors::encode_cp932(utf8, &error);
-  if (!encoded) {
-    throw std::runtime_error("internal error: generated text is not representable in CP932 at byte " +
-                             std::to_string(error.offset));
-  }
-  return std::move(*encoded);
-}
 
 bool has_receipt(const Settings& settings, Day month, std::size_t index) {
   return mix(settings.seed ^ receipt_stream ^ month_key(month), index) % 100 < 30;

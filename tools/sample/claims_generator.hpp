@@ -29,7 +29,4 @@ struct ClaimCounts {
 void write_receipt_files(const Settings& settings, const Hospital& hospital, FileWriter& writer, ClaimCounts& counts);
 void write_dpc_files(const Settings& settings, const Hospital& hospital, FileWriter& writer, ClaimCounts& counts);
 
-// Encodes to CP932; throws if a character has no CP932 form.
-[[nodiscard]] std::string to_cp932(std::string_view utf8);
-
 }  // namespace medgw::sample

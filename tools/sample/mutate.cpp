@@ -1,6 +1,7 @@
 #include <tools/sample/mutate.hpp>
 
 #include <tools/sample/hl7_builder.hpp>
+#include <tools/sample/encoding.hpp>
 #include <tools/sample/ssmix2_generator.hpp>
 
 #include <collectors/hl7.hpp>

@@ -1,6 +1,6 @@
 #include <tools/sample/ssmix2_generator.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <tools/sample/encoding.hpp>
 
 #include <algorithm>
 #include <set>
@@ -272,16 +272,6 @@ std::string patient_folder(std::string_view patient_id) {
   const std::string_view level1 = patient_id.substr(0, 3);
   const std::string_view level2 = patient_id.size() > 3 ? patient_id.substr(3, 3) : std::string_view();
   return std::string(level1) + "/" + std::string(level2) + "/" + std::string(patient_id);
-}
-
-std::string to_jis(std::string_view utf8) {
-  collectors::ConversionError error;
-  auto encoded = collectors::encode_iso2022jp(utf8, &error);
-  if (!encoded) {
-    throw std::runtime_error("internal error: generated text is not representable in ISO-2022-JP at byte " +
-                             std::to_string(error.offset));
-  }
-  return std::move(*encoded);
 }
 
 void write_patient_ssmix2(const Settings& settings, const Hospital& hospital, const Patient& patient,

@@ -27,9 +27,6 @@ struct Ssmix2Counts {
 // "999/901/9999013" for patient 9999013.
 [[nodiscard]] std::string patient_folder(std::string_view patient_id);
 
-// Encodes to ISO-2022-JP; throws if the text holds a character outside JIS X 0208.
-[[nodiscard]] std::string to_jis(std::string_view utf8);
-
 void write_patient_ssmix2(const Settings& settings, const Hospital& hospital, const Patient& patient,
                           FileWriter& writer, Ssmix2Counts& counts);
 
