@@ -94,9 +94,10 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
     outcome.message = "an object needs at least one entry";
     return outcome;
   }
+  std::uint64_t content = 0;
+  for (const ObjectEntry& entry : entries) content += entry.has_content() ? entry.size : 0;
   // Compression may grow incompressible data a little; leave headroom.
-  std::uint64_t estimate = 64 << 10;
-  for (const ObjectEntry& entry : entries) estimate += (entry.has_content() ? entry.size + entry.size / 64 : 0) + 1024;
+  const std::uint64_t estimate = content + content / 64 + entries.size() * 1024 + (64 << 10);
   switch (capacity(estimate)) {
     case Capacity::spool_full:
       outcome.status = BuildStatus::spool_full;
@@ -118,8 +119,6 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
 
   // A zstd worker thread pays off only for large objects (a large file gets
   // an object of its own); small batches compress faster on one thread.
-  std::uint64_t content = 0;
-  for (const ObjectEntry& entry : entries) content += entry.has_content() ? entry.size : 0;
   BuildOptions options;
   options.zstd_workers = content > (32ULL << 20) ? 1 : 0;
   auto built = build_object(file, header, entries, identity_.recipients, options);

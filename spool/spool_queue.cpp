@@ -1,8 +1,6 @@
 // Spool: the queue as the uploader sees it, and statistics.
 #include <spool/spool.hpp>
 
-#include <crypto/private_file.hpp>
-
 #include <sys/statvfs.h>
 
 namespace medgw::spool {
