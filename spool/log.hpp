@@ -81,6 +81,20 @@ class FileSink final : public Sink {
   int fd_;
 };
 
+// Passes on only records at or above its own level (e.g. a quiet terminal
+// beside a detailed log file).
+class FilteredSink final : public Sink {
+ public:
+  FilteredSink(Level min_level, std::shared_ptr<Sink> inner) : min_level_(min_level), inner_(std::move(inner)) {}
+  void write(const Record& record) override {
+    if (record.level >= min_level_) inner_->write(record);
+  }
+
+ private:
+  Level min_level_;
+  std::shared_ptr<Sink> inner_;
+};
+
 class LogCore {
  public:
   explicit LogCore(Level min_level) : min_level_(min_level) {}

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,7 +20,8 @@ struct ObjectEntry {
   std::string path;            // relative path inside the source, '/'-separated (raw bytes)
   Change change = Change::add;
   std::string from;            // rename: the old relative path
-  std::filesystem::path file;  // add/modify: the file to read the content from
+  std::filesystem::path file;  // add/modify: the file to read the content from, or
+  std::optional<std::string_view> data;  // ...the content itself (read once by the collector)
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
   std::string sha256;          // hex; verified while the content is streamed

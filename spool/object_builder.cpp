@@ -241,7 +241,16 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
       const ObjectEntry& entry = entries[i];
       if (!entry.has_content()) continue;
       write_header(a.get(), pipeline, entry.source + "/" + entry.path, entry.size, entry.mtime_ns);
-      write_content(a.get(), pipeline, entry, i, buffer, content_bytes);
+      if (entry.data) {
+        // Content the collector already read and hashed: sent exactly as hashed.
+        if (entry.data->size() != entry.size) {
+          throw BuildAbort(BuildFailure{BuildError::source_changed, i, "entry " + std::to_string(i) + ": size mismatch"});
+        }
+        write_data(a.get(), pipeline, entry.data->data(), entry.data->size());
+        content_bytes += entry.data->size();
+      } else {
+        write_content(a.get(), pipeline, entry, i, buffer, content_bytes);
+      }
     }
     if (archive_write_close(a.get()) < ARCHIVE_WARN) archive_failed(a.get(), pipeline);
     encryptor.finish();

@@ -26,6 +26,9 @@ int latest_version(std::span<const Migration> migrations) {
 void configure_connection(Database& db, bool writable) {
   db.exec("PRAGMA busy_timeout = 10000");
   db.exec("PRAGMA foreign_keys = ON");
+  // Sorts and statement journals stay in memory: SQLite's temporary files
+  // would otherwise land in /var/tmp holding patient paths (invariant 5).
+  db.exec("PRAGMA temp_store = MEMORY");
   if (!writable) return;
   const bool empty = db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
   if (empty) db.exec("PRAGMA auto_vacuum = INCREMENTAL");

@@ -25,6 +25,7 @@ TEST_CASE("a new state database gets WAL, FULL sync, incremental vacuum and the 
   CHECK(db.query_int64("PRAGMA auto_vacuum") == 2);   // INCREMENTAL
   CHECK(db.query_int64("PRAGMA foreign_keys") == 1);
   CHECK(db.query_int64("PRAGMA busy_timeout") == 10000);
+  CHECK(db.query_int64("PRAGMA temp_store") == 2);    // MEMORY
   CHECK(state.schema_version() == state_migrations().back().version);
   CHECK(state.gateway_id().size() == 36);
   CHECK(state.gateway_id()[14] == '7');  // UUIDv7
