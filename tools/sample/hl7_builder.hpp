@@ -4,28 +4,18 @@
 // the caller encodes them to ISO-2022-JP.
 #include <tools/sample/hospital.hpp>
 
+#include <collectors/ssmix2_types.hpp>
+
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace medgw::sample {
 
-// Which message field gives the 診療日 folder (domain.md §1.6).
-enum class CareDateField { none, pv1_44, pv2_8, pv2_9, pv1_45, evn_6, pv2_47, orc_9, rxa_3, spm_17, obr_7 };
-
-struct MessageKind {
-  std::string_view data_type;   // folder / file-name data type
-  std::string_view code;        // MSH-9.1
-  std::string_view event;       // MSH-9.2
-  std::string_view structure;   // MSH-9.3
-  CareDateField care_date;
-  bool has_order;               // order number in the file name, else 15 nines
-  bool department_in_name;      // else "-"
-  bool cancel;                  // the cancel/delete variant of its data type
-};
-
-[[nodiscard]] std::span<const MessageKind> message_kinds();
-[[nodiscard]] const MessageKind& message_kind(std::string_view data_type, bool cancel = false);
+using collectors::CareDateField;
+using collectors::message_kind;
+using collectors::message_kinds;
+using collectors::MessageKind;
 
 struct Encounter {
   LocalTime event;       // when it happened (drives the 診療日)

@@ -1,0 +1,35 @@
+#include <collectors/anomaly.hpp>
+
+namespace medgw::collectors {
+
+std::string_view anomaly_name(Anomaly anomaly) {
+  switch (anomaly) {
+    case Anomaly::bad_file_name: return "bad_file_name";
+    case Anomaly::wrong_depth: return "wrong_depth";
+    case Anomaly::patient_folder_mismatch: return "patient_folder_mismatch";
+    case Anomaly::prefix_folder_mismatch: return "prefix_folder_mismatch";
+    case Anomaly::date_folder_mismatch: return "date_folder_mismatch";
+    case Anomaly::type_folder_mismatch: return "type_folder_mismatch";
+    case Anomaly::encoding_invalid: return "encoding_invalid";
+    case Anomaly::hl7_invalid: return "hl7_invalid";
+    case Anomaly::hl7_bad_segment: return "hl7_bad_segment";
+    case Anomaly::pid_mismatch: return "pid_mismatch";
+    case Anomaly::message_type_unexpected: return "message_type_unexpected";
+    case Anomaly::content_folder_invalid: return "content_folder_invalid";
+    case Anomaly::condition_flag_0: return "condition_flag_0";
+    case Anomaly::count_: break;
+  }
+  return "unknown";
+}
+
+bool is_notice(Anomaly anomaly) { return anomaly == Anomaly::condition_flag_0; }
+
+std::vector<std::string_view> anomaly_names(AnomalySet set) {
+  std::vector<std::string_view> names;
+  for (std::size_t i = 0; i < anomaly_count; ++i) {
+    if ((set & (AnomalySet{1} << i)) != 0) names.push_back(anomaly_name(static_cast<Anomaly>(i)));
+  }
+  return names;
+}
+
+}  // namespace medgw::collectors

@@ -1,0 +1,39 @@
+#pragma once
+// Problems found in collected files, by kind. A file with an anomaly is still
+// collected (flagged in its manifest meta) unless it cannot be read; status
+// counts the files currently indexed with each kind.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace medgw::collectors {
+
+enum class Anomaly : unsigned {
+  bad_file_name,            // outside the SS-MIX2 name grammar
+  wrong_depth,              // not at pid3/pid3/pid/date/type/(content/)file
+  patient_folder_mismatch,  // the name's patient ID differs from its folder
+  prefix_folder_mismatch,   // levels 1-2 are not pid[0:3]/pid[3:6]
+  date_folder_mismatch,     // the name's date differs from its folder
+  type_folder_mismatch,     // the name's data type differs from its folder
+  encoding_invalid,         // not decodable as ISO-2022-JP (e.g. CP932 bytes)
+  hl7_invalid,              // no MSH segment or unreadable delimiters
+  hl7_bad_segment,          // lines that are not HL7 segments (junk appended)
+  pid_mismatch,             // PID-3 differs from the patient ID in the name
+  message_type_unexpected,  // MSH-9 is not a message type of the data type
+  content_folder_invalid,   // extended storage folder name outside the grammar
+  condition_flag_0,         // notice: the storage marks the item deleted/invalid
+  count_,
+};
+
+inline constexpr std::size_t anomaly_count = static_cast<std::size_t>(Anomaly::count_);
+using AnomalySet = std::uint32_t;
+
+[[nodiscard]] constexpr AnomalySet bit(Anomaly anomaly) { return AnomalySet{1} << static_cast<unsigned>(anomaly); }
+[[nodiscard]] std::string_view anomaly_name(Anomaly anomaly);
+// Notices are reported apart from problems (flag 0 is how deletions look).
+[[nodiscard]] bool is_notice(Anomaly anomaly);
+[[nodiscard]] std::vector<std::string_view> anomaly_names(AnomalySet set);
+
+}  // namespace medgw::collectors

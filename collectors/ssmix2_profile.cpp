@@ -1,0 +1,175 @@
+#include <collectors/hl7.hpp>
+#include <collectors/ssmix2_name.hpp>
+#include <collectors/ssmix2_profile.hpp>
+#include <collectors/ssmix2_types.hpp>
+#include <collectors/text_encoding.hpp>
+
+#include <spool/json.hpp>
+
+#include <optional>
+#include <vector>
+
+namespace medgw::collectors {
+namespace {
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool digits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool valid_segment_id(std::string_view id) {
+  if (id.size() != 3 || id[0] < 'A' || id[0] > 'Z') return false;
+  for (char c : id.substr(1)) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+void finish_meta(spool::JsonWriter& json, AnomalySet anomalies) {
+  if (anomalies != 0) {
+    json.key("anomalies").begin_array();
+    for (std::string_view name : anomaly_names(anomalies)) json.value(name);
+    json.end_array();
+  }
+  json.end_object();
+}
+
+// MSH/PID checks of an HL7 file's content; adds the message type to `json`.
+AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std::string_view data_type,
+                     spool::JsonWriter& json) {
+  auto text = decode_iso2022jp(content);
+  if (!text) return bit(Anomaly::encoding_invalid);
+  Hl7ParseError error;
+  auto message = Hl7Message::parse(*text, &error);
+  if (!message) return bit(Anomaly::hl7_invalid);
+  AnomalySet anomalies = 0;
+  for (const Hl7Segment& segment : message->segments()) {
+    if (!valid_segment_id(segment.id())) {
+      anomalies |= bit(Anomaly::hl7_bad_segment);
+      break;
+    }
+  }
+  const std::string type = message->message_type();
+  json.field("message_type", type);
+  if (is_standard_data_type(data_type) && !expected_message(data_type, type)) anomalies |= bit(Anomaly::message_type_unexpected);
+  const Hl7Segment* pid = message->find("PID");
+  if (pid == nullptr || (!patient_id.empty() && pid->component(3, 1) != patient_id)) anomalies |= bit(Anomaly::pid_mismatch);
+  return anomalies;
+}
+
+}  // namespace
+
+Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::optional<std::string_view> content) const {
+  Analysis analysis;
+  const Ssmix2PathCheck check = check_ssmix2_path(relative_path);
+  for (Ssmix2PathProblem problem : check.problems) {
+    switch (problem) {
+      case Ssmix2PathProblem::bad_file_name: analysis.anomalies |= bit(Anomaly::bad_file_name); break;
+      case Ssmix2PathProblem::wrong_depth: analysis.anomalies |= bit(Anomaly::wrong_depth); break;
+      case Ssmix2PathProblem::patient_mismatch: analysis.anomalies |= bit(Anomaly::patient_folder_mismatch); break;
+      case Ssmix2PathProblem::prefix_mismatch: analysis.anomalies |= bit(Anomaly::prefix_folder_mismatch); break;
+      case Ssmix2PathProblem::date_mismatch: analysis.anomalies |= bit(Anomaly::date_folder_mismatch); break;
+      case Ssmix2PathProblem::type_mismatch: analysis.anomalies |= bit(Anomaly::type_folder_mismatch); break;
+    }
+  }
+  spool::JsonWriter json;
+  json.begin_object().field("storage", "standard");
+  std::string data_type;
+  if (check.name) {
+    const Ssmix2FileName& name = *check.name;
+    analysis.patient_id = name.patient_id;
+    data_type = name.data_type;
+    json.field("patient_id", name.patient_id).field("care_date", name.care_date).field("data_type", name.data_type);
+    json.field("order_no", name.order_no).field("timestamp", name.timestamp).field("department", name.department);
+    json.field("condition_flag", std::string(1, name.condition_flag));
+    if (name.condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);
+  } else {
+    // Without a parsable name, the patient folder still tells whose it is.
+    const auto parts = split(relative_path, '/');
+    if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
+  }
+  if (content) analysis.anomalies |= check_hl7(*content, analysis.patient_id, data_type, json);
+  finish_meta(json, analysis.anomalies);
+  analysis.meta_json = json.take();
+  return analysis;
+}
+
+std::optional<ContentFolderName> parse_content_folder_name(std::string_view name) {
+  const auto fields = split(name, '_');
+  if (fields.size() < 6) return std::nullopt;
+  ContentFolderName out;
+  out.patient_id = std::string(fields[0]);
+  out.care_date = std::string(fields[1]);
+  out.data_type = std::string(fields[2]);
+  const std::string_view flag = fields.back();
+  // 6 fields: pid, date, type, key, timestamp, flag; 7: ... timestamp, dept, flag.
+  // A key holding '_' makes more: read the ends first, the key is the rest.
+  const bool with_department = fields.size() >= 7;
+  const std::size_t timestamp_at = fields.size() - (with_department ? 3 : 2);
+  out.timestamp = std::string(fields[timestamp_at]);
+  if (with_department) out.department = std::string(fields[fields.size() - 2]);
+  for (std::size_t i = 3; i < timestamp_at; ++i) {
+    if (i > 3) out.key.push_back('_');
+    out.key.append(fields[i]);
+  }
+  if (out.patient_id.empty() || !(out.care_date == "-" || (out.care_date.size() == 8 && digits(out.care_date))) ||
+      out.timestamp.size() < 14 || out.timestamp.size() > 17 || !digits(out.timestamp) || flag.size() != 1 ||
+      (flag[0] != '0' && flag[0] != '1' && flag[0] != '2') || out.key.empty()) {
+    return std::nullopt;
+  }
+  out.condition_flag = flag[0];
+  return out;
+}
+
+Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::optional<std::string_view> content) const {
+  (void)content;  // documents (CDA, PDF, images) are carried as they are
+  Analysis analysis;
+  const auto parts = split(relative_path, '/');
+  spool::JsonWriter json;
+  json.begin_object().field("storage", "extended");
+  if (parts.size() < 7) {
+    analysis.anomalies |= bit(Anomaly::wrong_depth);
+    if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
+  } else {
+    analysis.patient_id = std::string(parts[2]);
+    json.field("patient_id", parts[2]).field("care_date", parts[3]).field("data_type_folder", parts[4]);
+    json.field("content_folder", parts[5]);
+    std::string file;
+    for (std::size_t i = 6; i < parts.size(); ++i) file.append(i > 6 ? "/" : "").append(parts[i]);
+    json.field("file", file);
+    const std::string_view pid = parts[2];
+    if (parts[0] != pid.substr(0, 3) || parts[1] != (pid.size() > 3 ? pid.substr(3, 3) : std::string_view())) {
+      analysis.anomalies |= bit(Anomaly::prefix_folder_mismatch);
+    }
+    if (auto folder = parse_content_folder_name(parts[5])) {
+      json.field("key", folder->key).field("timestamp", folder->timestamp);
+      if (!folder->department.empty()) json.field("department", folder->department);
+      json.field("condition_flag", std::string(1, folder->condition_flag));
+      if (folder->patient_id != pid) analysis.anomalies |= bit(Anomaly::patient_folder_mismatch);
+      if (folder->care_date != parts[3]) analysis.anomalies |= bit(Anomaly::date_folder_mismatch);
+      if (folder->condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);
+    } else {
+      analysis.anomalies |= bit(Anomaly::content_folder_invalid);
+    }
+  }
+  finish_meta(json, analysis.anomalies);
+  analysis.meta_json = json.take();
+  return analysis;
+}
+
+}  // namespace medgw::collectors

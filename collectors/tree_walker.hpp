@@ -1,0 +1,74 @@
+#pragma once
+// Walks a source tree with openat/getdents64/fstatat, never following a
+// symbolic link, and reports every regular file in the byte order of its full
+// relative path ("a/b" after "a-c"): the order of the file index, so that a
+// re-scan merge-joins the two in one pass. Names are kept in per-depth buffers
+// that are reused, so a walk of millions of files allocates almost nothing.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include <sys/stat.h>
+
+namespace medgw::collectors {
+
+struct FileStat {
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  friend bool operator==(const FileStat&, const FileStat&) = default;
+};
+
+enum class WalkProblem {
+  symlink_skipped,       // never followed (inside or out of the root)
+  special_skipped,       // fifo, socket, device
+  unreadable_directory,  // EACCES and the like: its subtree is not scanned
+  unreadable_file,       // cannot stat
+  vanished,              // gone between listing and looking (a writer at work)
+};
+[[nodiscard]] std::string_view walk_problem_name(WalkProblem problem);
+
+struct WalkCounters {
+  std::uint64_t files = 0;
+  std::uint64_t directories = 0;
+  std::uint64_t symlinks_skipped = 0;
+  std::uint64_t special_skipped = 0;
+  std::uint64_t unreadable = 0;
+  std::uint64_t vanished = 0;
+};
+
+class TreeWalker {
+ public:
+  using Visit = std::function<void(std::string_view relative_path, const FileStat& stat)>;
+  // The relative path names where the problem is; callers must not log it as
+  // such (it names a patient), only a tag derived from it.
+  using Problem = std::function<void(WalkProblem problem, std::string_view relative_path)>;
+
+  TreeWalker();
+  TreeWalker(const TreeWalker&) = delete;
+  TreeWalker& operator=(const TreeWalker&) = delete;
+  ~TreeWalker();
+
+  // Throws std::system_error when the root itself cannot be opened.
+  WalkCounters walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem);
+
+ private:
+  struct Listing;
+  void walk_directory(int fd, std::size_t depth, const Visit& visit, const Problem& problem);
+  [[nodiscard]] Listing& listing(std::size_t depth);
+
+  std::string path_;
+  std::vector<std::unique_ptr<Listing>> listings_;
+  std::vector<char> dents_buffer_;
+  WalkCounters counters_;
+};
+
+[[nodiscard]] FileStat file_stat_of(const struct stat& info);
+
+}  // namespace medgw::collectors
