@@ -1,0 +1,430 @@
+// Collection pass: processing the changes found by the scan, and batching
+// them into spool objects.
+#include <collectors/collection_pass.hpp>
+
+#include <crypto/hash.hpp>
+#include <crypto/hex.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace medgw::collectors {
+namespace {
+
+constexpr std::size_t page_size = 512;
+
+using Blob = std::span<const std::uint8_t>;
+
+Blob blob(std::string_view text) { return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}; }
+std::string text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+
+struct ScanRow {
+  std::string path;
+  FileStat stat;
+  bool modified = false;
+};
+
+struct GoneRow {
+  std::string path;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::string sha256;  // raw 32 bytes
+};
+
+class PauseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+int open_source_file(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  return fd;
+}
+
+// Reads `fd` to its end, appending to `out`; false on a read error.
+bool read_all(int fd, std::string& out) {
+  char block[64 << 10];
+  while (true) {
+    const ssize_t got = ::read(fd, block, sizeof block);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (got == 0) return true;
+    out.append(block, static_cast<std::size_t>(got));
+  }
+}
+
+bool same_file(const FileStat& a, const FileStat& b) {
+  return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns && a.inode == b.inode;
+}
+
+}  // namespace
+
+struct CollectionPass::Batch {
+  struct IndexOp {
+    enum class Kind { upsert, touch, remove } kind;
+    std::string path;
+    FileStat stat;
+    std::string sha256;  // raw
+    AnomalySet anomalies = 0;
+    spool::Change change = spool::Change::add;
+    std::string patient_id;  // only for the log tag of anomalies
+  };
+  std::vector<spool::ObjectEntry> entries;
+  std::vector<IndexOp> ops;
+  std::string arena;  // contents of the in-memory entries (capacity fixed: views point into it)
+  std::uint64_t content_bytes = 0;
+
+  explicit Batch(std::size_t capacity) { arena.reserve(capacity); }
+  [[nodiscard]] bool empty() const { return entries.empty() && ops.empty(); }
+  void clear() {
+    entries.clear();
+    ops.clear();
+    arena.clear();
+    content_bytes = 0;
+  }
+};
+
+void CollectionPass::note_anomalies(const Analysis& analysis, std::string_view action) {
+  AnomalySet problems = analysis.anomalies & ~bit(Anomaly::condition_flag_0);
+  if (problems == 0) return;
+  std::string kinds;
+  for (std::string_view name : anomaly_names(problems)) kinds.append(kinds.empty() ? "" : ",").append(name);
+  logger_.info("collect.anomaly", "a collected file has problems; it is sent flagged",
+               {{"source", settings_.source},
+                {"patient", analysis.patient_id.empty() ? std::string("unknown") : tagger_.tag(analysis.patient_id)},
+                {"kinds", kinds},
+                {"change", action}});
+}
+
+void CollectionPass::flush(Batch& batch) {
+  if (batch.empty()) return;
+  spool::Database& db = state_.db();
+  auto apply_ops = [&](std::int64_t object_seq) {
+    spool::Statement upsert = db.prepare(
+        "INSERT INTO file_index (source, path, size, mtime_ns, ctime_ns, device, inode, sha256, object_seq, anomalies) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (source, path) DO UPDATE SET "
+        "size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, device = excluded.device, "
+        "inode = excluded.inode, sha256 = excluded.sha256, object_seq = excluded.object_seq, anomalies = excluded.anomalies");
+    spool::Statement touch = db.prepare(
+        "UPDATE file_index SET size = ?3, mtime_ns = ?4, ctime_ns = ?5, device = ?6, inode = ?7 "
+        "WHERE source = ?1 AND path = ?2");
+    spool::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path = ?2");
+    for (const Batch::IndexOp& op : batch.ops) {
+      switch (op.kind) {
+        case Batch::IndexOp::Kind::upsert:
+          upsert.bind_all(settings_.source, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns,
+                          op.stat.device, op.stat.inode, blob(op.sha256), object_seq,
+                          static_cast<std::int64_t>(op.anomalies));
+          upsert.run();
+          upsert.reset();
+          break;
+        case Batch::IndexOp::Kind::touch:
+          touch.bind_all(settings_.source, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns,
+                         op.stat.device, op.stat.inode);
+          touch.run();
+          touch.reset();
+          break;
+        case Batch::IndexOp::Kind::remove:
+          remove.bind_all(settings_.source, blob(op.path));
+          remove.run();
+          remove.reset();
+          break;
+      }
+    }
+  };
+
+  if (batch.entries.empty()) {
+    // Only metadata changed: nothing to send, the index learns the new stat.
+    spool::WriteTransaction transaction(db);
+    apply_ops(0);
+    transaction.commit();
+    summary_.metadata_only += batch.ops.size();
+    batch.clear();
+    return;
+  }
+
+  const spool::BuildOutcome outcome =
+      spool_.build(batch.entries, [&](spool::Database&, const spool::CommittedObject& object) {
+        apply_ops(static_cast<std::int64_t>(object.seq));
+      });
+  switch (outcome.status) {
+    case spool::BuildStatus::committed:
+      break;
+    case spool::BuildStatus::spool_full:
+    case spool::BuildStatus::disk_low:
+    case spool::BuildStatus::disk_full:
+      summary_.paused = true;
+      summary_.pause_reason = std::string(spool::build_status_name(outcome.status)) + ": " + outcome.message;
+      throw PauseError(summary_.pause_reason);
+    case spool::BuildStatus::source_changed:
+    case spool::BuildStatus::source_unreadable:
+      // Only streamed (large) files are read during the build: that file
+      // changed or went away since it was hashed. The next pass looks again.
+      ++summary_.waiting;
+      batch.clear();
+      return;
+    case spool::BuildStatus::failed:
+      throw CollectionError("source " + settings_.source + ": building an object failed: " + outcome.message);
+  }
+  ++summary_.objects;
+  summary_.object_bytes += outcome.object->size;
+  summary_.content_bytes += outcome.object->content_bytes;
+  for (const Batch::IndexOp& op : batch.ops) {
+    if (op.kind == Batch::IndexOp::Kind::touch) {
+      ++summary_.metadata_only;
+      continue;
+    }
+    switch (op.change) {
+      case spool::Change::add: ++summary_.added; break;
+      case spool::Change::modify: ++summary_.modified; break;
+      case spool::Change::rename:
+        if (op.kind == Batch::IndexOp::Kind::upsert) ++summary_.renamed;
+        break;
+      case spool::Change::remove: ++summary_.deleted; break;
+      case spool::Change::withdraw: break;
+    }
+    if (op.kind == Batch::IndexOp::Kind::upsert && op.change != spool::Change::rename) {
+      for (std::size_t i = 0; i < anomaly_count; ++i) {
+        if ((op.anomalies & (AnomalySet{1} << i)) != 0) ++summary_.anomalies[i];
+      }
+    }
+  }
+  batch.clear();
+  if (progress_) progress_(summary_);
+}
+
+void CollectionPass::process_changes() {
+  spool::Database& db = state_.db();
+  Batch batch(settings_.object_target + settings_.in_memory_limit + (64 << 10));
+  const std::string root = settings_.root.string();
+  std::string after;  // keyset pagination over scan_new, so no statement stays open across commits
+  std::vector<ScanRow> page;
+  try {
+    while (true) {
+      page.clear();
+      {
+        spool::Statement query = db.prepare(
+            "SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
+            "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3");
+        query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));
+        while (query.step()) {
+          ScanRow row;
+          row.path = text(query.column_blob(0));
+          row.stat = FileStat{static_cast<std::uint64_t>(query.column_int64(1)), query.column_int64(2),
+                              query.column_int64(3), static_cast<std::uint64_t>(query.column_int64(4)),
+                              static_cast<std::uint64_t>(query.column_int64(5))};
+          row.modified = query.column_int64(6) != 0;
+          page.push_back(std::move(row));
+        }
+      }
+      if (page.empty()) break;
+      after = page.back().path;
+
+      for (const ScanRow& row : page) {
+        auto take_gone = [&](const char* where, auto... args) -> std::optional<GoneRow> {
+          spool::Statement find = db.prepare(std::string("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND ") + where);
+          find.bind_all(settings_.source, args...);
+          while (find.step()) {
+            GoneRow gone{text(find.column_blob(0)), static_cast<std::uint64_t>(find.column_int64(1)),
+                         find.column_int64(2), text(find.column_blob(3))};
+            return gone;
+          }
+          return std::nullopt;
+        };
+        auto mark_consumed = [&](const std::string& path) {
+          db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2").bind_all(settings_.source, blob(path)).run();
+        };
+        auto add_rename = [&](const GoneRow& gone) {
+          mark_consumed(gone.path);
+          const Analysis analysis = profile_.analyze(row.path, std::nullopt);
+          spool::ObjectEntry entry;
+          entry.source = settings_.source;
+          entry.path = row.path;
+          entry.change = spool::Change::rename;
+          entry.from = gone.path;
+          entry.size = gone.size;
+          entry.mtime_ns = row.stat.mtime_ns;
+          entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
+          entry.meta_json = analysis.meta_json;
+          batch.entries.push_back(std::move(entry));
+          batch.ops.push_back({Batch::IndexOp::Kind::remove, gone.path, {}, {}, 0, spool::Change::rename, {}});
+          batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, gone.sha256, analysis.anomalies,
+                               spool::Change::rename, analysis.patient_id});
+        };
+
+        // A renamed file keeps its inode, size and mtime: nothing to read.
+        if (!row.modified) {
+          auto gone = take_gone("device = ?2 AND inode = ?3", row.stat.device, row.stat.inode);
+          if (gone && gone->size == row.stat.size && gone->mtime_ns == row.stat.mtime_ns) {
+            add_rename(*gone);
+            if (batch.entries.size() >= settings_.object_max_entries) flush(batch);
+            continue;
+          }
+        }
+        if (!settled(row.stat.mtime_ns, row.stat.ctime_ns)) {
+          ++summary_.waiting;
+          waiting_sizes_.push_back(row.stat.size);
+          continue;
+        }
+        const bool large = row.stat.size > settings_.in_memory_limit;
+        if (!large && batch.content_bytes + row.stat.size > settings_.object_target) flush(batch);
+        if (large) flush(batch);
+
+        // Read (small) or hash (large) the file, then look again.
+        const std::filesystem::path file = root + "/" + row.path;
+        const int fd = open_source_file(file);
+        if (fd < 0) {
+          ++summary_.unreadable;
+          if (errno != ENOENT) {
+            logger_.warn("collect.unreadable_file", "a file cannot be read; it is skipped and counted",
+                         {{"source", settings_.source}, {"error", std::strerror(errno)}});
+          }
+          continue;
+        }
+        const std::size_t arena_start = batch.arena.size();
+        crypto::Sha256 hash;
+        bool read_ok = true;
+        if (large) {
+          std::string block;
+          block.reserve(1 << 20);
+          char buffer[256 << 10];
+          while (true) {
+            const ssize_t got = ::read(fd, buffer, sizeof buffer);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+              read_ok = got == 0;
+              break;
+            }
+            hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer), static_cast<std::size_t>(got)));
+          }
+        } else {
+          read_ok = read_all(fd, batch.arena);
+        }
+        struct stat after_read {};
+        const bool stat_ok = ::fstat(fd, &after_read) == 0;
+        ::close(fd);
+        if (!read_ok || !stat_ok) {
+          batch.arena.resize(arena_start);
+          ++summary_.unreadable;
+          continue;
+        }
+        if (!same_file(file_stat_of(after_read), row.stat) ||
+            (!large && batch.arena.size() - arena_start != row.stat.size)) {
+          // Written to while we looked: not settled after all.
+          batch.arena.resize(arena_start);
+          ++summary_.waiting;
+          waiting_sizes_.push_back(row.stat.size);
+          continue;
+        }
+        const std::string_view content = large ? std::string_view() : std::string_view(batch.arena).substr(arena_start);
+        if (!large) hash.update(crypto::as_bytes(content));
+        const auto digest = hash.finish();
+        const std::string sha256(reinterpret_cast<const char*>(digest.data()), digest.size());
+
+        spool::Change change = spool::Change::add;
+        if (!row.modified) {
+          // The same content under a new name (a copy, then a deletion).
+          if (auto gone = take_gone("sha256 = ?2", blob(sha256))) {
+            batch.arena.resize(arena_start);
+            add_rename(*gone);
+            continue;
+          }
+        } else {
+          spool::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
+          known.bind_all(settings_.source, blob(row.path));
+          if (known.step() && text(known.column_blob(0)) == sha256) {
+            batch.arena.resize(arena_start);
+            batch.ops.push_back({Batch::IndexOp::Kind::touch, row.path, row.stat, sha256, 0, spool::Change::modify, {}});
+            continue;
+          }
+          change = spool::Change::modify;
+        }
+        const Analysis analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, content);
+        note_anomalies(analysis, spool::change_name(change));
+        spool::ObjectEntry entry;
+        entry.source = settings_.source;
+        entry.path = row.path;
+        entry.change = change;
+        entry.size = row.stat.size;
+        entry.mtime_ns = row.stat.mtime_ns;
+        entry.sha256 = crypto::to_hex(digest);
+        entry.meta_json = analysis.meta_json;
+        if (large) {
+          entry.file = file;  // streamed by the builder, which checks size and SHA-256 again
+        } else {
+          entry.data = content;
+        }
+        batch.entries.push_back(std::move(entry));
+        batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, sha256, analysis.anomalies, change,
+                             analysis.patient_id});
+        batch.content_bytes += row.stat.size;
+        if (large || batch.entries.size() >= settings_.object_max_entries) flush(batch);
+      }
+      if (progress_) progress_(summary_);
+    }
+    flush(batch);
+  } catch (const PauseError&) {
+    logger_.warn("collect.paused", "the spool refused new objects; collection resumes when there is room",
+                 {{"source", settings_.source}, {"reason", summary_.pause_reason}});
+  }
+}
+
+void CollectionPass::process_gone() {
+  if (summary_.paused) return;
+  spool::Database& db = state_.db();
+  Batch batch(0);
+  std::sort(waiting_sizes_.begin(), waiting_sizes_.end());
+  std::string after;
+  std::vector<GoneRow> page;
+  try {
+    while (true) {
+      page.clear();
+      {
+        spool::Statement query = db.prepare(
+            "SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND path > ?2 "
+            "ORDER BY path LIMIT ?3");
+        query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));
+        while (query.step()) {
+          page.push_back({text(query.column_blob(0)), static_cast<std::uint64_t>(query.column_int64(1)),
+                          query.column_int64(2), text(query.column_blob(3))});
+        }
+      }
+      if (page.empty()) break;
+      after = page.back().path;
+      for (const GoneRow& gone : page) {
+        // Withheld wholesale (mass vanish), or perhaps renamed to a file
+        // that is still settling: decide in a later pass.
+        if (summary_.deletes_withheld || std::binary_search(waiting_sizes_.begin(), waiting_sizes_.end(), gone.size)) {
+          ++summary_.deletes_deferred;
+          continue;
+        }
+        const Analysis analysis = profile_.analyze(gone.path, std::nullopt);
+        spool::ObjectEntry entry;
+        entry.source = settings_.source;
+        entry.path = gone.path;
+        entry.change = spool::Change::remove;
+        entry.size = gone.size;
+        entry.mtime_ns = gone.mtime_ns;
+        entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
+        entry.meta_json = analysis.meta_json;
+        batch.entries.push_back(std::move(entry));
+        batch.ops.push_back({Batch::IndexOp::Kind::remove, gone.path, {}, {}, 0, spool::Change::remove, {}});
+        if (batch.entries.size() >= settings_.object_max_entries) flush(batch);
+      }
+    }
+    flush(batch);
+  } catch (const PauseError&) {
+    logger_.warn("collect.paused", "the spool refused new objects; collection resumes when there is room",
+                 {{"source", settings_.source}, {"reason", summary_.pause_reason}});
+  }
+}
+
+}  // namespace medgw::collectors
