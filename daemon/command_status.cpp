@@ -2,6 +2,9 @@
 // state.db without the writer lock).
 #include <daemon/commands.hpp>
 #include <daemon/config_loader.hpp>
+#include <daemon/sources.hpp>
+
+#include <collectors/source_stats.hpp>
 
 #include <spool/json.hpp>
 #include <spool/spool.hpp>
@@ -72,6 +75,8 @@ int command_status(Invocation& invocation) {
     stats = spool::read_spool_stats(state->db(), config.state_dir / spool::Spool::folder_name, limits, now);
   }
 
+  const bool with_index = state && state->schema_version() >= 3;
+
   if (json) {
     spool::JsonWriter doc;
     doc.begin_object();
@@ -87,7 +92,31 @@ int command_status(Invocation& invocation) {
     doc.key("sources").begin_array();
     for (const SourceConfig& source : config.sources) {
       doc.begin_object().field("name", source.name).field("type", source_type_name(source.type));
-      doc.field("path", source.path.string()).end_object();
+      doc.field("path", source.path.string());
+      doc.key("collections").begin_array();
+      for (const CollectorSource& collection : collector_sources(source)) {
+        doc.begin_object().field("label", collection.label).field("path", collection.root.string());
+        if (with_index) {
+          const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
+          doc.field("indexed_files", index.indexed_files).field("indexed_bytes", index.indexed_bytes);
+          doc.field("files_with_anomalies", index.files_with_problems());
+          doc.key("anomalies").begin_object();
+          for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
+            if (index.anomalies[i] > 0) doc.field(collectors::anomaly_name(static_cast<collectors::Anomaly>(i)), index.anomalies[i]);
+          }
+          doc.end_object();
+          doc.key("last_pass");
+          if (index.last_pass_ms) {
+            doc.begin_object().field("at", from_millis(*index.last_pass_ms)).field("outcome", index.last_outcome);
+            doc.field("line", index.last_line).key("summary").raw(index.last_pass_json).end_object();
+          } else {
+            doc.null();
+          }
+        }
+        doc.end_object();
+      }
+      doc.end_array();
+      doc.end_object();
     }
     doc.end_array();
     if (stats) {
@@ -124,6 +153,30 @@ int command_status(Invocation& invocation) {
   }
   for (const SourceConfig& source : config.sources) {
     out << "  source:    " << source.name << " (" << source_type_name(source.type) << ") " << source.path.string() << "\n";
+    for (const CollectorSource& collection : collector_sources(source)) {
+      if (!with_index) continue;
+      const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
+      const std::string indent = "             ";
+      out << indent << collection.label << ": " << index.indexed_files << " files indexed ("
+          << human_bytes(index.indexed_bytes) << "), " << index.files_with_problems() << " with anomalies";
+      std::string kinds;
+      for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
+        if (index.anomalies[i] == 0) continue;
+        kinds += (kinds.empty() ? "" : ", ") +
+                 std::string(collectors::anomaly_name(static_cast<collectors::Anomaly>(i))) + " " +
+                 std::to_string(index.anomalies[i]);
+      }
+      if (!kinds.empty()) out << " (" << kinds << ")";
+      out << "\n";
+      if (index.last_pass_ms) {
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+            now - std::chrono::system_clock::time_point(std::chrono::milliseconds(*index.last_pass_ms)));
+        out << indent << "  last pass " << index.last_outcome << " " << human_age(age) << " ago: " << index.last_line
+            << "\n";
+      } else {
+        out << indent << "  no pass yet\n";
+      }
+    }
   }
   if (stats) {
     out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";

@@ -19,6 +19,13 @@ constexpr std::array once_options{
     config_option,
     OptionSpec{"once", 0, "", "one pass, then exit (required: the daemon does the continuous work)"},
 };
+constexpr std::array collect_options{
+    config_option,
+    OptionSpec{"once", 0, "", "one pass, then exit (required: the daemon does the continuous work)"},
+    OptionSpec{"accept-deletions", 0, "",
+               "send the deletions medgw withheld because most of a source vanished at once or its folder was "
+               "empty (use only after checking that the files were really removed, not a share unmounted)"},
+};
 constexpr std::array status_options{
     config_option,
     OptionSpec{"json", 0, "", "print JSON (the same document as the status server's /status)"},
@@ -56,8 +63,12 @@ constexpr std::array command_table{
                 check_config_options, command_check_config},
     CommandSpec{"collect", "", 0, 0, "One collection pass over all sources into the spool, without upload.",
                 "Scans every source once, spools what is new or changed and prints a summary (files "
-                "seen/new/changed/renamed/deleted, anomalies, objects and bytes).",
-                "medgw collect --once", once_options, nullptr},
+                "seen/new/changed/renamed/deleted, waiting to settle, anomalies, objects and bytes). Refuses to run "
+                "while the service runs (one writer at a time). Exit status 1 when a source could not be scanned or "
+                "the spool refused new objects (what is left waits for the next pass). When most of a source "
+                "vanishes at once, or its folder is empty, the deletions are withheld: an unmounted share looks "
+                "the same; check it, then confirm with --accept-deletions.",
+                "medgw collect --once\nmedgw collect --once --accept-deletions", collect_options, command_collect},
     CommandSpec{"upload", "", 0, 0, "Upload the spool to the central until it is empty.",
                 "Exits 0 when every object was delivered, 1 on a hard error (the spool keeps everything).",
                 "medgw upload --once", once_options, nullptr},

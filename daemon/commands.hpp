@@ -10,5 +10,6 @@ int command_keys_recipient(Invocation& invocation);
 int command_encrypt(Invocation& invocation);
 int command_decrypt(Invocation& invocation);
 int command_status(Invocation& invocation);
+int command_collect(Invocation& invocation);
 
 }  // namespace medgw::daemon

@@ -1,5 +1,6 @@
 #include <daemon/config_loader.hpp>
 #include <daemon/config_table.hpp>
+#include <daemon/sources.hpp>
 
 #include <crypto/private_file.hpp>
 
@@ -390,6 +391,21 @@ class Loader {
       if (!source.extended_path.empty() && source.type != SourceType::ssmix2) {
         add_error(where(item + ".extended_path"),
                   item + ".extended_path is only for type ssmix2 (the SS-MIX2 extended storage)");
+      }
+      if (!source.extended_path.empty() && !source.path.empty() &&
+          (source.extended_path / "").lexically_normal() == (source.path / "").lexically_normal()) {
+        add_error(where(item + ".extended_path"), item + ".extended_path is the same folder as " + item + ".path");
+      }
+    }
+    // The extended storage is indexed as "<name>-ext": no other source may use that name.
+    for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+      const SourceConfig& source = config_.sources[i];
+      if (source.type != SourceType::ssmix2 || source.extended_path.empty()) continue;
+      const std::string label = source.name + std::string(extended_suffix);
+      if (auto it = names.find(label); it != names.end()) {
+        const std::string item = "sources[" + std::to_string(it->second) + "]";
+        add_error(where(item + ".name"), item + ".name: '" + label + "' is taken by the extended storage of sources[" +
+                                             std::to_string(i) + "] (" + source.name + "); choose another name");
       }
     }
     std::set<std::string> recipients;

@@ -1,0 +1,44 @@
+#include <daemon/runtime.hpp>
+
+namespace medgw::daemon {
+
+Runtime::Runtime(Config c, std::shared_ptr<log::LogCore> core)
+    : config(std::move(c)), log_core(std::move(core)), logger(log_core, "medgw") {}
+
+Runtime::~Runtime() {
+  // Reverse order of construction.
+  spool.reset();
+  tagger.reset();
+  signer.reset();
+  state.reset();
+}
+
+std::filesystem::path spool_dir(const Config& config) { return config.state_dir / spool::Spool::folder_name; }
+
+spool::SpoolLimits spool_limits(const Config& config) { return {config.spool.max_bytes, config.spool.min_free}; }
+
+std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions& options) {
+  const log::Level level = log::parse_level(config.log.level).value_or(log::Level::info);
+  auto core = std::make_shared<log::LogCore>(std::min(level, options.stderr_level));
+  core->add_sink(std::make_shared<log::FilteredSink>(std::max(level, options.stderr_level),
+                                                      std::make_shared<log::StderrSink>()));
+  if (!config.log.file.empty()) {
+    core->add_sink(std::make_shared<log::FilteredSink>(level, std::make_shared<log::FileSink>(config.log.file)));
+  }
+  auto runtime = std::make_unique<Runtime>(config, core);
+  runtime->state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_write,
+                                              runtime->logger.named("statedb")));
+  runtime->state->bind_facility(config.facility.code);
+  runtime->signer.emplace(crypto::SigningKey::load_or_create(config.state_dir / crypto::SigningKey::file_name));
+  runtime->tagger.emplace(crypto::PatientTagger::load_or_create(config.state_dir / "patient-tag.key"));
+  std::vector<crypto::X25519PublicKey> recipients;
+  for (const std::string& text : config.central.recipients) recipients.push_back(*crypto::parse_recipient(text));
+  runtime->spool.emplace(*runtime->state, spool_dir(config), spool_limits(config),
+                         spool::SpoolIdentity{config.facility.code, runtime->state->gateway_id(), recipients,
+                                              &*runtime->signer},
+                         runtime->logger.named("spool"), spool::Clock{});
+  runtime->recovery = runtime->spool->recover();
+  return runtime;
+}
+
+}  // namespace medgw::daemon

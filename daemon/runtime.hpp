@@ -1,0 +1,47 @@
+#pragma once
+// What every command that writes the state builds from the config, in this
+// order (and torn down in reverse): logging, state.db (with the writer lock,
+// bound to the facility), the gateway's signing key, the patient tagger, the
+// spool (recovered). Built here once, passed to the components.
+#include <daemon/config.hpp>
+
+#include <crypto/patient_tag.hpp>
+#include <crypto/signing.hpp>
+#include <spool/log.hpp>
+#include <spool/spool.hpp>
+#include <spool/state_db.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace medgw::daemon {
+
+struct RuntimeOptions {
+  // The lowest level shown on stderr: one-shot commands keep the terminal to
+  // warnings and print their own summary; the daemon logs at log.level.
+  log::Level stderr_level = log::Level::warn;
+};
+
+struct Runtime {
+  Config config;
+  std::shared_ptr<log::LogCore> log_core;
+  log::Logger logger;
+  std::optional<spool::StateDb> state;
+  std::optional<crypto::SigningKey> signer;
+  std::optional<crypto::PatientTagger> tagger;
+  std::optional<spool::Spool> spool;
+  spool::RecoveryReport recovery;
+
+  Runtime(Config config, std::shared_ptr<log::LogCore> core);
+  ~Runtime();
+};
+
+// Throws (std::exception with an operator-facing message) when something
+// cannot be opened: another process holds the state, a key file is exposed...
+[[nodiscard]] std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions& options = {});
+
+// The spool folder and limits of a config.
+[[nodiscard]] std::filesystem::path spool_dir(const Config& config);
+[[nodiscard]] spool::SpoolLimits spool_limits(const Config& config);
+
+}  // namespace medgw::daemon
