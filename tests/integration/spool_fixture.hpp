@@ -43,6 +43,12 @@ struct SpoolFixture {
     state_.reset();
   }
 
+  void set_limits(spool::SpoolLimits limits) {
+    limits_ = limits;
+    open();
+  }
+
+  spool::StateDb& state() { return *state_; }
   spool::Spool& spool() { return *spool_; }
   spool::Database& db() { return state_->db(); }
   std::filesystem::path spool_dir() const { return dir / "state" / "spool"; }

@@ -1,7 +1,13 @@
 """Shared helpers for the system tests: where the built binaries are, and
 running them as an operator would (real processes, real exit codes)."""
+import base64
+import hashlib
+import io
+import json
 import os
+import sqlite3
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -33,3 +39,148 @@ class TempDir:
 
     def __exit__(self, *exc):
         self._dir.cleanup()
+
+
+# --- The central's view of a spool: decrypt, unpack, replay the manifests ---
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def new_identity(directory: Path) -> tuple[Path, str]:
+    """A central identity made by medgw itself; returns (key file, recipient)."""
+    key = directory / "central.key"
+    run(MEDGW, "keys", "generate", "-o", key, check=True)
+    recipient = run(MEDGW, "keys", "recipient", key, check=True).stdout.strip()
+    return key, recipient
+
+
+def write_gateway_config(directory: Path, recipient: str, sources: str, extra: str = "") -> Path:
+    """A config for collect/status tests (central.* point nowhere: nothing uploads)."""
+    config = directory / "medgw.yaml"
+    config.write_text(
+        "facility: {code: \"131234567\", name: \"Test Hospital\"}\n"
+        f"state_dir: {directory / 'state'}\n"
+        f"sources:\n{sources}"
+        "central:\n  url: https://c.example.jp/files/\n  ca: /a\n  cert: /b\n  key: /c\n"
+        f"  recipients: [{recipient}]\n" + extra)
+    return config
+
+
+def entry_path(entry: dict, key: str = "path") -> bytes:
+    if key in entry:
+        return entry[key].encode()
+    return base64.b64decode(entry[key + "_base64"])
+
+
+def open_object(file: Path, identity: Path) -> tuple[dict, dict]:
+    """Decrypts one spooled object with the real `age` CLI and unpacks it;
+    returns (manifest, {member name bytes: content})."""
+    plain = subprocess.run(["age", "-d", "-i", str(identity), str(file)], capture_output=True, check=True).stdout
+    if plain.startswith(ZSTD_MAGIC):
+        plain = subprocess.run(["zstd", "-d", "-c", "-q"], input=plain, capture_output=True, check=True).stdout
+    members = {}
+    manifest = None
+    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:", encoding="utf-8", errors="surrogateescape") as archive:
+        for member in archive:
+            data = archive.extractfile(member).read() if member.isfile() else None
+            if member.name == "MANIFEST.json":
+                manifest = json.loads(data)
+            elif data is not None:
+                members[member.name.encode("utf-8", "surrogateescape")] = data
+    if manifest is None:
+        raise AssertionError(f"{file}: no MANIFEST.json")
+    return manifest, members
+
+
+def committed_objects(state_dir: Path) -> list[Path]:
+    """The spool's objects in seq order, as state.db records them; fails when
+    a recorded file is missing or the folder holds an unrecorded object."""
+    db = sqlite3.connect(f"file:{state_dir / 'state.db'}?mode=ro", uri=True)
+    try:
+        names = [row[0] for row in db.execute("SELECT file_name FROM objects ORDER BY seq")]
+    finally:
+        db.close()
+    spool = state_dir / "spool"
+    on_disk = {p.name for p in spool.glob("*.age")} if spool.is_dir() else set()
+    missing = [n for n in names if n not in on_disk]
+    extra = on_disk - set(names)
+    if missing or extra:
+        raise AssertionError(f"spool and state.db disagree: missing {missing[:3]}, unrecorded {sorted(extra)[:3]}")
+    return [spool / n for n in names]
+
+
+class Central:
+    """Replays every object's manifest in seq order into {(source, path): sha256},
+    checking each entry the way a strict central would."""
+
+    def __init__(self, identity: Path):
+        self.identity = identity
+        self.files: dict[tuple[str, bytes], str] = {}
+        self.seen_objects: set[str] = set()
+        self.content_entries: list[tuple[str, bytes, str]] = []  # every (source, path, sha256) sent with content
+        self.round = {"content": 0, "rename": 0, "delete": 0}
+
+    def apply_new(self, state_dir: Path) -> dict:
+        """Applies the objects not seen before; returns counts of this round."""
+        self.round = {"content": 0, "rename": 0, "delete": 0}
+        for file in committed_objects(state_dir):
+            if file.name in self.seen_objects:
+                continue
+            self.seen_objects.add(file.name)
+            manifest, members = open_object(file, self.identity)
+            for entry in manifest["entries"]:
+                self.apply(entry, members)
+        return self.round
+
+    def apply(self, entry: dict, members: dict):
+        source, path, change = entry["source"], entry_path(entry), entry["change"]
+        key = (source, path)
+        if change in ("add", "modify"):
+            data = members.get(source.encode() + b"/" + path)
+            if data is None:
+                raise AssertionError(f"{change} of {path!r} without content")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != entry["sha256"] or len(data) != entry["size"]:
+                raise AssertionError(f"{path!r}: content does not match its manifest entry")
+            if change == "add" and key in self.files:
+                raise AssertionError(f"add of {path!r}, which the central already has")
+            if change == "modify" and key not in self.files:
+                raise AssertionError(f"modify of {path!r}, which the central does not have")
+            self.files[key] = digest
+            self.content_entries.append((source, path, digest))
+            self.round["content"] += 1
+        elif change == "rename":
+            old = (source, entry_path(entry, "from"))
+            if old not in self.files or self.files[old] != entry["sha256"]:
+                raise AssertionError(f"rename from {old[1]!r}, which the central does not have with that content")
+            if key in self.files:
+                raise AssertionError(f"rename onto {path!r}, which the central already has")
+            if source.encode() + b"/" + path in members:
+                raise AssertionError(f"rename of {path!r} carried the content again")
+            self.files[key] = self.files.pop(old)
+            self.round["rename"] += 1
+        elif change == "delete":
+            if self.files.get(key) != entry["sha256"]:
+                raise AssertionError(f"delete of {path!r}, which the central does not have with that content")
+            del self.files[key]
+            self.round["delete"] += 1
+        else:
+            raise AssertionError(f"unexpected change {change!r}")
+
+    def tree(self, source: str) -> dict[bytes, str]:
+        return {path: digest for (s, path), digest in self.files.items() if s == source}
+
+
+def snapshot(root: Path) -> dict[bytes, str]:
+    """{relative path bytes: sha256} of the regular files under root (symlinks not followed)."""
+    result = {}
+    base = os.fsencode(root)
+    for directory, _dirs, files in os.walk(base):
+        for name in files:
+            full = os.path.join(directory, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            with open(full, "rb") as handle:
+                result[os.path.relpath(full, base)] = hashlib.sha256(handle.read()).hexdigest()
+    return result

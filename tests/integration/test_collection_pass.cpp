@@ -1,0 +1,316 @@
+// The collection pass on real folders, a real state.db and real spool
+// objects (decrypted and unpacked as the central would), with a settable
+// clock for the settle rule.
+#include <collectors/collection_pass.hpp>
+#include <collectors/ssmix2_profile.hpp>
+#include <tests/integration/spool_fixture.hpp>
+#include <tests/support/object_reader.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace medgw {
+namespace {
+
+using namespace std::chrono_literals;
+using collectors::CollectionPass;
+using collectors::PassSummary;
+
+const std::string hl7 =
+    "MSH|^~\\&|HIS|SEND|GW|RCV|20111220224447||ADT^A08^ADT_A01|1|P|2.5||||||~ISO IR87||ISO 2022-1994\r"
+    "PID|0001||9999013^^^^PI||\x1b$B45<T\x1b(B^\x1b$BB@O:\x1b(B^^^^^L^I\r";
+const std::string folder = "999/901/9999013/-/ADT-00/";
+const std::string name_1 = "9999013_-_ADT-00_999999999999999_20111220224447339_-_1";
+const std::string name_2 = "9999013_-_ADT-00_999999999999999_20111220224447339_-_2";
+
+struct CollectFixture : test::SpoolFixture {
+  CollectFixture() { std::filesystem::create_directories(root); }
+
+  PassSummary pass() {
+    CollectionPass collection(state(), spool(), profile, settings, tagger, capture_logger(capture, "collect"),
+                              [this] { return std::chrono::system_clock::now() + later; });
+    return collection.run();
+  }
+
+  void write(const std::string& relative, const std::string& content) {
+    std::filesystem::create_directories((root / relative).parent_path());
+    test::write_file(root / relative, content);
+  }
+
+  // Every object in seq order, opened as the central does.
+  std::vector<test::ObjectContent> objects() {
+    std::vector<test::ObjectContent> out;
+    spool::Statement query = db().prepare("SELECT file_name FROM objects ORDER BY seq");
+    while (query.step()) out.push_back(test::read_object(spool_dir() / query.column_text(0), central));
+    return out;
+  }
+
+  std::int64_t indexed() {
+    spool::Statement query = db().prepare("SELECT count(*) FROM file_index WHERE source = 'ssmix2'");
+    REQUIRE(query.step());
+    return query.column_int64(0);
+  }
+
+  bool in_index(const std::string& relative) {
+    spool::Statement query = db().prepare("SELECT 1 FROM file_index WHERE source = 'ssmix2' AND path = ?1");
+    query.bind_all(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(relative.data()), relative.size()));
+    return query.step();
+  }
+
+  std::filesystem::path root = dir / "source";
+  collectors::Ssmix2StandardProfile profile;
+  collectors::CollectorSettings settings{"ssmix2", root, 0ms};
+  crypto::PatientTagger tagger{crypto::SecureBytes(32, 7)};
+  std::chrono::seconds later{0};  // how far the collector's clock runs ahead (the settle rule)
+};
+
+TEST_CASE("the walk reports files in the byte order of their paths and follows no link", "[collect]") {
+  test::TempDir dir;
+  const auto root = dir.path();
+  for (const char* file : {"a/z", "a-b", "a.c/f", "a0", "b/c/d/e", "\xff\xfe", "B", "a/y/x"}) {
+    std::filesystem::create_directories((root / file).parent_path());
+    test::write_file(root / file, "x");
+  }
+  std::filesystem::create_directory_symlink("/etc", root / "out-of-root");
+  std::filesystem::create_directory_symlink(".", root / "b" / "loop");
+  std::filesystem::create_symlink(root / "a0", root / "link-to-file");
+  REQUIRE(::mkfifo((root / "fifo").c_str(), 0600) == 0);
+
+  std::vector<std::string> seen;
+  collectors::TreeWalker walker;
+  const auto counters = walker.walk(
+      root, [&](std::string_view path, const collectors::FileStat& stat) {
+        seen.emplace_back(path);
+        CHECK(stat.size == 1);
+      },
+      [](collectors::WalkProblem, std::string_view) {});
+  std::vector<std::string> expected{"a/z", "a-b", "a.c/f", "a0", "b/c/d/e", "\xff\xfe", "B", "a/y/x"};
+  std::sort(expected.begin(), expected.end());  // byte order, as the index's BLOB keys
+  CHECK(seen == expected);
+  CHECK(counters.files == 8);
+  CHECK(counters.symlinks_skipped == 3);
+  CHECK(counters.special_skipped == 1);
+}
+
+TEST_CASE("a flag change is a rename: nothing read or sent again", "[collect]") {
+  CollectFixture f;
+  f.write(folder + name_1, hl7);
+  const PassSummary first = f.pass();
+  CHECK(first.added == 1);
+  CHECK(first.objects == 1);
+
+  std::filesystem::rename(f.root / (folder + name_1), f.root / (folder + name_2));
+  const PassSummary second = f.pass();
+  CHECK(second.renamed == 1);
+  CHECK(second.added == 0);
+  CHECK(second.deleted == 0);
+  CHECK(second.content_bytes == 0);
+  CHECK_FALSE(f.in_index(folder + name_1));
+  CHECK(f.in_index(folder + name_2));
+
+  const auto objects = f.objects();
+  REQUIRE(objects.size() == 2);
+  CHECK(objects[1].files.size() == 1);  // the manifest alone
+  CHECK_THAT(objects[1].manifest,
+             Catch::Contains("\"path\":\"" + folder + name_2 + "\"") &&
+                 Catch::Contains("\"change\":\"rename\",\"from\":\"" + folder + name_1 + "\""));
+}
+
+TEST_CASE("a copy under a new name with the original removed is a rename by content", "[collect]") {
+  CollectFixture f;
+  f.write(folder + name_1, hl7);
+  (void)f.pass();
+  std::filesystem::copy_file(f.root / (folder + name_1), f.root / (folder + name_2));
+  std::filesystem::remove(f.root / (folder + name_1));
+  const PassSummary second = f.pass();
+  CHECK(second.renamed == 1);
+  CHECK(second.deleted == 0);
+  const auto objects = f.objects();
+  REQUIRE(objects.size() == 2);
+  CHECK(objects[1].files.size() == 1);  // the manifest alone
+  CHECK_THAT(objects[1].manifest, Catch::Contains("\"change\":\"rename\""));
+}
+
+TEST_CASE("an edit is sent even when the writer restored the mtime; a touch is not", "[collect]") {
+  CollectFixture f;
+  f.write(folder + name_1, hl7);
+  f.write(folder + name_2, hl7 + "\r");
+  (void)f.pass();
+  const auto file = f.root / (folder + name_1);
+  struct stat before {};
+  REQUIRE(::stat(file.c_str(), &before) == 0);
+  std::string edited = hl7;
+  edited[edited.size() - 3] = 'X';  // same size
+  test::write_file(file, edited);
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);  // the ctime still moves
+
+  const auto touched = f.root / (folder + name_2);
+  const timespec old_times[2] = {{1000, 0}, {1000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, touched.c_str(), old_times, 0) == 0);
+
+  const PassSummary second = f.pass();
+  CHECK(second.modified == 1);
+  CHECK(second.metadata_only == 1);
+  CHECK(second.objects == 1);
+  const auto objects = f.objects();
+  REQUIRE(objects.size() == 2);
+  CHECK(objects[1].files.at("ssmix2/" + folder + name_1) == edited);
+  CHECK(objects[1].files.size() == 2);  // with the manifest
+  CHECK_THAT(objects[1].manifest, Catch::Contains("\"change\":\"modify\""));
+
+  const PassSummary third = f.pass();
+  CHECK(third.unchanged == 2);
+  CHECK(third.objects == 0);
+}
+
+TEST_CASE("a file is read only once it is settle old", "[collect]") {
+  CollectFixture f;
+  f.settings.settle = 30s;
+  f.write(folder + name_1, hl7);
+  const PassSummary early = f.pass();
+  CHECK(early.waiting == 1);
+  CHECK(early.objects == 0);
+  CHECK(f.indexed() == 0);
+
+  f.later += 31s;
+  const PassSummary later = f.pass();
+  CHECK(later.waiting == 0);
+  CHECK(later.added == 1);
+}
+
+TEST_CASE("a deletion waits while a file of the same size is still settling", "[collect]") {
+  CollectFixture f;
+  f.write(folder + name_1, hl7);
+  (void)f.pass();
+  f.settings.settle = 30s;
+  std::filesystem::remove(f.root / (folder + name_1));
+  std::string other = hl7;
+  other[5] = 'x';  // same size, other content
+  f.write(folder + name_2, other);
+  const PassSummary first = f.pass();
+  CHECK(first.waiting == 1);
+  CHECK(first.deletes_deferred == 1);
+  CHECK(first.deleted == 0);
+  CHECK(f.in_index(folder + name_1));
+
+  f.later += 31s;
+  const PassSummary second = f.pass();
+  CHECK(second.added == 1);
+  CHECK(second.deleted == 1);
+  CHECK_FALSE(f.in_index(folder + name_1));
+}
+
+TEST_CASE("most of a source vanishing at once is not believed until confirmed", "[collect]") {
+  CollectFixture f;
+  for (int i = 0; i < 200; ++i) f.write("999/901/9999013/-/ADT-00/f" + std::to_string(1000 + i), "content " + std::to_string(i));
+  CHECK(f.pass().added == 200);
+  for (int i = 0; i < 150; ++i) std::filesystem::remove(f.root / ("999/901/9999013/-/ADT-00/f" + std::to_string(1000 + i)));
+
+  const PassSummary withheld = f.pass();
+  CHECK(withheld.deletes_withheld);
+  CHECK(withheld.deleted == 0);
+  CHECK(withheld.deletes_deferred == 150);
+  CHECK(f.indexed() == 200);
+  CHECK(f.capture->contains("collect.mass_vanish"));
+
+  f.settings.accept_mass_deletion = true;
+  const PassSummary accepted = f.pass();
+  CHECK(accepted.deleted == 150);
+  CHECK(f.indexed() == 50);
+}
+
+TEST_CASE("an empty source folder where files were collected is an error, recorded for status", "[collect]") {
+  CollectFixture f;
+  f.write(folder + name_1, hl7);
+  (void)f.pass();
+  std::filesystem::remove_all(f.root);
+  std::filesystem::create_directory(f.root);  // an unmounted share's mount point
+  CHECK_THROWS_AS(f.pass(), collectors::CollectionError);
+  CHECK(f.indexed() == 1);
+  spool::Statement query = f.db().prepare("SELECT outcome, line FROM source_passes WHERE source = 'ssmix2'");
+  REQUIRE(query.step());
+  CHECK(query.column_text(0) == "failed");
+  CHECK_THAT(query.column_text(1), Catch::Contains("is the share mounted?"));
+
+  std::filesystem::remove_all(f.root);
+  CHECK_THROWS_WITH(f.pass(), Catch::Contains("is not a folder"));
+}
+
+TEST_CASE("a full spool pauses the pass; the next pass resumes where it stopped", "[collect]") {
+  CollectFixture f;
+  f.settings.object_target = 4096;
+  std::mt19937 random(5);
+  for (int i = 0; i < 40; ++i) {
+    std::string content(1500, '\0');
+    for (char& c : content) c = static_cast<char>(random());
+    f.write("999/901/9999013/-/ADT-00/f" + std::to_string(100 + i), content);
+  }
+  // The spool reserves 64 KiB of headroom per object it builds: this leaves
+  // room for a few objects of about 3 KiB (random bytes do not compress).
+  f.set_limits({80'000, 0});
+  const PassSummary paused = f.pass();
+  CHECK(paused.paused);
+  CHECK(paused.objects >= 1);
+  CHECK(paused.objects < 20);
+  const auto committed_files = f.indexed();
+  CHECK(committed_files > 0);
+  CHECK(committed_files < 40);
+  spool::Statement query = f.db().prepare("SELECT outcome FROM source_passes WHERE source = 'ssmix2'");
+  REQUIRE(query.step());
+  CHECK(query.column_text(0) == "paused");
+
+  f.set_limits({1ULL << 40, 0});
+  const PassSummary resumed = f.pass();
+  CHECK_FALSE(resumed.paused);
+  CHECK(static_cast<std::int64_t>(resumed.added) == 40 - committed_files);
+  CHECK(f.indexed() == 40);
+  std::size_t sent = 0;
+  for (const auto& object : f.objects()) sent += object.files.size() - 1;  // not the manifest
+  CHECK(sent == 40);  // each file exactly once
+}
+
+TEST_CASE("a large file gets an object of its own, streamed", "[collect]") {
+  CollectFixture f;
+  f.settings.in_memory_limit = 1000;
+  std::string large(5000, 'L');
+  f.write(folder + name_1, hl7);
+  f.write(folder + name_2, large);
+  const PassSummary summary = f.pass();
+  CHECK(summary.added == 2);
+  CHECK(summary.objects == 2);
+  std::map<std::string, std::string> files;
+  for (const auto& object : f.objects()) files.insert(object.files.begin(), object.files.end());
+  CHECK(files.at("ssmix2/" + folder + name_2) == large);
+  CHECK(files.at("ssmix2/" + folder + name_1) == hl7);
+}
+
+TEST_CASE("non-UTF-8 names and problems are collected, flagged, and logged without patient data", "[collect]") {
+  CollectFixture f;
+  f.write("999/901/9999013/-/ADT-00/\xff\xfe-junk", "not hl7");
+  f.write(folder + name_1, hl7 + "\xfb\xfc");
+  f.write("999/901/9999013/20111220/OMG-01/9999013_20111220_OMG-01_000201101200100_20111220224447339_-_1", hl7);
+  const PassSummary summary = f.pass();
+  CHECK(summary.added == 3);
+  CHECK(summary.anomalies[static_cast<std::size_t>(collectors::Anomaly::bad_file_name)] == 1);
+  CHECK(summary.anomalies[static_cast<std::size_t>(collectors::Anomaly::encoding_invalid)] == 1);
+  CHECK(summary.anomalies[static_cast<std::size_t>(collectors::Anomaly::message_type_unexpected)] == 1);
+  const auto objects = f.objects();
+  REQUIRE(objects.size() == 1);
+  CHECK_THAT(objects[0].manifest, Catch::Contains("\"path_base64\":"));
+  const std::string log = f.capture->text();
+  CHECK_THAT(log, Catch::Contains("collect.anomaly"));
+  CHECK_THAT(log, Catch::Contains("pt:"));
+  CHECK_THAT(log, !Catch::Contains("9999013"));
+  CHECK_THAT(log, !Catch::Contains("ADT-00"));
+}
+
+}  // namespace
+}  // namespace medgw
