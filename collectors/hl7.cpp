@@ -58,12 +58,7 @@ std::string_view Hl7Segment::component(int field_number, int component_number, i
   return nth_part(repeated, delimiters_.component, component_number);
 }
 
-std::optional<Hl7Message> Hl7Message::parse(std::string_view utf8, Hl7ParseError* error) {
-  auto fail = [&](std::string message) -> std::optional<Hl7Message> {
-    if (error != nullptr) error->message = std::move(message);
-    return std::nullopt;
-  };
-  // Trailing file-separator / vertical-tab bytes and whitespace are framing.
+std::string_view hl7_strip_framing(std::string_view utf8) {
   while (!utf8.empty() && (utf8.back() == '\x1c' || utf8.back() == '\x0b' || utf8.back() == '\r' ||
                            utf8.back() == '\n' || utf8.back() == ' ')) {
     utf8.remove_suffix(1);
@@ -71,33 +66,44 @@ std::optional<Hl7Message> Hl7Message::parse(std::string_view utf8, Hl7ParseError
   while (!utf8.empty() && (utf8.front() == '\x0b' || utf8.front() == '\r' || utf8.front() == '\n')) {
     utf8.remove_prefix(1);
   }
-  if (!utf8.starts_with("MSH")) return fail("message does not start with an MSH segment");
-  if (utf8.size() < 8) return fail("MSH segment is too short");
-  Hl7Message message;
-  message.text_ = std::string(utf8);
-  Hl7Delimiters& d = message.delimiters_;
-  d.field = utf8[3];
-  const std::string_view encoding = std::string_view(utf8).substr(4, utf8.find(d.field, 4) - 4);
+  return utf8;
+}
+
+std::optional<Hl7Delimiters> hl7_delimiters(std::string_view message, Hl7ParseError* error) {
+  auto fail = [&](std::string text) -> std::optional<Hl7Delimiters> {
+    if (error != nullptr) error->message = std::move(text);
+    return std::nullopt;
+  };
+  if (!message.starts_with("MSH")) return fail("message does not start with an MSH segment");
+  if (message.size() < 8) return fail("MSH segment is too short");
+  Hl7Delimiters d;
+  d.field = message[3];
+  const std::string_view encoding = message.substr(4, message.find(d.field, 4) - 4);
   if (encoding.size() < 4) return fail("MSH-2 (encoding characters) is incomplete");
   d.component = encoding[0];
   d.repetition = encoding[1];
   d.escape = encoding[2];
   d.subcomponent = encoding[3];
+  return d;
+}
+
+std::optional<Hl7Message> Hl7Message::parse(std::string_view utf8, Hl7ParseError* error) {
+  utf8 = hl7_strip_framing(utf8);
+  auto delimiters = hl7_delimiters(utf8, error);
+  if (!delimiters) return std::nullopt;
+  Hl7Message message;
+  message.text_ = std::string(utf8);
+  message.delimiters_ = *delimiters;
   message.build();
   return message;
 }
 
 void Hl7Message::build() {
   segments_.clear();
-  std::string_view rest = text_;
-  while (!rest.empty()) {
-    const auto end = rest.find_first_of("\r\n");
-    std::string_view line = rest.substr(0, end);
-    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
-    if (!line.empty()) segments_.emplace_back(line, delimiters_);
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end + 1);
-  }
+  for_each_hl7_line(text_, [&](std::string_view line) {
+    segments_.emplace_back(line, delimiters_);
+    return true;
+  });
 }
 
 Hl7Message::Hl7Message(const Hl7Message& other) : text_(other.text_), delimiters_(other.delimiters_) { build(); }

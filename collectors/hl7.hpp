@@ -43,6 +43,26 @@ struct Hl7ParseError {
   std::string message;  // never contains message content (it may be PHI)
 };
 
+// The message without its framing (leading VT/CR/LF, trailing FS/VT/CR/LF/spaces).
+[[nodiscard]] std::string_view hl7_strip_framing(std::string_view utf8);
+// The delimiters from MSH-1/MSH-2 of a framing-stripped message; nullopt (and
+// `error`) when it does not start with a usable MSH segment.
+[[nodiscard]] std::optional<Hl7Delimiters> hl7_delimiters(std::string_view message, Hl7ParseError* error = nullptr);
+// Calls `visit(line)` for each non-empty segment line (CR, LF or CRLF ends,
+// trailing spaces dropped), in order; stops early when visit returns false.
+template <class Visit>
+void for_each_hl7_line(std::string_view message, Visit&& visit) {
+  while (!message.empty()) {
+    std::size_t end = 0;  // (find_first_of would call memchr once per byte)
+    while (end < message.size() && message[end] != '\r' && message[end] != '\n') ++end;
+    std::string_view line = message.substr(0, end);
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    if (!line.empty() && !visit(line)) return;
+    if (end == message.size()) return;
+    message.remove_prefix(end + 1);
+  }
+}
+
 class Hl7Message {
  public:
   // Parses `utf8`; the message keeps views into a copy it owns.

@@ -50,25 +50,29 @@ void finish_meta(spool::JsonWriter& json, AnomalySet anomalies) {
 }
 
 // MSH/PID checks of an HL7 file's content; adds the message type to `json`.
+// Only MSH and the first PID are split into fields: this runs on every file.
 AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std::string_view data_type,
                      spool::JsonWriter& json) {
   auto text = decode_iso2022jp(content);
   if (!text) return bit(Anomaly::encoding_invalid);
-  Hl7ParseError error;
-  auto message = Hl7Message::parse(*text, &error);
-  if (!message) return bit(Anomaly::hl7_invalid);
+  const std::string_view message = hl7_strip_framing(*text);
+  const auto delimiters = hl7_delimiters(message);
+  if (!delimiters) return bit(Anomaly::hl7_invalid);
   AnomalySet anomalies = 0;
-  for (const Hl7Segment& segment : message->segments()) {
-    if (!valid_segment_id(segment.id())) {
-      anomalies |= bit(Anomaly::hl7_bad_segment);
-      break;
-    }
-  }
-  const std::string type = message->message_type();
+  std::optional<Hl7Segment> msh;
+  std::optional<Hl7Segment> pid;
+  for_each_hl7_line(message, [&](std::string_view line) {
+    const std::string_view id = line.substr(0, line.find(delimiters->field));
+    if (!valid_segment_id(id)) anomalies |= bit(Anomaly::hl7_bad_segment);
+    if (!msh && id == "MSH") msh.emplace(line, *delimiters);
+    if (!pid && id == "PID") pid.emplace(line, *delimiters);
+    return true;
+  });
+  if (!msh) return anomalies | bit(Anomaly::hl7_invalid);
+  const std::string type = std::string(msh->component(9, 1)) + "^" + std::string(msh->component(9, 2));
   json.field("message_type", type);
   if (is_standard_data_type(data_type) && !expected_message(data_type, type)) anomalies |= bit(Anomaly::message_type_unexpected);
-  const Hl7Segment* pid = message->find("PID");
-  if (pid == nullptr || (!patient_id.empty() && pid->component(3, 1) != patient_id)) anomalies |= bit(Anomaly::pid_mismatch);
+  if (!pid || (!patient_id.empty() && pid->component(3, 1) != patient_id)) anomalies |= bit(Anomaly::pid_mismatch);
   return anomalies;
 }
 

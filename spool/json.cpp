@@ -47,6 +47,14 @@ void append_json_string(std::string& out, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   std::size_t i = 0;
   while (i < text.size()) {
+    // Runs of printable ASCII other than '"' and '\\' go in one append.
+    std::size_t run = i;
+    while (run < text.size() && p[run] >= 0x20 && p[run] < 0x7F && p[run] != '"' && p[run] != '\\') ++run;
+    if (run > i) {
+      out.append(text.substr(i, run - i));
+      i = run;
+      continue;
+    }
     const unsigned char c = p[i];
     if (c >= 0x80) {
       const std::size_t length = utf8_sequence(p + i, text.size() - i);
