@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <optional>
+#include <system_error>
 
 #include <sys/stat.h>
 
@@ -49,6 +50,7 @@ std::string PassSummary::to_json() const {
   if (paused) json.field("pause_reason", pause_reason);
   json.field("deletes_withheld", deletes_withheld);
   json.field("duration_ms", static_cast<std::int64_t>(duration.count()));
+  json.field("scan_ms", static_cast<std::int64_t>(scan_duration.count()));
   json.end_object();
   return json.take();
 }
@@ -115,14 +117,31 @@ PassSummary CollectionPass::run() {
   };
   clear_scan_tables();
 
+  bool indexed = false;
+  {
+    spool::Statement any = db.prepare("SELECT 1 FROM file_index WHERE source = ?1 LIMIT 1");
+    any.bind_all(settings_.source);
+    indexed = any.step();
+  }
   try {
-    scan();
+    if (indexed) {
+      scan();
+      summary_.scan_duration =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      process_changes();
+      process_gone();
+    } else {
+      scan_and_process_first();
+    }
   } catch (const CollectionError& error) {
     record("failed", error.what());
     throw;
+  } catch (const std::system_error& error) {
+    const std::string message = "source " + settings_.source + ": cannot read " + settings_.root.string() + ": " +
+                                error.code().message();
+    record("failed", message);
+    throw CollectionError(message);
   }
-  process_changes();
-  process_gone();
 
   summary_.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -140,7 +159,8 @@ PassSummary CollectionPass::run() {
                 {"anomalies", summary_.anomalous_files()},
                 {"objects", summary_.objects},
                 {"bytes", summary_.object_bytes},
-                {"ms", static_cast<std::int64_t>(summary_.duration.count())}});
+                {"ms", static_cast<std::int64_t>(summary_.duration.count())},
+                {"scan_ms", static_cast<std::int64_t>(summary_.scan_duration.count())}});
   return summary_;
 }
 
@@ -259,6 +279,7 @@ void CollectionPass::scan() {
   consume_gone_until(std::nullopt);
   transaction->commit();
   transaction.reset();
+  gone_left_ = gone;
 
   if (summary_.files_seen == 0 && index_rows > 0 && !settings_.accept_mass_deletion) {
     throw CollectionError("source " + settings_.source + ": " + settings_.root.string() + " is empty but " +

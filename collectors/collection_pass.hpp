@@ -66,12 +66,20 @@ struct PassSummary {
   std::string pause_reason;
   bool deletes_withheld = false;  // most of the source vanished at once: not believed
   std::chrono::milliseconds duration{};
+  std::chrono::milliseconds scan_duration{};  // of which the walk and the merge with the index
 
   [[nodiscard]] std::uint64_t anomalous_files() const;
   [[nodiscard]] std::string to_json() const;  // counts only, no paths
   // For people: "N files seen: ... ; K objects, X MiB", then one line per
   // detail worth showing (anomaly kinds, skipped entries); counts only.
   [[nodiscard]] std::string to_text() const;
+};
+
+// A file the scan found new or changed, as the changes phase takes it.
+struct ScanRow {
+  std::string path;
+  FileStat stat;
+  bool modified = false;  // a known path whose stat changed
 };
 
 class CollectionError : public std::runtime_error {
@@ -93,8 +101,12 @@ class CollectionPass {
 
  private:
   struct Batch;
+  using PageSource = std::function<std::vector<ScanRow>()>;  // an empty page: no more
   void scan();
-  void process_changes();
+  // The first pass of a source (nothing indexed: nothing can be renamed or
+  // gone) walks and processes at once, the walk on its own thread.
+  void scan_and_process_first();
+  void process_changes(PageSource next_page = {});
   void process_gone();
   void flush(Batch& batch);
   bool settled(std::int64_t mtime_ns, std::int64_t ctime_ns) const;
@@ -112,6 +124,7 @@ class CollectionPass {
   PassSummary summary_;
   std::int64_t now_ns_ = 0;
   std::vector<std::uint64_t> waiting_sizes_;
+  std::uint64_t gone_left_ = 0;  // scan_gone rows not yet matched as a rename source
 };
 
 }  // namespace medgw::collectors

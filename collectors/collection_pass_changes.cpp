@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
+#include <iterator>
+#include <memory>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,12 +25,6 @@ using Blob = std::span<const std::uint8_t>;
 
 Blob blob(std::string_view text) { return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}; }
 std::string text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
-
-struct ScanRow {
-  std::string path;
-  FileStat stat;
-  bool modified = false;
-};
 
 struct GoneRow {
   std::string path;
@@ -201,49 +198,190 @@ void CollectionPass::flush(Batch& batch) {
   if (progress_) progress_(summary_);
 }
 
-void CollectionPass::process_changes() {
+namespace {
+
+// One file read (small: its bytes; large: only hashed) and looked at again.
+struct FileRead {
+  enum class Status { ok, unreadable, changed } status = Status::ok;
+  int error = 0;             // errno when unreadable
+  std::string content;       // small files only
+  std::string sha256;        // raw 32 bytes
+  std::optional<Analysis> analysis;  // filled by the read-ahead
+};
+
+FileRead read_source_file(const std::string& file, const FileStat& expected, bool large) {
+  FileRead read;
+  const int fd = open_source_file(file);
+  if (fd < 0) {
+    read.status = FileRead::Status::unreadable;
+    read.error = errno;
+    return read;
+  }
+  crypto::Sha256 hash;
+  bool read_ok = true;
+  int error = 0;
+  if (large) {
+    std::vector<char> buffer(256 << 10);
+    while (true) {
+      const ssize_t got = ::read(fd, buffer.data(), buffer.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        read_ok = got == 0;
+        error = errno;
+        break;
+      }
+      hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
+    }
+  } else {
+    read.content.reserve(expected.size);
+    read_ok = read_all(fd, read.content);
+    if (!read_ok) error = errno;
+  }
+  struct stat after_read {};
+  const bool stat_ok = ::fstat(fd, &after_read) == 0;
+  if (read_ok && !stat_ok) error = errno;
+  ::close(fd);
+  if (!read_ok || !stat_ok) {
+    read.status = FileRead::Status::unreadable;
+    read.error = error;
+    read.content.clear();
+    return read;
+  }
+  if (!same_file(file_stat_of(after_read), expected) || (!large && read.content.size() != expected.size)) {
+    read.status = FileRead::Status::changed;  // written to while we looked: not settled after all
+    read.content.clear();
+    return read;
+  }
+  if (!large) hash.update(crypto::as_bytes(read.content));
+  const auto digest = hash.finish();
+  read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return read;
+}
+
+// Read-ahead budget: the bytes of small files one page may hold in memory.
+constexpr std::uint64_t read_ahead_bytes = 32ULL << 20;
+// Reading and parsing small files costs more than building their objects.
+constexpr std::size_t read_ahead_threads = 2;
+
+}  // namespace
+
+void CollectionPass::process_changes(PageSource next_page_source) {
   spool::Database& db = state_.db();
   Batch batch(settings_.object_target + settings_.in_memory_limit + (64 << 10));
   const std::string root = settings_.root.string();
   std::string after;  // keyset pagination over scan_new, so no statement stays open across commits
-  std::vector<ScanRow> page;
-  try {
-    while (true) {
-      page.clear();
-      {
-        spool::Statement query = db.prepare(
-            "SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
-            "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3");
-        query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));
-        while (query.step()) {
-          ScanRow row;
-          row.path = text(query.column_blob(0));
-          row.stat = FileStat{static_cast<std::uint64_t>(query.column_int64(1)), query.column_int64(2),
-                              query.column_int64(3), static_cast<std::uint64_t>(query.column_int64(4)),
-                              static_cast<std::uint64_t>(query.column_int64(5))};
-          row.modified = query.column_int64(6) != 0;
-          page.push_back(std::move(row));
-        }
+  // Prepared once; each is reset right after use, so none holds a read
+  // transaction open while an object is committed.
+  spool::Statement page_query = db.prepare(
+      "SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
+      "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3");
+  spool::Statement gone_by_inode = db.prepare(
+      "SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND device = ?2 AND "
+      "inode = ?3");
+  spool::Statement gone_by_sha256 =
+      db.prepare("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND sha256 = ?2");
+  spool::Statement consume = db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2");
+  spool::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
+  auto take_gone = [&](spool::Statement& query) -> std::optional<GoneRow> {
+    std::optional<GoneRow> gone;
+    if (query.step()) {
+      gone = GoneRow{text(query.column_blob(0)), static_cast<std::uint64_t>(query.column_int64(1)),
+                     query.column_int64(2), text(query.column_blob(3))};
+    }
+    query.reset();
+    return gone;
+  };
+  auto renamed_by_inode = [&](const ScanRow& row) -> std::optional<GoneRow> {
+    if (row.modified || gone_left_ == 0) return std::nullopt;
+    gone_by_inode.bind_all(settings_.source, row.stat.device, row.stat.inode);
+    auto gone = take_gone(gone_by_inode);
+    if (gone && gone->size == row.stat.size && gone->mtime_ns == row.stat.mtime_ns) return gone;
+    return std::nullopt;
+  };
+  auto fetch_page = [&] {
+    std::vector<ScanRow> page;
+    page_query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));
+    while (page_query.step()) {
+      ScanRow row;
+      row.path = text(page_query.column_blob(0));
+      row.stat = FileStat{static_cast<std::uint64_t>(page_query.column_int64(1)), page_query.column_int64(2),
+                          page_query.column_int64(3), static_cast<std::uint64_t>(page_query.column_int64(4)),
+                          static_cast<std::uint64_t>(page_query.column_int64(5))};
+      row.modified = page_query.column_int64(6) != 0;
+      page.push_back(std::move(row));
+    }
+    page_query.reset();
+    if (!page.empty()) after = page.back().path;
+    return page;
+  };
+  // Reading, hashing and analysing the files of the next page runs on
+  // helper threads while this one builds objects: the rows they will read are
+  // chosen here (settled, not a rename by inode), within a memory budget.
+  // What they prepared is only a head start: every decision is taken below,
+  // in path order, and a row they skipped is read then.
+  using Reads = std::vector<std::optional<FileRead>>;
+  auto read_ahead = [&](const std::vector<ScanRow>& page) {
+    auto wanted = std::make_shared<std::vector<bool>>(page.size(), false);
+    std::uint64_t budget = read_ahead_bytes;
+    for (std::size_t i = 0; i < page.size(); ++i) {
+      const ScanRow& row = page[i];
+      if (!settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
+      const bool large = row.stat.size > settings_.in_memory_limit;
+      if (!large) {
+        if (row.stat.size > budget) break;
+        budget -= row.stat.size;
       }
-      if (page.empty()) break;
-      after = page.back().path;
-
-      for (const ScanRow& row : page) {
-        auto take_gone = [&](const char* where, auto... args) -> std::optional<GoneRow> {
-          spool::Statement find = db.prepare(std::string("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND ") + where);
-          find.bind_all(settings_.source, args...);
-          while (find.step()) {
-            GoneRow gone{text(find.column_blob(0)), static_cast<std::uint64_t>(find.column_int64(1)),
-                         find.column_int64(2), text(find.column_blob(3))};
-            return gone;
+      (*wanted)[i] = true;
+    }
+    auto rows = std::make_shared<const std::vector<ScanRow>>(page);
+    std::vector<std::future<Reads>> parts;
+    const std::size_t slice = (page.size() + read_ahead_threads - 1) / read_ahead_threads;
+    for (std::size_t begin = 0; begin < page.size(); begin += slice) {
+      const std::size_t end = std::min(page.size(), begin + slice);
+      parts.push_back(std::async(std::launch::async, [this, rows, wanted, root, begin, end] {
+        Reads reads(end - begin);
+        for (std::size_t i = begin; i < end; ++i) {
+          if (!(*wanted)[i]) continue;
+          const ScanRow& row = (*rows)[i];
+          const bool large = row.stat.size > settings_.in_memory_limit;
+          FileRead read = read_source_file(root + "/" + row.path, row.stat, large);
+          if (read.status == FileRead::Status::ok) {
+            read.analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, read.content);
           }
-          return std::nullopt;
-        };
-        auto mark_consumed = [&](const std::string& path) {
-          db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2").bind_all(settings_.source, blob(path)).run();
-        };
+          reads[i - begin] = std::move(read);
+        }
+        return reads;
+      }));
+    }
+    return parts;
+  };
+  auto collect_reads = [](std::vector<std::future<Reads>>& parts) {
+    Reads all;
+    for (std::future<Reads>& part : parts) {
+      Reads reads = part.get();
+      std::move(reads.begin(), reads.end(), std::back_inserter(all));
+    }
+    parts.clear();
+    return all;
+  };
+
+  if (!next_page_source) next_page_source = fetch_page;
+  std::vector<ScanRow> page = next_page_source();
+  std::vector<std::future<Reads>> pending;
+  if (!page.empty()) pending = read_ahead(page);
+  std::vector<ScanRow> next_page;
+  try {
+    while (!page.empty()) {
+      Reads reads = collect_reads(pending);
+      next_page = next_page_source();
+      if (!next_page.empty()) pending = read_ahead(next_page);
+
+      for (std::size_t index = 0; index < page.size(); ++index) {
+        const ScanRow& row = page[index];
         auto add_rename = [&](const GoneRow& gone) {
-          mark_consumed(gone.path);
+          consume.bind_all(settings_.source, blob(gone.path)).run();
+          consume.reset();
+          --gone_left_;
           const Analysis analysis = profile_.analyze(row.path, std::nullopt);
           spool::ObjectEntry entry;
           entry.source = settings_.source;
@@ -261,13 +399,10 @@ void CollectionPass::process_changes() {
         };
 
         // A renamed file keeps its inode, size and mtime: nothing to read.
-        if (!row.modified) {
-          auto gone = take_gone("device = ?2 AND inode = ?3", row.stat.device, row.stat.inode);
-          if (gone && gone->size == row.stat.size && gone->mtime_ns == row.stat.mtime_ns) {
-            add_rename(*gone);
-            if (batch.entries.size() >= settings_.object_max_entries) flush(batch);
-            continue;
-          }
+        if (auto gone = renamed_by_inode(row)) {
+          add_rename(*gone);
+          if (batch.entries.size() >= settings_.object_max_entries) flush(batch);
+          continue;
         }
         if (!settled(row.stat.mtime_ns, row.stat.ctime_ns)) {
           ++summary_.waiting;
@@ -278,76 +413,46 @@ void CollectionPass::process_changes() {
         if (!large && batch.content_bytes + row.stat.size > settings_.object_target) flush(batch);
         if (large) flush(batch);
 
-        // Read (small) or hash (large) the file, then look again.
-        const std::filesystem::path file = root + "/" + row.path;
-        const int fd = open_source_file(file);
-        if (fd < 0) {
+        const std::string file = root + "/" + row.path;
+        FileRead read = reads[index] ? std::move(*reads[index]) : read_source_file(file, row.stat, large);
+        if (read.status == FileRead::Status::unreadable) {
           ++summary_.unreadable;
-          if (errno != ENOENT) {
+          if (read.error != ENOENT) {
             logger_.warn("collect.unreadable_file", "a file cannot be read; it is skipped and counted",
-                         {{"source", settings_.source}, {"error", std::strerror(errno)}});
+                         {{"source", settings_.source}, {"error", std::strerror(read.error)}});
           }
           continue;
         }
-        const std::size_t arena_start = batch.arena.size();
-        crypto::Sha256 hash;
-        bool read_ok = true;
-        if (large) {
-          std::string block;
-          block.reserve(1 << 20);
-          char buffer[256 << 10];
-          while (true) {
-            const ssize_t got = ::read(fd, buffer, sizeof buffer);
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) {
-              read_ok = got == 0;
-              break;
-            }
-            hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer), static_cast<std::size_t>(got)));
-          }
-        } else {
-          read_ok = read_all(fd, batch.arena);
-        }
-        struct stat after_read {};
-        const bool stat_ok = ::fstat(fd, &after_read) == 0;
-        ::close(fd);
-        if (!read_ok || !stat_ok) {
-          batch.arena.resize(arena_start);
-          ++summary_.unreadable;
-          continue;
-        }
-        if (!same_file(file_stat_of(after_read), row.stat) ||
-            (!large && batch.arena.size() - arena_start != row.stat.size)) {
-          // Written to while we looked: not settled after all.
-          batch.arena.resize(arena_start);
+        if (read.status == FileRead::Status::changed) {
           ++summary_.waiting;
           waiting_sizes_.push_back(row.stat.size);
           continue;
         }
-        const std::string_view content = large ? std::string_view() : std::string_view(batch.arena).substr(arena_start);
-        if (!large) hash.update(crypto::as_bytes(content));
-        const auto digest = hash.finish();
-        const std::string sha256(reinterpret_cast<const char*>(digest.data()), digest.size());
 
         spool::Change change = spool::Change::add;
         if (!row.modified) {
           // The same content under a new name (a copy, then a deletion).
-          if (auto gone = take_gone("sha256 = ?2", blob(sha256))) {
-            batch.arena.resize(arena_start);
-            add_rename(*gone);
-            continue;
+          if (gone_left_ > 0) {
+            gone_by_sha256.bind_all(settings_.source, blob(read.sha256));
+            if (auto gone = take_gone(gone_by_sha256)) {
+              add_rename(*gone);
+              continue;
+            }
           }
         } else {
-          spool::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
           known.bind_all(settings_.source, blob(row.path));
-          if (known.step() && text(known.column_blob(0)) == sha256) {
-            batch.arena.resize(arena_start);
-            batch.ops.push_back({Batch::IndexOp::Kind::touch, row.path, row.stat, sha256, 0, spool::Change::modify, {}});
+          const bool same_content = known.step() && text(known.column_blob(0)) == read.sha256;
+          known.reset();
+          if (same_content) {
+            batch.ops.push_back({Batch::IndexOp::Kind::touch, row.path, row.stat, read.sha256, 0, spool::Change::modify, {}});
             continue;
           }
           change = spool::Change::modify;
         }
-        const Analysis analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, content);
+        if (!read.analysis) {
+          read.analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, read.content);
+        }
+        const Analysis& analysis = *read.analysis;
         note_anomalies(analysis, spool::change_name(change));
         spool::ObjectEntry entry;
         entry.source = settings_.source;
@@ -355,26 +460,31 @@ void CollectionPass::process_changes() {
         entry.change = change;
         entry.size = row.stat.size;
         entry.mtime_ns = row.stat.mtime_ns;
-        entry.sha256 = crypto::to_hex(digest);
+        entry.sha256 = crypto::to_hex(crypto::as_bytes(read.sha256));
         entry.meta_json = analysis.meta_json;
         if (large) {
           entry.file = file;  // streamed by the builder, which checks size and SHA-256 again
         } else {
-          entry.data = content;
+          const std::size_t start = batch.arena.size();
+          batch.arena.append(read.content);  // capacity reserved: earlier views stay valid
+          entry.data = std::string_view(batch.arena).substr(start);
         }
         batch.entries.push_back(std::move(entry));
-        batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, sha256, analysis.anomalies, change,
+        batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, read.sha256, analysis.anomalies, change,
                              analysis.patient_id});
         batch.content_bytes += row.stat.size;
         if (large || batch.entries.size() >= settings_.object_max_entries) flush(batch);
       }
       if (progress_) progress_(summary_);
+      page = std::move(next_page);
+      next_page.clear();
     }
     flush(batch);
   } catch (const PauseError&) {
     logger_.warn("collect.paused", "the spool refused new objects; collection resumes when there is room",
                  {{"source", settings_.source}, {"reason", summary_.pause_reason}});
   }
+  for (std::future<Reads>& part : pending) part.wait();  // read-aheads still at work: let them finish
 }
 
 void CollectionPass::process_gone() {

@@ -1,0 +1,121 @@
+// Collection pass: the first pass of a source. With nothing indexed there is
+// nothing to compare with, nothing renamed and nothing gone, so the walk feeds
+// the changes phase directly (in path order, a page at a time) from its own
+// thread instead of staging every path in the scan tables first.
+#include <collectors/collection_pass.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace medgw::collectors {
+namespace {
+
+constexpr std::size_t first_pass_page = 512;
+constexpr std::size_t queued_pages = 8;
+
+struct WalkCancelled {};
+
+// Pages from the walking thread to the collecting one, bounded.
+class PageQueue {
+ public:
+  // False when the consumer gave up (the walk should stop).
+  bool push(std::vector<ScanRow> page) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return pages_.size() < queued_pages || cancelled_; });
+    if (cancelled_) return false;
+    pages_.push_back(std::move(page));
+    changed_.notify_all();
+    return true;
+  }
+  void finish(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    error_ = std::move(error);
+    changed_.notify_all();
+  }
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  // An empty page when the walk is over; rethrows what stopped the walk.
+  std::vector<ScanRow> pop() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !pages_.empty() || done_; });
+    if (pages_.empty()) {
+      if (error_) std::rethrow_exception(error_);
+      return {};
+    }
+    std::vector<ScanRow> page = std::move(pages_.front());
+    pages_.pop_front();
+    changed_.notify_all();
+    return page;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::vector<ScanRow>> pages_;
+  bool done_ = false;
+  bool cancelled_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+void CollectionPass::scan_and_process_first() {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(settings_.root, ec)) {
+    throw CollectionError("source " + settings_.source + ": " + settings_.root.string() +
+                          " is not a folder (is the share mounted?)");
+  }
+  PageQueue queue;
+  WalkCounters counters;
+  std::thread walker_thread([&] {
+    std::exception_ptr error;
+    try {
+      std::vector<ScanRow> page;
+      page.reserve(first_pass_page);
+      TreeWalker walker;
+      counters = walker.walk(
+          settings_.root,
+          [&](std::string_view path, const FileStat& stat) {
+            page.push_back(ScanRow{std::string(path), stat, false});
+            if (page.size() < first_pass_page) return;
+            if (!queue.push(std::move(page))) throw WalkCancelled{};
+            page = {};
+            page.reserve(first_pass_page);
+          },
+          [&](WalkProblem problem, std::string_view) {
+            if (problem == WalkProblem::unreadable_directory || problem == WalkProblem::unreadable_file) {
+              logger_.warn("collect.unreadable", "cannot read part of the source; it is skipped and counted",
+                           {{"source", settings_.source}, {"what", walk_problem_name(problem)}});
+            }
+          });
+      if (!page.empty()) queue.push(std::move(page));
+    } catch (const WalkCancelled&) {
+    } catch (...) {
+      error = std::current_exception();
+    }
+    queue.finish(error);
+  });
+  try {
+    process_changes([&] {
+      std::vector<ScanRow> page = queue.pop();
+      summary_.files_seen += page.size();  // every file of a first pass goes through here
+      return page;
+    });
+  } catch (...) {
+    queue.cancel();
+    walker_thread.join();
+    throw;
+  }
+  queue.cancel();  // a pause leaves the walk unfinished: stop it
+  walker_thread.join();
+  summary_.walk = counters;
+}
+
+}  // namespace medgw::collectors
