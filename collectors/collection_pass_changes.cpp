@@ -33,6 +33,21 @@ struct GoneRow {
   std::string sha256;  // raw 32 bytes
 };
 
+// A manifest entry that refers to content the central already has (a rename
+// or a deletion of `gone`).
+spool::ObjectEntry entry_without_content(const std::string& source, const std::string& path, spool::Change change,
+                                         const GoneRow& gone, std::int64_t mtime_ns, const Analysis& analysis) {
+  spool::ObjectEntry entry;
+  entry.source = source;
+  entry.path = path;
+  entry.change = change;
+  entry.size = gone.size;
+  entry.mtime_ns = mtime_ns;
+  entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
+  entry.meta_json = analysis.meta_json;
+  return entry;
+}
+
 class PauseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -383,16 +398,9 @@ void CollectionPass::process_changes(PageSource next_page_source) {
           consume.reset();
           --gone_left_;
           const Analysis analysis = profile_.analyze(row.path, std::nullopt);
-          spool::ObjectEntry entry;
-          entry.source = settings_.source;
-          entry.path = row.path;
-          entry.change = spool::Change::rename;
-          entry.from = gone.path;
-          entry.size = gone.size;
-          entry.mtime_ns = row.stat.mtime_ns;
-          entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
-          entry.meta_json = analysis.meta_json;
-          batch.entries.push_back(std::move(entry));
+          batch.entries.push_back(
+              entry_without_content(settings_.source, row.path, spool::Change::rename, gone, row.stat.mtime_ns, analysis));
+          batch.entries.back().from = gone.path;
           batch.ops.push_back({Batch::IndexOp::Kind::remove, gone.path, {}, {}, 0, spool::Change::rename, {}});
           batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, gone.sha256, analysis.anomalies,
                                spool::Change::rename, analysis.patient_id});
@@ -517,15 +525,8 @@ void CollectionPass::process_gone() {
           continue;
         }
         const Analysis analysis = profile_.analyze(gone.path, std::nullopt);
-        spool::ObjectEntry entry;
-        entry.source = settings_.source;
-        entry.path = gone.path;
-        entry.change = spool::Change::remove;
-        entry.size = gone.size;
-        entry.mtime_ns = gone.mtime_ns;
-        entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
-        entry.meta_json = analysis.meta_json;
-        batch.entries.push_back(std::move(entry));
+        batch.entries.push_back(
+            entry_without_content(settings_.source, gone.path, spool::Change::remove, gone, gone.mtime_ns, analysis));
         batch.ops.push_back({Batch::IndexOp::Kind::remove, gone.path, {}, {}, 0, spool::Change::remove, {}});
         if (batch.entries.size() >= settings_.object_max_entries) flush(batch);
       }

@@ -1,19 +1,9 @@
 #include <collectors/hl7.hpp>
+#include <collectors/text_split.hpp>
 
 namespace medgw::collectors {
 namespace {
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
 
 std::string_view nth_part(std::string_view text, char separator, int number) {
   if (number < 1) return {};
@@ -31,7 +21,7 @@ std::string_view nth_part(std::string_view text, char separator, int number) {
 
 Hl7Segment::Hl7Segment(std::string_view text, const Hl7Delimiters& delimiters)
     : text_(text), delimiters_(delimiters), is_msh_(text.starts_with("MSH")) {
-  fields_ = split(text, delimiters.field);
+  fields_ = split_on(text, delimiters.field);
   id_ = fields_.empty() ? std::string_view() : fields_[0];
 }
 

@@ -2,6 +2,7 @@
 #include <collectors/ssmix2_name.hpp>
 #include <collectors/ssmix2_profile.hpp>
 #include <collectors/ssmix2_types.hpp>
+#include <collectors/text_split.hpp>
 #include <collectors/text_encoding.hpp>
 
 #include <spool/json.hpp>
@@ -12,17 +13,6 @@
 namespace medgw::collectors {
 namespace {
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
 
 bool digits(std::string_view text) {
   if (text.empty()) return false;
@@ -104,7 +94,7 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
     if (name.condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);
   } else {
     // Without a parsable name, the patient folder still tells whose it is.
-    const auto parts = split(relative_path, '/');
+    const auto parts = split_on(relative_path, '/');
     if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
   }
   if (content) analysis.anomalies |= check_hl7(*content, analysis.patient_id, data_type, json);
@@ -114,7 +104,7 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
 }
 
 std::optional<ContentFolderName> parse_content_folder_name(std::string_view name) {
-  const auto fields = split(name, '_');
+  const auto fields = split_on(name, '_');
   if (fields.size() < 6) return std::nullopt;
   ContentFolderName out;
   out.patient_id = std::string(fields[0]);
@@ -143,7 +133,7 @@ std::optional<ContentFolderName> parse_content_folder_name(std::string_view name
 Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::optional<std::string_view> content) const {
   (void)content;  // documents (CDA, PDF, images) are carried as they are
   Analysis analysis;
-  const auto parts = split(relative_path, '/');
+  const auto parts = split_on(relative_path, '/');
   spool::JsonWriter json;
   json.begin_object().field("storage", "extended");
   if (parts.size() < 7) {
