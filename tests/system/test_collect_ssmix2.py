@@ -227,6 +227,59 @@ class Settle(unittest.TestCase):
             self.assertEqual(central.content_entries[0][2], hashlib.sha256(expected).hexdigest())
 
 
+class Unreadable(unittest.TestCase):
+    """Permission errors are counted, logged without patient data, and what was
+    collected from a folder that became unreadable is not taken as deleted.
+    Run as an unprivileged user (root reads everything): as `nobody` via
+    setpriv when the tests run as root."""
+
+    def as_user(self, *args) -> subprocess.CompletedProcess:
+        prefix = []
+        if os.geteuid() == 0:
+            prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+        return run(*prefix, *args)
+
+    def test_unreadable_folder_and_file(self):
+        with TempDir() as tmp:
+            tmp.chmod(0o755)
+            root = tmp / "std"
+            shutil.copytree(testdata_dir() / "ssmix2-nho" / "sampleData", root)
+            identity, recipient = new_identity(tmp)
+            identity.chmod(0o644)
+            config = write_gateway_config(tmp, recipient, source_lines(root=root))
+            (tmp / "state").mkdir()
+            if os.geteuid() == 0:
+                shutil.chown(tmp / "state", "nobody", "nogroup")
+            first = self.as_user(MEDGW, "collect", "--once", "-c", config)
+            self.assertEqual(first.returncode, 0, first.stderr)
+            self.assertIn("22 new", first.stdout)
+
+            patient = root / "999" / "901" / "9999013"
+            locked_file = root / "000/000/0000001/20000401/OMP-11/0000001_20000401_OMP-11_123456789012345_20110701113813225_01_1"
+            new_file = patient / "20111220" / "OMG-01" / "9999013_20111220_OMG-01_000201101200101_20111220224447339_-_1"
+            new_file.write_bytes((patient / "20111220" / "OMG-01").iterdir().__next__().read_bytes() + b"\r")
+            os.utime(locked_file, (time.time(), time.time()))  # changed: must be read again
+            locked_file.chmod(0o000)
+            (patient / "20111220").chmod(0o000)
+            try:
+                second = self.as_user(MEDGW, "collect", "--once", "-c", config)
+            finally:
+                (patient / "20111220").chmod(0o755)
+                locked_file.chmod(0o644)
+            self.assertEqual(second.returncode, 0, second.stderr)
+            self.assertIn("0 deleted", second.stdout)  # the unreadable folder's files are not gone
+            self.assertIn("1 unreadable", second.stdout)
+            self.assertIn("1 unreadable, 0 vanished", second.stdout)  # the folder, in the walk counters
+            for secret in ("9999013", "0000001", "患者"):
+                self.assertNotIn(secret, second.stdout + second.stderr)
+
+            third = self.as_user(MEDGW, "collect", "--once", "-c", config)
+            self.assertEqual(third.returncode, 0, third.stderr)
+            central = Central(identity)
+            central.apply_new(tmp / "state")
+            self.assertEqual(central.tree("ssmix2"), snapshot(root))
+
+
 class KillDuringCollect(unittest.TestCase):
     """Acceptance 4: kill -9 at random points of collect passes."""
 
