@@ -81,8 +81,10 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
     reported_total += reported.size();
 
     // Restart: recovery, then the checks.
-    const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
+    // In the daemon's order: the state first (it creates state_dir, which a
+    // child killed right at its start never got to), then the signing key.
     spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger);
+    const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
     state.db().exec("CREATE TABLE IF NOT EXISTS crash_index (path TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
     spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 40, 0},
                        spool::SpoolIdentity{"131234567", state.gateway_id(), {central.public_key}, &signer}, logger, {});
