@@ -17,12 +17,27 @@ std::string_view anomaly_name(Anomaly anomaly) {
     case Anomaly::message_type_unexpected: return "message_type_unexpected";
     case Anomaly::content_folder_invalid: return "content_folder_invalid";
     case Anomaly::condition_flag_0: return "condition_flag_0";
+    case Anomaly::unknown_kind: return "unknown_kind";
+    case Anomaly::lf_line_endings: return "lf_line_endings";
+    case Anomaly::truncated_last_line: return "truncated_last_line";
+    case Anomaly::field_count: return "field_count";
+    case Anomaly::facility_mismatch: return "facility_mismatch";
+    case Anomaly::month_mismatch: return "month_mismatch";
+    case Anomaly::uke_structure: return "uke_structure";
+    case Anomaly::uke_receipt_gap: return "uke_receipt_gap";
+    case Anomaly::uke_go_missing: return "uke_go_missing";
+    case Anomaly::uke_go_totals: return "uke_go_totals";
+    case Anomaly::uke_days_count: return "uke_days_count";
+    case Anomaly::uke_eof_marker_missing: return "uke_eof_marker_missing";
     case Anomaly::count_: break;
   }
   return "unknown";
 }
 
-bool is_notice(Anomaly anomaly) { return anomaly == Anomaly::condition_flag_0; }
+bool is_notice(Anomaly anomaly) {
+  return anomaly == Anomaly::condition_flag_0 || anomaly == Anomaly::unknown_kind || anomaly == Anomaly::lf_line_endings ||
+         anomaly == Anomaly::uke_eof_marker_missing;
+}
 
 std::vector<std::string_view> anomaly_names(AnomalySet set) {
   std::vector<std::string_view> names;

@@ -17,13 +17,26 @@ enum class Anomaly : unsigned {
   prefix_folder_mismatch,   // levels 1-2 are not pid[0:3]/pid[3:6]
   date_folder_mismatch,     // the name's date differs from its folder
   type_folder_mismatch,     // the name's data type differs from its folder
-  encoding_invalid,         // not decodable as ISO-2022-JP (e.g. CP932 bytes)
+  encoding_invalid,         // not decodable in the source's encoding (ISO-2022-JP, CP932)
   hl7_invalid,              // no MSH segment or unreadable delimiters
   hl7_bad_segment,          // lines that are not HL7 segments (junk appended)
   pid_mismatch,             // PID-3 differs from the patient ID in the name
   message_type_unexpected,  // MSH-9 is not a message type of the data type
   content_folder_invalid,   // extended storage folder name outside the grammar
   condition_flag_0,         // notice: the storage marks the item deleted/invalid
+  // DPC and UKE files (domain.md §2, §3)
+  unknown_kind,             // notice: a file of no known DPC/UKE kind (kept as it is)
+  lf_line_endings,          // notice: LF without CR
+  truncated_last_line,      // the file does not end with a line end (cut off?)
+  field_count,              // a record with the wrong number of fields for its kind
+  facility_mismatch,        // 施設コード/医療機関コード differs within the file or from facility.code
+  month_mismatch,           // the month in the name or folder differs from the content
+  uke_structure,            // IR not first, GO not last, repeated IR/GO, records outside a receipt...
+  uke_receipt_gap,          // RE レセプト番号 not 1..n without gaps
+  uke_go_missing,           // no GO record
+  uke_go_totals,            // GO 総件数 / 総合計点数 differ from the receipts
+  uke_days_count,           // Σ算定日 != 回数 on SI/IY/TO
+  uke_eof_marker_missing,   // notice: no 0x1A after the last record (common in exports)
   count_,
 };
 

@@ -224,7 +224,7 @@ struct FileRead {
   std::optional<Analysis> analysis;  // filled by the read-ahead
 };
 
-FileRead read_source_file(const std::string& file, const FileStat& expected, bool large) {
+FileRead read_source_file(const std::string& file, const FileStat& expected, bool large, ContentCheck* check) {
   FileRead read;
   const int fd = open_source_file(file);
   if (fd < 0) {
@@ -246,6 +246,7 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
         break;
       }
       hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
+      if (check != nullptr) check->update(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
     }
   } else {
     read.content.reserve(expected.size);
@@ -270,6 +271,24 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
   if (!large) hash.update(crypto::as_bytes(read.content));
   const auto digest = hash.finish();
   read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return read;
+}
+
+// Reads a file and analyses it with the source's profile: small files from
+// their bytes, large ones with the profile's streaming check (fed while
+// hashing) or from their path alone.
+FileRead read_and_analyze(const SourceProfile& profile, const std::string& root, const ScanRow& row,
+                          std::uint64_t in_memory_limit) {
+  const bool large = row.stat.size > in_memory_limit;
+  std::unique_ptr<ContentCheck> check = large ? profile.stream_check(row.path) : nullptr;
+  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get());
+  if (read.status == FileRead::Status::ok) {
+    if (check) {
+      read.analysis = check->finish();
+    } else {
+      read.analysis = large ? profile.analyze(row.path, std::nullopt) : profile.analyze(row.path, read.content);
+    }
+  }
   return read;
 }
 
@@ -357,13 +376,7 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         Reads reads(end - begin);
         for (std::size_t i = begin; i < end; ++i) {
           if (!(*wanted)[i]) continue;
-          const ScanRow& row = (*rows)[i];
-          const bool large = row.stat.size > settings_.in_memory_limit;
-          FileRead read = read_source_file(root + "/" + row.path, row.stat, large);
-          if (read.status == FileRead::Status::ok) {
-            read.analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, read.content);
-          }
-          reads[i - begin] = std::move(read);
+          reads[i - begin] = read_and_analyze(profile_, root, (*rows)[i], settings_.in_memory_limit);
         }
         return reads;
       }));
@@ -422,7 +435,8 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         if (large) flush(batch);
 
         const std::string file = root + "/" + row.path;
-        FileRead read = reads[index] ? std::move(*reads[index]) : read_source_file(file, row.stat, large);
+        FileRead read =
+            reads[index] ? std::move(*reads[index]) : read_and_analyze(profile_, root, row, settings_.in_memory_limit);
         if (read.status == FileRead::Status::unreadable) {
           ++summary_.unreadable;
           if (read.error != ENOENT) {
@@ -456,9 +470,6 @@ void CollectionPass::process_changes(PageSource next_page_source) {
             continue;
           }
           change = spool::Change::modify;
-        }
-        if (!read.analysis) {
-          read.analysis = large ? profile_.analyze(row.path, std::nullopt) : profile_.analyze(row.path, read.content);
         }
         const Analysis& analysis = *read.analysis;
         note_anomalies(analysis, spool::change_name(change));

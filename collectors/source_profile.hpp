@@ -4,6 +4,7 @@
 // collection pass is the same for every source; only the profile differs.
 #include <collectors/anomaly.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,12 +17,43 @@ struct Analysis {
   std::string patient_id;        // only for the keyed tag in logs; empty when unknown
 };
 
+// Checks one file's content fed block by block (files too large to hold in
+// memory are validated while they are hashed).
+class ContentCheck {
+ public:
+  virtual ~ContentCheck() = default;
+  virtual void update(std::string_view bytes) = 0;
+  [[nodiscard]] virtual Analysis finish() = 0;
+};
+
 class SourceProfile {
  public:
   virtual ~SourceProfile() = default;
   // `content` is empty for entries sent without content (renames, deletions).
   [[nodiscard]] virtual Analysis analyze(std::string_view relative_path,
                                          std::optional<std::string_view> content) const = 0;
+  // For a file too large to hold: a check to feed while hashing, or nullptr
+  // when the profile needs only the path (then analyze(path, nullopt) runs).
+  [[nodiscard]] virtual std::unique_ptr<ContentCheck> stream_check(std::string_view relative_path) const {
+    (void)relative_path;
+    return nullptr;
+  }
+};
+
+// A profile whose whole-content analysis is its streaming check fed once.
+class StreamingProfile : public SourceProfile {
+ public:
+  [[nodiscard]] Analysis analyze(std::string_view relative_path,
+                                 std::optional<std::string_view> content) const override {
+    if (!content) return analyze_path(relative_path);
+    auto check = stream_check(relative_path);
+    check->update(*content);
+    return check->finish();
+  }
+  [[nodiscard]] std::unique_ptr<ContentCheck> stream_check(std::string_view relative_path) const override = 0;
+
+ protected:
+  [[nodiscard]] virtual Analysis analyze_path(std::string_view relative_path) const = 0;
 };
 
 }  // namespace medgw::collectors

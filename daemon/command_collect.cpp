@@ -4,6 +4,7 @@
 #include <daemon/runtime.hpp>
 #include <daemon/sources.hpp>
 
+#include <collectors/claims_profiles.hpp>
 #include <collectors/collection_pass.hpp>
 #include <collectors/ssmix2_profile.hpp>
 
@@ -46,6 +47,8 @@ int command_collect(Invocation& invocation) {
 
   const collectors::Ssmix2StandardProfile standard;
   const collectors::Ssmix2ExtendedProfile extended;
+  const collectors::DpcProfile dpc(config.facility.code);
+  const collectors::ReceiptProfile receipt(config.facility.code);
   bool paused = false;
   bool failed = false;
   for (const CollectorSource& source : collector_sources(config)) {
@@ -53,13 +56,8 @@ int command_collect(Invocation& invocation) {
     switch (source.kind) {
       case CollectorKind::ssmix2_standard: profile = &standard; break;
       case CollectorKind::ssmix2_extended: profile = &extended; break;
-      case CollectorKind::dpc:
-      case CollectorKind::receipt: break;
-    }
-    if (profile == nullptr) {
-      out << source.label << ": the " << source_type_name(source.config->type)
-          << " collector is not available yet; skipped\n";
-      continue;
+      case CollectorKind::dpc: profile = &dpc; break;
+      case CollectorKind::receipt: profile = &receipt; break;
     }
     try {
       collectors::CollectorSettings settings{source.label, source.root, source.config->settle};

@@ -167,6 +167,7 @@ int command_status(Invocation& invocation) {
                  std::to_string(index.anomalies[i]);
       }
       if (!kinds.empty()) out << " (" << kinds << ")";
+      if (index.files_with_problems() > 0) out << " - needs the hospital's attention";
       out << "\n";
       if (index.last_pass_ms) {
         const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(

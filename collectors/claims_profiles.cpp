@@ -1,0 +1,343 @@
+#include <collectors/claims_profiles.hpp>
+#include <collectors/text_encoding.hpp>
+#include <collectors/text_split.hpp>
+#include <collectors/uke_validator.hpp>
+
+#include <spool/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+
+namespace medgw::collectors {
+namespace {
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+bool all_zero(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c == '0'; });
+}
+
+std::string_view file_name_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The folder holding the file, when it is named like a month (YYYYMM).
+std::string month_folder_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {};
+  std::string_view folder = path.substr(0, slash);
+  if (const auto up = folder.rfind('/'); up != std::string_view::npos) folder = folder.substr(up + 1);
+  return folder.size() == 6 && all_digits(folder) ? std::string(folder) : std::string();
+}
+
+std::string upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void write_anomalies(spool::JsonWriter& json, AnomalySet anomalies) {
+  bool problems = false;
+  for (std::size_t i = 0; i < anomaly_count; ++i) {
+    if ((anomalies & (AnomalySet{1} << i)) != 0 && !is_notice(static_cast<Anomaly>(i))) problems = true;
+  }
+  json.field("verdict", problems ? "flagged" : "ok");
+  if (anomalies != 0) {
+    json.key("anomalies").begin_array();
+    for (std::string_view name : anomaly_names(anomalies)) json.value(name);
+    json.end_array();
+  }
+}
+
+// Splits a stream into lines (LF, with or without CR), holding only the
+// current partial line between blocks.
+class LineSplitter {
+ public:
+  template <class OnLine>
+  void feed(std::string_view bytes, OnLine&& on_line) {
+    while (!bytes.empty()) {
+      const auto newline = bytes.find('\n');
+      if (newline == std::string_view::npos) {
+        partial_.append(bytes);
+        return;
+      }
+      std::string_view line = bytes.substr(0, newline);
+      if (!partial_.empty()) {
+        partial_.append(line);
+        line = partial_;
+      }
+      const bool crlf = !line.empty() && line.back() == '\r';
+      if (crlf) line.remove_suffix(1);
+      on_line(line, crlf);
+      partial_.clear();
+      bytes.remove_prefix(newline + 1);
+    }
+  }
+  // What followed the last line end (a line cut off), if anything.
+  [[nodiscard]] const std::string& rest() const noexcept { return partial_; }
+
+ private:
+  std::string partial_;
+};
+
+// --- DPC ---------------------------------------------------------------------
+
+struct DpcKind {
+  std::string_view prefix;  // in the file name
+  std::string_view name;    // in the manifest meta
+  std::size_t min_fields;
+  std::size_t max_fields;   // 0: no upper bound (layout not verified)
+  std::array<std::size_t, 2> date_columns;  // 1-based; 0 = none; their latest month is the file's month
+};
+
+constexpr std::array<DpcKind, 6> dpc_kinds{{
+    {"FF1", "ff1", 9, 17, {0, 0}},             // 様式1: 8 key columns + payload 1..9
+    {"FF4", "ff4", 5, 0, {0, 0}},              // 様式4
+    {"EFn", "ef_inpatient", 31, 31, {3, 24}},  // EF統合 (入院): 退院年月日, 実施年月日
+    {"EFg", "ef_outpatient", 31, 31, {3, 24}}, // EF統合 (外来)
+    {"Dn", "d", 30, 30, {3, 18}},              // D file: 退院年月日, 実施年月日
+    {"Hn", "h", 6, 0, {4, 6}},                 // H file: 退院年月日, 実施年月日
+}};
+
+struct DpcName {
+  const DpcKind* kind = nullptr;
+  std::string facility;  // 9 digits from the name, or empty
+  std::string month;     // YYYYMM from the name (YYMM) or the folder, or empty
+};
+
+DpcName parse_dpc_name(std::string_view path) {
+  DpcName out;
+  std::string_view stem = file_name_of(path);
+  if (const auto dot = stem.rfind('.'); dot != std::string_view::npos) stem = stem.substr(0, dot);
+  const auto tokens = split_on(stem, '_');
+  for (std::size_t i = 0; i < tokens.size() && out.kind == nullptr; ++i) {
+    for (const DpcKind& kind : dpc_kinds) {
+      if (tokens[i] != kind.prefix) continue;
+      out.kind = &kind;
+      if (i + 1 < tokens.size() && tokens[i + 1].size() == 9 && all_digits(tokens[i + 1])) out.facility = tokens[i + 1];
+      if (i + 2 < tokens.size() && tokens[i + 2].size() == 4 && all_digits(tokens[i + 2])) {
+        out.month = "20" + std::string(tokens[i + 2]);
+      }
+      break;
+    }
+  }
+  if (out.month.empty()) out.month = month_folder_of(path);
+  return out;
+}
+
+// By content, for a file whose name does not say: the field count of the
+// first record (EF 31, D 30, 様式1 17, 様式4 5).
+const DpcKind* dpc_kind_from_record(const std::vector<std::string_view>& fields) {
+  switch (fields.size()) {
+    case 31: return &dpc_kinds[fields[29] == "1" ? 3 : 2];
+    case 30: return &dpc_kinds[4];
+    case 17: return &dpc_kinds[0];
+    case 5: return &dpc_kinds[1];
+    default: return nullptr;
+  }
+}
+
+void write_dpc_meta(spool::JsonWriter& json, const DpcKind* kind, std::string_view facility, std::string_view month) {
+  json.begin_object().field("kind", kind != nullptr ? kind->name : std::string_view("unknown"));
+  if (!facility.empty()) json.field("facility", facility);
+  if (!month.empty()) json.field("month", month);
+}
+
+class DpcCheck final : public ContentCheck {
+ public:
+  DpcCheck(const std::string& configured_facility, DpcName name)
+      : configured_(configured_facility), name_(std::move(name)), kind_(name_.kind) {}
+
+  void update(std::string_view bytes) override {
+    splitter_.feed(bytes, [this](std::string_view line, bool crlf) { on_line(line, crlf); });
+  }
+
+  Analysis finish() override {
+    if (!splitter_.rest().empty()) {
+      anomalies_ |= bit(Anomaly::truncated_last_line);
+      const std::string last = splitter_.rest();
+      on_line(last, true);
+    }
+    if (kind_ == nullptr) anomalies_ |= bit(Anomaly::unknown_kind);
+    if (!name_.facility.empty() && !all_zero(name_.facility) && !facility_.empty() && !all_zero(facility_) &&
+        name_.facility != facility_) {
+      anomalies_ |= bit(Anomaly::facility_mismatch);
+    }
+    if (kind_ != nullptr && kind_->date_columns[0] != 0 && !name_.month.empty() && !latest_month_.empty() &&
+        latest_month_ != name_.month) {
+      anomalies_ |= bit(Anomaly::month_mismatch);
+    }
+    Analysis analysis;
+    analysis.anomalies = anomalies_;
+    spool::JsonWriter json;
+    write_dpc_meta(json, kind_, facility_.empty() ? std::string_view(name_.facility) : std::string_view(facility_),
+                   name_.month);
+    json.field("records", records_).field("header", header_);
+    write_anomalies(json, anomalies_);
+    json.end_object();
+    analysis.meta_json = json.take();
+    return analysis;
+  }
+
+ private:
+  void on_line(std::string_view line, bool crlf) {
+    if (!crlf) anomalies_ |= bit(Anomaly::lf_line_endings);
+    if (line.empty()) return;
+    if ((anomalies_ & bit(Anomaly::encoding_invalid)) == 0 && !decode_cp932(line)) {
+      anomalies_ |= bit(Anomaly::encoding_invalid);
+    }
+    // Tab never occurs inside a CP932 character (trail bytes are >= 0x40).
+    const auto fields = split_on(line, '\t');
+    if (records_ == 0 && !header_ && !all_digits(fields[0])) {
+      header_ = true;  // a title row: its first column is not a 施設コード
+      return;
+    }
+    ++records_;
+    if (kind_ == nullptr && records_ == 1) kind_ = dpc_kind_from_record(fields);
+    if (kind_ != nullptr &&
+        (fields.size() < kind_->min_fields || (kind_->max_fields != 0 && fields.size() > kind_->max_fields))) {
+      anomalies_ |= bit(Anomaly::field_count);
+    }
+    const std::string_view facility = fields[0];
+    if (facility_.empty()) {
+      facility_ = facility;
+      if (!configured_.empty() && !all_zero(facility) && facility != configured_) anomalies_ |= bit(Anomaly::facility_mismatch);
+    } else if (facility != facility_) {
+      anomalies_ |= bit(Anomaly::facility_mismatch);
+    }
+    if (kind_ != nullptr) {
+      for (std::size_t column : kind_->date_columns) {
+        if (column == 0 || column > fields.size()) continue;
+        const std::string_view date = fields[column - 1];
+        if (date.size() != 8 || !all_digits(date) || all_zero(date)) continue;
+        if (const std::string_view month = date.substr(0, 6); month > latest_month_) latest_month_ = month;
+      }
+    }
+  }
+
+  const std::string& configured_;
+  DpcName name_;
+  const DpcKind* kind_;
+  LineSplitter splitter_;
+  AnomalySet anomalies_ = 0;
+  std::uint64_t records_ = 0;
+  bool header_ = false;
+  std::string facility_;
+  std::string latest_month_;
+};
+
+// --- UKE -----------------------------------------------------------------------
+
+std::string_view receipt_kind(std::string_view path) {
+  const std::string name = upper(file_name_of(path));
+  if (name == "RECEIPTC.UKE") return "receipt_medical";   // 医科 (and DPC, same name)
+  if (name == "RECEIPTY.UKE") return "receipt_pharmacy";  // 調剤
+  if (name.ends_with(".UKE")) return "receipt_other";
+  return "unknown";
+}
+
+// nullopt: not a problem of the file (totals left blank for the 審査支払機関 to fill).
+std::optional<Anomaly> anomaly_of(UkeIssue issue) {
+  switch (issue) {
+    case UkeIssue::receipt_number_gap: return Anomaly::uke_receipt_gap;
+    case UkeIssue::go_missing: return Anomaly::uke_go_missing;
+    case UkeIssue::go_count_mismatch:
+    case UkeIssue::go_points_mismatch: return Anomaly::uke_go_totals;
+    case UkeIssue::days_count_mismatch: return Anomaly::uke_days_count;
+    case UkeIssue::truncated_last_line: return Anomaly::truncated_last_line;
+    case UkeIssue::missing_eof_marker: return Anomaly::uke_eof_marker_missing;
+    case UkeIssue::lf_line_endings: return Anomaly::lf_line_endings;
+    case UkeIssue::go_totals_blank: return std::nullopt;
+    case UkeIssue::ir_not_first:
+    case UkeIssue::ir_repeated:
+    case UkeIssue::record_before_receipt:
+    case UkeIssue::go_not_last:
+    case UkeIssue::go_repeated:
+    case UkeIssue::bad_number:
+    case UkeIssue::data_after_eof_marker: break;
+  }
+  return Anomaly::uke_structure;
+}
+
+class ReceiptCheck final : public ContentCheck {
+ public:
+  ReceiptCheck(const std::string& configured_facility, std::string_view path)
+      : configured_(configured_facility), kind_(receipt_kind(path)), folder_month_(month_folder_of(path)) {}
+
+  void update(std::string_view bytes) override {
+    if (validating()) validator_.feed(bytes);
+  }
+
+  Analysis finish() override {
+    Analysis analysis;
+    spool::JsonWriter json;
+    json.begin_object().field("kind", kind_);
+    if (!validating()) {
+      analysis.anomalies = bit(Anomaly::unknown_kind);
+    } else {
+      validator_.finish();
+      for (const UkeFinding& finding : validator_.findings()) {
+        if (auto anomaly = anomaly_of(finding.issue)) analysis.anomalies |= bit(*anomaly);
+      }
+      const UkeSummary& summary = validator_.summary();
+      if (!configured_.empty() && !summary.facility.empty() && summary.facility != configured_) {
+        analysis.anomalies |= bit(Anomaly::facility_mismatch);
+      }
+      if (!folder_month_.empty() && summary.billing_month.size() == 6 && summary.billing_month != folder_month_) {
+        analysis.anomalies |= bit(Anomaly::month_mismatch);
+      }
+      json.field("facility", summary.facility).field("billing_month", summary.billing_month);
+      if (!summary.volume.empty()) json.field("volume", summary.volume);
+      json.field("receipts", static_cast<std::uint64_t>(summary.receipts));
+      json.field("insurance_records", static_cast<std::uint64_t>(summary.insurance_records));
+      json.field("total_points", summary.total_points);
+      if (summary.go_count) json.field("go_count", *summary.go_count);
+      if (summary.go_points) json.field("go_points", *summary.go_points);
+      json.field("eof_marker", summary.eof_marker);
+    }
+    write_anomalies(json, analysis.anomalies);
+    json.end_object();
+    analysis.meta_json = json.take();
+    return analysis;
+  }
+
+ private:
+  [[nodiscard]] bool validating() const { return kind_ != "unknown"; }
+
+  const std::string& configured_;
+  std::string_view kind_;
+  std::string folder_month_;
+  UkeValidator validator_;
+};
+
+}  // namespace
+
+std::unique_ptr<ContentCheck> DpcProfile::stream_check(std::string_view relative_path) const {
+  return std::make_unique<DpcCheck>(facility_code_, parse_dpc_name(relative_path));
+}
+
+Analysis DpcProfile::analyze_path(std::string_view relative_path) const {
+  const DpcName name = parse_dpc_name(relative_path);
+  spool::JsonWriter json;
+  write_dpc_meta(json, name.kind, name.facility, name.month);
+  json.end_object();
+  return Analysis{json.take(), 0, {}};
+}
+
+std::unique_ptr<ContentCheck> ReceiptProfile::stream_check(std::string_view relative_path) const {
+  return std::make_unique<ReceiptCheck>(facility_code_, relative_path);
+}
+
+Analysis ReceiptProfile::analyze_path(std::string_view relative_path) const {
+  spool::JsonWriter json;
+  json.begin_object().field("kind", receipt_kind(relative_path));
+  if (std::string month = month_folder_of(relative_path); !month.empty()) json.field("folder_month", month);
+  json.end_object();
+  return Analysis{json.take(), 0, {}};
+}
+
+}  // namespace medgw::collectors
