@@ -60,4 +60,8 @@ std::string PatientTagger::tag(std::string_view patient_id) const {
   return "pt:" + to_hex(std::span(mac).first(4));
 }
 
+std::string PatientTagger::digest(std::string_view patient_id) const {
+  return to_hex(hmac_sha256(key_, as_bytes(patient_id)));
+}
+
 }  // namespace medgw::crypto

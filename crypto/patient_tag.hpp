@@ -23,6 +23,9 @@ class PatientTagger {
   [[nodiscard]] static PatientTagger load_or_create(const std::filesystem::path& key_file);
 
   [[nodiscard]] std::string tag(std::string_view patient_id) const;
+  // The whole keyed hash (64 hex digits), for keeping track of a patient in
+  // state without their ID (the opt-out register).
+  [[nodiscard]] std::string digest(std::string_view patient_id) const;
 
  private:
   SecureBytes key_;

@@ -118,6 +118,17 @@ CREATE TABLE source_passes (
   summary     TEXT NOT NULL      -- JSON, counts only
 ) STRICT;
 )sql"},
+    Migration{4, "opt-out register", R"sql(
+-- Patients on the hospital's opt-out list, as the gateway last saw it, by a
+-- keyed hash of the patient ID (PatientTagger::digest), never the ID itself.
+-- A patient newly listed after data was sent gets one withdraw entry; one
+-- taken off the list is forgotten here, so listing them again withdraws again.
+CREATE TABLE optout_register (
+  patient_key  BLOB PRIMARY KEY,
+  listed_at    INTEGER NOT NULL,  -- unix milliseconds the gateway first saw the entry
+  withdraw_seq INTEGER            -- the object holding the withdraw entry; NULL when none was needed
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +15,21 @@
 namespace medgw::spool {
 
 enum class Change { add, modify, rename, remove, withdraw };
+
+// Rewrites a source file's bytes on their way into an object (the opt-out
+// filter removes rows or receipts of patients who refused provision). It must
+// be deterministic: the collector runs one instance while it hashes the file,
+// to learn the size and SHA-256 of the output, and the builder runs a fresh
+// one while it streams the file and checks it gets the same output.
+class ContentFilter {
+ public:
+  virtual ~ContentFilter() = default;
+  // Appends to `out` what `bytes` (the next piece of the file) becomes.
+  virtual void feed(std::string_view bytes, std::string& out) = 0;
+  // Appends what is left once the file has ended.
+  virtual void finish(std::string& out) = 0;
+};
+using ContentFilterFactory = std::function<std::unique_ptr<ContentFilter>()>;
 [[nodiscard]] std::string_view change_name(Change change);
 
 struct ObjectEntry {
@@ -25,6 +42,11 @@ struct ObjectEntry {
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
   std::string sha256;          // hex; verified while the content is streamed
+  // `file` streamed through a filter: size and sha256 above describe what the
+  // filter makes of it, these the file itself (both are checked).
+  ContentFilterFactory filter;
+  std::uint64_t source_size = 0;
+  std::string source_sha256;   // hex
   std::string meta_json = "{}";
 
   [[nodiscard]] bool has_content() const noexcept { return change == Change::add || change == Change::modify; }

@@ -137,7 +137,7 @@ class ScopedUtf8Locale {
 
 class SourceFile {
  public:
-  SourceFile(const ObjectEntry& entry, std::size_t index) : index_(index) {
+  SourceFile(const ObjectEntry& entry, std::uint64_t expected_size, std::size_t index) : index_(index) {
     // O_NOATIME keeps the sources untouched even in their access times; it
     // needs file ownership, so fall back without it.
     fd_ = ::open(entry.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
@@ -146,7 +146,7 @@ class SourceFile {
     struct stat info {};
     if (::fstat(fd_, &info) != 0) fail(BuildError::source_unreadable, std::strerror(errno));
     if (!S_ISREG(info.st_mode)) fail(BuildError::source_unreadable, "not a regular file");
-    if (static_cast<std::uint64_t>(info.st_size) != entry.size) fail(BuildError::source_changed, "its size changed");
+    if (static_cast<std::uint64_t>(info.st_size) != expected_size) fail(BuildError::source_changed, "its size changed");
   }
   SourceFile(const SourceFile&) = delete;
   SourceFile& operator=(const SourceFile&) = delete;
@@ -174,20 +174,52 @@ class SourceFile {
 
 void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntry& entry, std::size_t index,
                    std::vector<std::uint8_t>& buffer, std::uint64_t& content_bytes) {
-  SourceFile source(entry, index);
+  SourceFile source(entry, entry.filter ? entry.source_size : entry.size, index);
   crypto::Sha256 hash;
   std::uint64_t total = 0;
+  const std::uint64_t expected = entry.filter ? entry.source_size : entry.size;
+  // With a filter, `hash`/`total` follow the file and these its output.
+  std::unique_ptr<ContentFilter> filter = entry.filter ? entry.filter() : nullptr;
+  crypto::Sha256 output_hash;
+  std::uint64_t output_total = 0;
+  std::string filtered;
+  auto write_filtered = [&] {
+    if (output_total + filtered.size() > entry.size) {
+      source.fail(BuildError::source_changed, "its filtered copy is longer than when it was hashed");
+    }
+    output_hash.update(crypto::as_bytes(filtered));
+    write_data(a, pipeline, filtered.data(), filtered.size());
+    output_total += filtered.size();
+    filtered.clear();
+  };
   while (true) {
     const std::size_t got = source.read(buffer);
     if (got == 0) break;
-    if (total + got > entry.size) source.fail(BuildError::source_changed, "it grew while being read");
+    if (total + got > expected) source.fail(BuildError::source_changed, "it grew while being read");
     hash.update(crypto::ByteView(buffer.data(), got));
-    write_data(a, pipeline, buffer.data(), got);
     total += got;
+    if (filter) {
+      filter->feed(std::string_view(reinterpret_cast<const char*>(buffer.data()), got), filtered);
+      write_filtered();
+    } else {
+      write_data(a, pipeline, buffer.data(), got);
+    }
   }
-  if (total != entry.size) source.fail(BuildError::source_changed, "it shrank while being read");
-  if (crypto::to_hex(hash.finish()) != entry.sha256) source.fail(BuildError::source_changed, "its content changed");
-  content_bytes += total;
+  if (total != expected) source.fail(BuildError::source_changed, "it shrank while being read");
+  const std::string source_sha256 = crypto::to_hex(hash.finish());
+  if (source_sha256 != (filter ? entry.source_sha256 : entry.sha256)) {
+    source.fail(BuildError::source_changed, "its content changed");
+  }
+  if (filter) {
+    filter->finish(filtered);
+    write_filtered();
+    // The tar header promised entry.size bytes: a shorter output would
+    // leave the archive inconsistent, so it fails the object.
+    if (output_total != entry.size || crypto::to_hex(output_hash.finish()) != entry.sha256) {
+      source.fail(BuildError::source_changed, "its filtered copy differs from when it was hashed");
+    }
+  }
+  content_bytes += filter ? output_total : total;
 }
 
 }  // namespace
