@@ -92,15 +92,16 @@ struct DpcKind {
   std::size_t min_fields;
   std::size_t max_fields;   // 0: no upper bound (layout not verified)
   std::array<std::size_t, 2> date_columns;  // 1-based; 0 = none; their latest month is the file's month
+  std::size_t id_column;                    // 1-based column of the データ識別番号
 };
 
 constexpr std::array<DpcKind, 6> dpc_kinds{{
-    {"FF1", "ff1", 9, 17, {0, 0}},             // 様式1: 8 key columns + payload 1..9
-    {"FF4", "ff4", 5, 0, {0, 0}},              // 様式4
-    {"EFn", "ef_inpatient", 31, 31, {3, 24}},  // EF統合 (入院): 退院年月日, 実施年月日
-    {"EFg", "ef_outpatient", 31, 31, {3, 24}}, // EF統合 (外来)
-    {"Dn", "d", 30, 30, {3, 18}},              // D file: 退院年月日, 実施年月日
-    {"Hn", "h", 6, 0, {4, 6}},                 // H file: 退院年月日, 実施年月日
+    {"FF1", "ff1", 9, 17, {0, 0}, 2},             // 様式1: 8 key columns + payload 1..9
+    {"FF4", "ff4", 5, 0, {0, 0}, 2},              // 様式4
+    {"EFn", "ef_inpatient", 31, 31, {3, 24}, 2},  // EF統合 (入院): 退院年月日, 実施年月日
+    {"EFg", "ef_outpatient", 31, 31, {3, 24}, 2}, // EF統合 (外来)
+    {"Dn", "d", 30, 30, {3, 18}, 2},              // D file: 退院年月日, 実施年月日
+    {"Hn", "h", 6, 0, {4, 6}, 3},                 // H file: 施設コード, 病棟コード, データ識別番号, ...
 }};
 
 struct DpcName {
@@ -316,6 +317,30 @@ class ReceiptCheck final : public ContentCheck {
 
 }  // namespace
 
+Exclusion DpcProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
+  const DpcName name = parse_dpc_name(relative_path);
+  return !name.month.empty() && policy.before_since(name.month) ? Exclusion::before_since : Exclusion::none;
+}
+
+std::unique_ptr<OptOutFilter> DpcProfile::optout_filter(std::string_view relative_path,
+                                                        std::shared_ptr<const PatientPolicy> policy) const {
+  if (policy->optout->empty()) return nullptr;
+  const DpcName name = parse_dpc_name(relative_path);
+  return make_dpc_filter(std::move(policy), name.kind != nullptr ? name.kind->id_column : 0);
+}
+
+Exclusion ReceiptProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
+  const std::string month = month_folder_of(relative_path);
+  return !month.empty() && policy.before_since(month) ? Exclusion::before_since : Exclusion::none;
+}
+
+std::unique_ptr<OptOutFilter> ReceiptProfile::optout_filter(std::string_view relative_path,
+                                                            std::shared_ptr<const PatientPolicy> policy) const {
+  (void)relative_path;
+  if (policy->optout->empty()) return nullptr;
+  return make_uke_filter(std::move(policy));
+}
+
 std::unique_ptr<ContentCheck> DpcProfile::stream_check(std::string_view relative_path) const {
   return std::make_unique<DpcCheck>(facility_code_, parse_dpc_name(relative_path));
 }
@@ -325,7 +350,7 @@ Analysis DpcProfile::analyze_path(std::string_view relative_path) const {
   spool::JsonWriter json;
   write_dpc_meta(json, name.kind, name.facility, name.month);
   json.end_object();
-  return Analysis{json.take(), 0, {}};
+  return Analysis{json.take(), 0, {}, {}};
 }
 
 std::unique_ptr<ContentCheck> ReceiptProfile::stream_check(std::string_view relative_path) const {
@@ -337,7 +362,7 @@ Analysis ReceiptProfile::analyze_path(std::string_view relative_path) const {
   json.begin_object().field("kind", receipt_kind(relative_path));
   if (std::string month = month_folder_of(relative_path); !month.empty()) json.field("folder_month", month);
   json.end_object();
-  return Analysis{json.take(), 0, {}};
+  return Analysis{json.take(), 0, {}, {}};
 }
 
 }  // namespace medgw::collectors

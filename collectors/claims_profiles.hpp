@@ -17,6 +17,11 @@ class DpcProfile final : public StreamingProfile {
   // with an all-zero code, as in anonymised samples, are not compared).
   explicit DpcProfile(std::string facility_code) : facility_code_(std::move(facility_code)) {}
   [[nodiscard]] std::unique_ptr<ContentCheck> stream_check(std::string_view relative_path) const override;
+  [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  // Every file gets the filter (a file of unknown kind is searched in every
+  // field), so an export nobody anticipated cannot carry an opted-out patient.
+  [[nodiscard]] std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
+                                                            std::shared_ptr<const PatientPolicy> policy) const override;
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;
@@ -31,6 +36,11 @@ class ReceiptProfile final : public StreamingProfile {
  public:
   explicit ReceiptProfile(std::string facility_code) : facility_code_(std::move(facility_code)) {}
   [[nodiscard]] std::unique_ptr<ContentCheck> stream_check(std::string_view relative_path) const override;
+  [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  // Every file gets the filter (a file of unknown kind is searched in every
+  // field), so an export nobody anticipated cannot carry an opted-out patient.
+  [[nodiscard]] std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
+                                                            std::shared_ptr<const PatientPolicy> policy) const override;
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;

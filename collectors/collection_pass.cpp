@@ -42,6 +42,11 @@ std::string PassSummary::to_json() const {
     if (anomalies[i] > 0) json.field(anomaly_name(static_cast<Anomaly>(i)), anomalies[i]);
   }
   json.end_object();
+  json.key("policy").begin_object();
+  json.field("excluded_optout", excluded_optout).field("excluded_since", excluded_since);
+  json.field("rows_removed", rows_removed).field("receipts_removed", receipts_removed);
+  json.field("held", held).field("unidentified", unidentified);
+  json.end_object();
   json.key("walk").begin_object();
   json.field("directories", walk.directories).field("symlinks_skipped", walk.symlinks_skipped);
   json.field("special_skipped", walk.special_skipped).field("unreadable", walk.unreadable).field("vanished", walk.vanished);
@@ -74,6 +79,15 @@ std::string PassSummary::to_text() const {
              std::to_string(anomalies[i]);
   }
   if (!kinds.empty()) text += "\n  anomalies: " + kinds;
+  if (excluded_optout || excluded_since || rows_removed || receipts_removed || held || unidentified) {
+    text += "\n  policy: " + std::to_string(excluded_optout) + " files of opted-out patients and " +
+            std::to_string(excluded_since) + " files before policy.since not sent; " + std::to_string(rows_removed) +
+            " DPC rows and " + std::to_string(receipts_removed) + " receipts of opted-out patients left out";
+    if (held || unidentified) {
+      text += "; " + std::to_string(held) + " files held back (" + std::to_string(unidentified) +
+              " receipts without カルテ番号 that cannot be checked against the opt-out list)";
+    }
+  }
   if (walk.symlinks_skipped || walk.special_skipped || walk.unreadable || walk.vanished) {
     text += "\n  skipped: " + std::to_string(walk.symlinks_skipped) + " symlinks, " +
             std::to_string(walk.special_skipped) + " special files, " + std::to_string(walk.unreadable) +
@@ -146,7 +160,12 @@ PassSummary CollectionPass::run() {
   summary_.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   const std::string text = summary_.to_text();
-  record(summary_.paused ? "paused" : "finished", text.substr(0, text.find('\n')));
+  // The line status shows: the counts, and what the policy kept back.
+  std::string line = text.substr(0, text.find('\n'));
+  if (const auto policy = text.find("\n  policy: "); policy != std::string::npos) {
+    line += "; policy: " + text.substr(policy + 11, text.find('\n', policy + 1) - policy - 11);
+  }
+  record(summary_.paused ? "paused" : "finished", line);
   clear_scan_tables();
   logger_.info("collect.pass_finished", summary_.paused ? "collection pass paused" : "collection pass finished",
                {{"source", settings_.source},

@@ -29,6 +29,7 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace medgw::collectors {
@@ -43,6 +44,8 @@ struct CollectorSettings {
   // Send deletions even when most of the source vanished at once or its
   // folder is empty (the operator checked it is not an unmounted share).
   bool accept_mass_deletion = false;
+  // The opt-out list and collection window in force for this pass.
+  std::shared_ptr<const PatientPolicy> policy = std::make_shared<const PatientPolicy>();
 };
 
 struct PassSummary {
@@ -61,6 +64,13 @@ struct PassSummary {
   std::uint64_t object_bytes = 0;
   std::uint64_t content_bytes = 0;
   std::array<std::uint64_t, anomaly_count> anomalies{};  // files sent in this pass with each kind
+  // Patient-level policy (counts only, never whom).
+  std::uint64_t excluded_optout = 0;   // files not sent: an opted-out patient's
+  std::uint64_t excluded_since = 0;    // files not sent: dated before policy.since
+  std::uint64_t rows_removed = 0;      // DPC rows of opted-out patients left out of the copies sent
+  std::uint64_t receipts_removed = 0;  // UKE receipts of opted-out patients left out
+  std::uint64_t held = 0;              // files kept back: receipts whose patient cannot be identified
+  std::uint64_t unidentified = 0;      // such receipts (held, or sent under policy.unidentified: send)
   WalkCounters walk;
   bool paused = false;  // the spool refused: the rest waits for the next pass
   std::string pause_reason;

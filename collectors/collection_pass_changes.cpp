@@ -48,6 +48,16 @@ spool::ObjectEntry entry_without_content(const std::string& source, const std::s
   return entry;
 }
 
+// The manifest meta of a filtered copy says what was left out (counts only).
+std::string with_filter_meta(const std::string& meta_json, const FilterResult& result) {
+  std::string extra = "\"optout\":{\"rows_removed\":" + std::to_string(result.rows_removed) +
+                      ",\"receipts_removed\":" + std::to_string(result.receipts_removed) + "}";
+  if (meta_json.size() < 2 || meta_json.back() != '}') return "{" + extra + "}";
+  std::string out = meta_json.substr(0, meta_json.size() - 1);
+  if (out != "{") out.push_back(',');
+  return out + extra + "}";
+}
+
 class PauseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -222,9 +232,49 @@ struct FileRead {
   std::string content;       // small files only
   std::string sha256;        // raw 32 bytes
   std::optional<Analysis> analysis;  // filled by the read-ahead
+  // With an opt-out filter: what it did, and the copy that would be sent.
+  std::optional<FilterResult> filtered;
+  std::string filtered_content;  // small files only
+  std::string filtered_sha256;   // raw
+  std::uint64_t filtered_size = 0;
 };
 
-FileRead read_source_file(const std::string& file, const FileStat& expected, bool large, ContentCheck* check) {
+// Runs an opt-out filter over the pieces of a file, keeping (small files) or
+// only hashing (large ones) what it makes of them.
+class FilterRun {
+ public:
+  FilterRun(OptOutFilter& filter, bool keep) : filter_(filter), keep_(keep) {}
+  void feed(std::string_view bytes) {
+    filter_.feed(bytes, scratch_);
+    take();
+  }
+  void finish(FileRead& read) {
+    filter_.finish(scratch_);
+    take();
+    read.filtered = filter_.result();
+    const auto digest = hash_.finish();
+    read.filtered_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+    read.filtered_size = size_;
+    read.filtered_content = std::move(kept_);
+  }
+
+ private:
+  void take() {
+    hash_.update(crypto::as_bytes(scratch_));
+    size_ += scratch_.size();
+    if (keep_) kept_.append(scratch_);
+    scratch_.clear();
+  }
+  OptOutFilter& filter_;
+  bool keep_;
+  std::string scratch_;
+  std::string kept_;
+  crypto::Sha256 hash_;
+  std::uint64_t size_ = 0;
+};
+
+FileRead read_source_file(const std::string& file, const FileStat& expected, bool large, ContentCheck* check,
+                          OptOutFilter* filter) {
   FileRead read;
   const int fd = open_source_file(file);
   if (fd < 0) {
@@ -233,6 +283,8 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     return read;
   }
   crypto::Sha256 hash;
+  std::optional<FilterRun> filter_run;
+  if (filter != nullptr) filter_run.emplace(*filter, !large);
   bool read_ok = true;
   int error = 0;
   if (large) {
@@ -247,6 +299,7 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
       }
       hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
       if (check != nullptr) check->update(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+      if (filter_run) filter_run->feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
     }
   } else {
     read.content.reserve(expected.size);
@@ -271,6 +324,10 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
   if (!large) hash.update(crypto::as_bytes(read.content));
   const auto digest = hash.finish();
   read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  if (filter_run) {
+    if (!large) filter_run->feed(read.content);
+    filter_run->finish(read);
+  }
   return read;
 }
 
@@ -278,10 +335,11 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
 // their bytes, large ones with the profile's streaming check (fed while
 // hashing) or from their path alone.
 FileRead read_and_analyze(const SourceProfile& profile, const std::string& root, const ScanRow& row,
-                          std::uint64_t in_memory_limit) {
+                          std::uint64_t in_memory_limit, const std::shared_ptr<const PatientPolicy>& policy) {
   const bool large = row.stat.size > in_memory_limit;
   std::unique_ptr<ContentCheck> check = large ? profile.stream_check(row.path) : nullptr;
-  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get());
+  std::unique_ptr<OptOutFilter> filter = profile.optout_filter(row.path, policy);
+  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get(), filter.get());
   if (read.status == FileRead::Status::ok) {
     if (check) {
       read.analysis = check->finish();
@@ -359,6 +417,7 @@ void CollectionPass::process_changes(PageSource next_page_source) {
     std::uint64_t budget = read_ahead_bytes;
     for (std::size_t i = 0; i < page.size(); ++i) {
       const ScanRow& row = page[i];
+      if (profile_.exclusion(row.path, *settings_.policy) != Exclusion::none) continue;
       if (!settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
       const bool large = row.stat.size > settings_.in_memory_limit;
       if (!large) {
@@ -376,7 +435,7 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         Reads reads(end - begin);
         for (std::size_t i = begin; i < end; ++i) {
           if (!(*wanted)[i]) continue;
-          reads[i - begin] = read_and_analyze(profile_, root, (*rows)[i], settings_.in_memory_limit);
+          reads[i - begin] = read_and_analyze(profile_, root, (*rows)[i], settings_.in_memory_limit, settings_.policy);
         }
         return reads;
       }));
@@ -419,6 +478,13 @@ void CollectionPass::process_changes(PageSource next_page_source) {
                                spool::Change::rename, analysis.patient_id});
         };
 
+        // Nothing of an opted-out patient, nor from before the window, is
+        // read or indexed: once the patient is off the list (or the window
+        // moves), the file is new again and collected then.
+        if (const Exclusion excluded = profile_.exclusion(row.path, *settings_.policy); excluded != Exclusion::none) {
+          ++(excluded == Exclusion::opted_out ? summary_.excluded_optout : summary_.excluded_since);
+          continue;
+        }
         // A renamed file keeps its inode, size and mtime: nothing to read.
         if (auto gone = renamed_by_inode(row)) {
           add_rename(*gone);
@@ -435,8 +501,8 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         if (large) flush(batch);
 
         const std::string file = root + "/" + row.path;
-        FileRead read =
-            reads[index] ? std::move(*reads[index]) : read_and_analyze(profile_, root, row, settings_.in_memory_limit);
+        FileRead read = reads[index] ? std::move(*reads[index])
+                                     : read_and_analyze(profile_, root, row, settings_.in_memory_limit, settings_.policy);
         if (read.status == FileRead::Status::unreadable) {
           ++summary_.unreadable;
           if (read.error != ENOENT) {
@@ -449,6 +515,28 @@ void CollectionPass::process_changes(PageSource next_page_source) {
           ++summary_.waiting;
           waiting_sizes_.push_back(row.stat.size);
           continue;
+        }
+
+        // The content may name a patient its path does not (a file filed
+        // under the wrong folder): an opted-out one keeps it back too.
+        if (!read.analysis->content_patient_id.empty() &&
+            settings_.policy->opted_out(read.analysis->content_patient_id)) {
+          ++summary_.excluded_optout;
+          continue;
+        }
+        if (read.filtered) {
+          summary_.unidentified += read.filtered->unidentified;
+          if (read.filtered->hold) {
+            // policy.unidentified: hold. Not indexed, so it is looked at again
+            // each pass (and sent once the list can clear it).
+            ++summary_.held;
+            logger_.warn("collect.receipts_held",
+                         "a receipt file is held back: it has receipts without カルテ番号 that cannot be checked "
+                         "against the opt-out list; add kana_name and birth_date to every opt-out entry, or set "
+                         "policy.unidentified: send",
+                         {{"source", settings_.source}, {"receipts", read.filtered->unidentified}});
+            continue;
+          }
         }
 
         spool::Change change = spool::Change::add;
@@ -481,17 +569,34 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         entry.mtime_ns = row.stat.mtime_ns;
         entry.sha256 = crypto::to_hex(crypto::as_bytes(read.sha256));
         entry.meta_json = analysis.meta_json;
+        const bool filtered = read.filtered && read.filtered->changed();
+        if (filtered) {
+          // The copy sent leaves out opted-out patients; the index keeps the
+          // file's own hash, so the file is not read again until it changes.
+          entry.size = read.filtered_size;
+          entry.sha256 = crypto::to_hex(crypto::as_bytes(read.filtered_sha256));
+          entry.meta_json = with_filter_meta(entry.meta_json, *read.filtered);
+          summary_.rows_removed += read.filtered->rows_removed;
+          summary_.receipts_removed += read.filtered->receipts_removed;
+        }
         if (large) {
           entry.file = file;  // streamed by the builder, which checks size and SHA-256 again
+          if (filtered) {
+            entry.filter = [profile = &profile_, path = row.path, policy = settings_.policy]()
+                -> std::unique_ptr<spool::ContentFilter> { return profile->optout_filter(path, policy); };
+            entry.source_size = row.stat.size;
+            entry.source_sha256 = crypto::to_hex(crypto::as_bytes(read.sha256));
+          }
         } else {
+          const std::string& bytes = filtered ? read.filtered_content : read.content;
           const std::size_t start = batch.arena.size();
-          batch.arena.append(read.content);  // capacity reserved: earlier views stay valid
+          batch.arena.append(bytes);  // capacity reserved: earlier views stay valid
           entry.data = std::string_view(batch.arena).substr(start);
         }
         batch.entries.push_back(std::move(entry));
         batch.ops.push_back({Batch::IndexOp::Kind::upsert, row.path, row.stat, read.sha256, analysis.anomalies, change,
                              analysis.patient_id});
-        batch.content_bytes += row.stat.size;
+        batch.content_bytes += filtered ? read.filtered_size : row.stat.size;
         if (large || batch.entries.size() >= settings_.object_max_entries) flush(batch);
       }
       if (progress_) progress_(summary_);

@@ -3,6 +3,8 @@
 // (and, when given, its content) into manifest meta and anomalies. The
 // collection pass is the same for every source; only the profile differs.
 #include <collectors/anomaly.hpp>
+#include <collectors/optout_filter.hpp>
+#include <collectors/policy.hpp>
 
 #include <memory>
 #include <optional>
@@ -14,7 +16,8 @@ namespace medgw::collectors {
 struct Analysis {
   std::string meta_json = "{}";  // goes into the encrypted manifest; may name the patient
   AnomalySet anomalies = 0;
-  std::string patient_id;        // only for the keyed tag in logs; empty when unknown
+  std::string patient_id;        // from the path; for the keyed tag in logs and the opt-out check
+  std::string content_patient_id;  // the patient the content names (HL7 PID-3), when it differs
 };
 
 // Checks one file's content fed block by block (files too large to hold in
@@ -37,6 +40,27 @@ class SourceProfile {
   [[nodiscard]] virtual std::unique_ptr<ContentCheck> stream_check(std::string_view relative_path) const {
     (void)relative_path;
     return nullptr;
+  }
+  // Whether a file may not be sent at all, judged from its path alone (an
+  // opted-out patient's folder, a date or month before policy.since).
+  [[nodiscard]] virtual Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
+    (void)relative_path;
+    (void)policy;
+    return Exclusion::none;
+  }
+  // The filter that leaves opted-out patients' records out of the copy that
+  // is sent, or nullptr when files of this source go whole.
+  [[nodiscard]] virtual std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
+                                                                    std::shared_ptr<const PatientPolicy> policy) const {
+    (void)relative_path;
+    (void)policy;
+    return nullptr;
+  }
+  // The folder (a path prefix ending in '/') holding everything of one
+  // patient in this source, or empty when the source is not by patient.
+  [[nodiscard]] virtual std::string patient_folder(std::string_view patient_id) const {
+    (void)patient_id;
+    return {};
   }
 };
 

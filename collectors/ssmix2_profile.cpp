@@ -42,7 +42,7 @@ void finish_meta(spool::JsonWriter& json, AnomalySet anomalies) {
 // MSH/PID checks of an HL7 file's content; adds the message type to `json`.
 // Only MSH and the first PID are split into fields: this runs on every file.
 AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std::string_view data_type,
-                     spool::JsonWriter& json) {
+                     spool::JsonWriter& json, std::string& content_patient_id) {
   auto text = decode_iso2022jp(content);
   if (!text) return bit(Anomaly::encoding_invalid);
   const std::string_view message = hl7_strip_framing(*text);
@@ -63,10 +63,49 @@ AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std:
   json.field("message_type", type);
   if (is_standard_data_type(data_type) && !expected_message(data_type, type)) anomalies |= bit(Anomaly::message_type_unexpected);
   if (!pid || (!patient_id.empty() && pid->component(3, 1) != patient_id)) anomalies |= bit(Anomaly::pid_mismatch);
+  if (pid && pid->component(3, 1) != patient_id) content_patient_id = std::string(pid->component(3, 1));
   return anomalies;
 }
 
+// The patients a path names (its patient folder, and the file name or content
+// folder name, which may disagree with it) and its date folder.
+Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& policy, std::size_t name_part) {
+  const auto parts = split_on(relative_path, '/');
+  if (parts.size() >= 3 && policy.opted_out(parts[2])) return Exclusion::opted_out;
+  if (parts.size() > name_part) {
+    const std::string_view name = parts[name_part];
+    if (policy.opted_out(name.substr(0, name.find('_')))) return Exclusion::opted_out;
+  }
+  // Date folders before the window are skipped; "-" (no date) is kept.
+  if (parts.size() >= 5 && parts[3].size() == 8 && digits(parts[3]) && policy.before_since(parts[3])) {
+    return Exclusion::before_since;
+  }
+  return Exclusion::none;
+}
+
 }  // namespace
+
+std::string ssmix2_patient_folder(std::string_view patient_id) {
+  const std::string_view first = patient_id.substr(0, 3);
+  const std::string_view second = patient_id.size() > 3 ? patient_id.substr(3, 3) : std::string_view();
+  return std::string(first) + "/" + std::string(second) + "/" + std::string(patient_id) + "/";
+}
+
+Exclusion Ssmix2StandardProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
+  return ssmix2_exclusion(relative_path, policy, 5);  // the file name
+}
+
+std::string Ssmix2StandardProfile::patient_folder(std::string_view patient_id) const {
+  return ssmix2_patient_folder(patient_id);
+}
+
+Exclusion Ssmix2ExtendedProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
+  return ssmix2_exclusion(relative_path, policy, 5);  // the content folder
+}
+
+std::string Ssmix2ExtendedProfile::patient_folder(std::string_view patient_id) const {
+  return ssmix2_patient_folder(patient_id);
+}
 
 Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::optional<std::string_view> content) const {
   Analysis analysis;
@@ -97,7 +136,9 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
     const auto parts = split_on(relative_path, '/');
     if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
   }
-  if (content) analysis.anomalies |= check_hl7(*content, analysis.patient_id, data_type, json);
+  if (content) {
+    analysis.anomalies |= check_hl7(*content, analysis.patient_id, data_type, json, analysis.content_patient_id);
+  }
   finish_meta(json, analysis.anomalies);
   analysis.meta_json = json.take();
   return analysis;

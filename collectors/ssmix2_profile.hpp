@@ -12,6 +12,8 @@ namespace medgw::collectors {
 class Ssmix2StandardProfile final : public SourceProfile {
  public:
   [[nodiscard]] Analysis analyze(std::string_view relative_path, std::optional<std::string_view> content) const override;
+  [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  [[nodiscard]] std::string patient_folder(std::string_view patient_id) const override;
 };
 
 // Extended storage: <pid3>/<pid3>/<pid>/<date>/<data type folder>/<content
@@ -19,6 +21,8 @@ class Ssmix2StandardProfile final : public SourceProfile {
 class Ssmix2ExtendedProfile final : public SourceProfile {
  public:
   [[nodiscard]] Analysis analyze(std::string_view relative_path, std::optional<std::string_view> content) const override;
+  [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  [[nodiscard]] std::string patient_folder(std::string_view patient_id) const override;
 };
 
 struct ContentFolderName {
@@ -31,5 +35,8 @@ struct ContentFolderName {
   char condition_flag = '1';
 };
 [[nodiscard]] std::optional<ContentFolderName> parse_content_folder_name(std::string_view name);
+
+// <pid[0:3]>/<pid[3:6]>/<pid>/: the folder of one patient in either storage.
+[[nodiscard]] std::string ssmix2_patient_folder(std::string_view patient_id);
 
 }  // namespace medgw::collectors

@@ -1,11 +1,13 @@
 // medgw collect --once: one collection pass over every source into the spool.
 #include <daemon/commands.hpp>
 #include <daemon/config_loader.hpp>
+#include <daemon/policy_loader.hpp>
 #include <daemon/runtime.hpp>
 #include <daemon/sources.hpp>
 
 #include <collectors/claims_profiles.hpp>
 #include <collectors/collection_pass.hpp>
+#include <collectors/optout_register.hpp>
 #include <collectors/ssmix2_profile.hpp>
 
 #include <ostream>
@@ -34,6 +36,12 @@ int command_collect(Invocation& invocation) {
     return exit_failure;
   }
   const Config& config = runtime->config;
+  PolicyLoader policy_loader(config.policy);
+  if (auto problem = policy_loader.refresh(std::chrono::system_clock::now())) {
+    err << "medgw collect: " << *problem << "\n";
+    return exit_failure;
+  }
+  const std::shared_ptr<const collectors::PatientPolicy> policy = policy_loader.current();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   auto last_progress = std::chrono::steady_clock::now();
   auto progress = [&](const collectors::PassSummary& s) {
@@ -49,19 +57,41 @@ int command_collect(Invocation& invocation) {
   const collectors::Ssmix2ExtendedProfile extended;
   const collectors::DpcProfile dpc(config.facility.code);
   const collectors::ReceiptProfile receipt(config.facility.code);
+  auto profile_of = [&](CollectorKind kind) -> const collectors::SourceProfile* {
+    switch (kind) {
+      case CollectorKind::ssmix2_standard: return &standard;
+      case CollectorKind::ssmix2_extended: return &extended;
+      case CollectorKind::dpc: return &dpc;
+      case CollectorKind::receipt: return &receipt;
+    }
+    return nullptr;
+  };
   bool paused = false;
   bool failed = false;
+
+  // Newly opted-out patients are withdrawn before anything else is spooled.
+  std::vector<collectors::PatientSource> patient_sources;
   for (const CollectorSource& source : collector_sources(config)) {
-    const collectors::SourceProfile* profile = nullptr;
-    switch (source.kind) {
-      case CollectorKind::ssmix2_standard: profile = &standard; break;
-      case CollectorKind::ssmix2_extended: profile = &extended; break;
-      case CollectorKind::dpc: profile = &dpc; break;
-      case CollectorKind::receipt: profile = &receipt; break;
-    }
+    patient_sources.push_back({source.label, profile_of(source.kind)});
+  }
+  log::Logger policy_logger = runtime->logger.named("policy");
+  const collectors::RegisterUpdate register_update = collectors::update_optout_register(
+      *runtime->state, *runtime->spool, *policy, patient_sources, *runtime->tagger, policy_logger, spool::Clock{});
+  if (register_update.withdrawn > 0 || register_update.resumed > 0) {
+    out << "opt-out: " << register_update.withdrawn << " newly opted-out patients withdrawn, "
+        << register_update.resumed << " taken off the list (collected again)\n";
+  }
+  if (register_update.paused) {
+    err << "medgw collect: withdrawals for newly opted-out patients could not be spooled (" << register_update.pause_reason
+        << "); nothing is collected until they are\n";
+    return exit_failure;
+  }
+  for (const CollectorSource& source : collector_sources(config)) {
+    const collectors::SourceProfile* profile = profile_of(source.kind);
     try {
       collectors::CollectorSettings settings{source.label, source.root, source.config->settle};
       settings.accept_mass_deletion = invocation.has("accept-deletions");
+      settings.policy = policy;
       collectors::CollectionPass pass(*runtime->state, *runtime->spool, *profile, settings, *runtime->tagger,
                                       runtime->logger.named("collect"), spool::Clock{}, progress);
       const collectors::PassSummary summary = pass.run();

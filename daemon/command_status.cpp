@@ -2,6 +2,7 @@
 // state.db without the writer lock).
 #include <daemon/commands.hpp>
 #include <daemon/config_loader.hpp>
+#include <daemon/policy_loader.hpp>
 #include <daemon/sources.hpp>
 
 #include <collectors/source_stats.hpp>
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <cstdio>
+#include <optional>
 #include <ostream>
 
 namespace medgw::daemon {
@@ -41,6 +43,48 @@ std::string human_age(std::chrono::milliseconds age) {
 
 std::string from_millis(std::int64_t ms) {
   return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+// The patient-level policy as status shows it: counts only.
+struct PolicyFacts {
+  std::optional<std::size_t> listed;  // entries on the opt-out list, when it could be read
+  std::string problem;                // why it could not (file and line; never a value)
+  std::uint64_t withdrawn = 0;        // withdraw entries spooled, ever
+  std::string since;                  // YYYY-MM-DD or empty
+  std::string unidentified;
+};
+
+PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
+  PolicyFacts facts;
+  facts.unidentified = config.policy.unidentified == UnidentifiedPolicy::hold ? "hold" : "send";
+  PolicyLoader loader(config.policy);
+  if (auto problem = loader.refresh(now)) {
+    facts.problem = *problem;
+  } else {
+    facts.listed = loader.current()->optout->size();
+    const std::string& since = loader.current()->since;
+    if (!since.empty()) facts.since = since.substr(0, 4) + "-" + since.substr(4, 2) + "-" + since.substr(6, 2);
+  }
+  if (state != nullptr && state->schema_version() >= 4) {
+    spool::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
+    if (count.step()) facts.withdrawn = static_cast<std::uint64_t>(count.column_int64(0));
+  }
+  return facts;
+}
+
+std::string policy_line(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
+  const PolicyFacts facts = policy_facts(config, state, now);
+  std::string line;
+  if (config.policy.optout_file.empty()) {
+    line = "no opt-out list (policy.optout_file not set)";
+  } else if (facts.listed) {
+    line = "opt-out list " + config.policy.optout_file.string() + ": " + std::to_string(*facts.listed) +
+           " patients, " + std::to_string(facts.withdrawn) + " withdrawn after data was sent";
+  } else {
+    line = "OPT-OUT LIST UNUSABLE: " + facts.problem;
+  }
+  line += facts.since.empty() ? "; no collection window" : "; collecting data from " + facts.since;
+  return line + "; unidentified receipts: " + facts.unidentified;
 }
 
 }  // namespace
@@ -119,6 +163,13 @@ int command_status(Invocation& invocation) {
       doc.end_object();
     }
     doc.end_array();
+    doc.key("policy").begin_object();
+    doc.field("optout_file", config.policy.optout_file.string());
+    const PolicyFacts facts = policy_facts(config, state ? &*state : nullptr, now);
+    if (facts.listed) doc.field("listed", *facts.listed);
+    if (!facts.problem.empty()) doc.field("problem", facts.problem);
+    doc.field("withdrawn", facts.withdrawn).field("since", facts.since).field("unidentified", facts.unidentified);
+    doc.end_object();
     if (stats) {
       doc.key("spool").begin_object();
       doc.field("ready_objects", stats->ready_objects).field("ready_bytes", stats->ready_bytes);
@@ -179,6 +230,7 @@ int command_status(Invocation& invocation) {
       }
     }
   }
+  out << "  policy:    " << policy_line(config, state ? &*state : nullptr, now) << "\n";
   if (stats) {
     out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";
     if (stats->oldest_ready_age) out << ", oldest " << human_age(*stats->oldest_ready_age);

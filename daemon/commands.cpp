@@ -95,9 +95,12 @@ constexpr std::array command_table{
                 "status is 1 and what was written must be discarded. Identity files must have mode 0600.",
                 "medgw decrypt -i key.txt -o report.csv report.age", decrypt_options, command_decrypt},
     CommandSpec{"optout check", "PATIENT_ID", 1, 1, "Say whether and why a patient is excluded (opt-out).",
-                "Reads policy.optout_file. On a terminal the answer names the patient; otherwise (logs, "
-                "tickets) it shows only the keyed hash pt:xxxxxxxx.",
-                "medgw optout check 0001234567", plain_options, nullptr},
+                "Reads policy.optout_file (UTF-8 or CP932 CSV with the header "
+                "patient_id,dpc_id,kana_name,birth_date,requested_on) and says whether the patient is on it, on "
+                "which line, and what that excludes; also shows the collection window (policy.since). On a "
+                "terminal the answer names the patient; otherwise (logs, tickets) it shows only the keyed hash "
+                "pt:xxxxxxxx. Exit status 0 either way; 1 when the list cannot be read (the line is named).",
+                "medgw optout check 0001234567", plain_options, command_optout_check},
     CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
                 plain_options, nullptr},

@@ -11,5 +11,6 @@ int command_encrypt(Invocation& invocation);
 int command_decrypt(Invocation& invocation);
 int command_status(Invocation& invocation);
 int command_collect(Invocation& invocation);
+int command_optout_check(Invocation& invocation);
 
 }  // namespace medgw::daemon

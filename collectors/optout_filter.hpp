@@ -1,0 +1,47 @@
+#pragma once
+// The opt-out filters of the DPC and UKE sources: the copy of a file that is
+// spooled leaves out every record of a patient on the opt-out list
+// (次世代医療基盤法). They stream line by line, so a file of any size passes
+// through in constant memory, and copy every other byte as it is: with no
+// opted-out patient in a file, its copy is the file.
+#include <collectors/policy.hpp>
+
+#include <spool/object.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace medgw::collectors {
+
+// What a filter did to one file (counts only; never which patient).
+struct FilterResult {
+  std::uint64_t rows_removed = 0;      // DPC rows
+  std::uint64_t receipts_removed = 0;  // UKE receipts (RE up to the next RE)
+  std::uint64_t unidentified = 0;      // receipts with no カルテ番号 that could not be matched
+  bool hold = false;                   // keep the whole file back (policy.unidentified: hold)
+  [[nodiscard]] bool changed() const noexcept { return rows_removed != 0 || receipts_removed != 0; }
+};
+
+class OptOutFilter : public spool::ContentFilter {
+ public:
+  [[nodiscard]] virtual const FilterResult& result() const noexcept = 0;
+};
+
+// DPC: drops each record whose データ識別番号 (1-based `id_column`) is
+// opted out; `id_column` 0 (a file of unknown kind) drops a record when any
+// of its fields is an opted-out データ識別番号. A title row is kept.
+[[nodiscard]] std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy,
+                                                            std::size_t id_column);
+
+// UKE: drops the receipts (RE up to the next RE or GO) of opted-out
+// patients, by カルテ番号 (RE field 14) or by カタカナ氏名 + 生年月日; renumbers
+// the RE レセプト番号 1..n and, in a single-volume file whose GO carries
+// totals, recomputes GO 総件数 and 総合計点数 (domain.md §3.4) from the
+// receipts kept.
+[[nodiscard]] std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy);
+
+// 生年月日 as written in a receipt (西暦 YYYYMMDD or 和暦 GYYMMDD) as YYYYMMDD;
+// empty when it is neither.
+[[nodiscard]] std::string receipt_birth_date(std::string_view field);
+
+}  // namespace medgw::collectors
