@@ -120,6 +120,8 @@ class Central:
         self.seen_objects: set[str] = set()
         self.content_entries: list[tuple[str, bytes, str]] = []  # every (source, path, sha256) sent with content
         self.round = {"content": 0, "rename": 0, "delete": 0}
+        self.withdrawn: list[str] = []  # patient IDs of withdraw entries, in order
+        self.members: dict[tuple[str, bytes], bytes] = {}  # latest content of each file sent
 
     def apply_new(self, state_dir: Path) -> dict:
         """Applies the objects not seen before; returns counts of this round."""
@@ -148,6 +150,7 @@ class Central:
             if change == "modify" and key not in self.files:
                 raise AssertionError(f"modify of {path!r}, which the central does not have")
             self.files[key] = digest
+            self.members[key] = data
             self.content_entries.append((source, path, digest))
             self.round["content"] += 1
         elif change == "rename":
@@ -165,6 +168,14 @@ class Central:
                 raise AssertionError(f"delete of {path!r}, which the central does not have with that content")
             del self.files[key]
             self.round["delete"] += 1
+        elif change == "withdraw":
+            # The central deletes what it holds of the patient; for SS-MIX2
+            # sources that is the patient's folder (pid[0:3]/pid[3:6]/pid/).
+            patient = entry["meta"]["patient_id"]
+            folder = f"{patient[:3]}/{patient[3:6]}/{patient}/".encode()
+            for stored in [k for k in self.files if k[0].startswith("ssmix2") and k[1].startswith(folder)]:
+                del self.files[stored]
+            self.withdrawn.append(patient)
         else:
             raise AssertionError(f"unexpected change {change!r}")
 

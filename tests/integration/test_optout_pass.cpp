@@ -1,0 +1,114 @@
+// Opt-out filtering on the collection pass with real files: a DPC file too
+// large to hold is filtered while it is hashed and again while the object is
+// built, and the object holds exactly the filtered copy; the builder refuses
+// a file that changed in between, rather than send something else.
+#include <collectors/claims_profiles.hpp>
+#include <collectors/collection_pass.hpp>
+#include <tests/integration/spool_fixture.hpp>
+#include <tests/support/object_reader.hpp>
+
+#include <catch2/catch.hpp>
+
+namespace medgw {
+namespace {
+
+using namespace std::chrono_literals;
+
+// An EF統合 file: 31 tab-separated fields, patients 1000000000 + n.
+std::string ef_file(std::size_t rows, std::size_t patients) {
+  std::string out = "施設コード\tデータ識別番号\n";
+  for (std::size_t i = 0; i < rows; ++i) {
+    std::string line = "131234567\t" + std::to_string(1000000000 + i % patients) + "\t20260131\t20260110\t60\t" +
+                       std::to_string(1000 + i % 9000) + "\t000";
+    for (int f = 7; f < 31; ++f) line += "\t" + std::to_string(f * 7 + static_cast<int>(i % 13));
+    out += line + "\r\n";
+  }
+  return out;
+}
+
+std::string without_patient(const std::string& file, const std::string& id) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < file.size()) {
+    const std::size_t end = file.find('\n', start);
+    const std::string line = file.substr(start, end - start + 1);
+    if (line.find("\t" + id + "\t") == std::string::npos) out += line;
+    start = end + 1;
+  }
+  return out;
+}
+
+struct OptOutFixture : test::SpoolFixture {
+  collectors::PassSummary pass() {
+    collectors::CollectionPass collection(state(), spool(), profile, settings, tagger, capture_logger(capture, "collect"),
+                                          {});
+    return collection.run();
+  }
+  std::filesystem::path root = dir / "dpc";
+  collectors::DpcProfile profile{"131234567"};
+  collectors::CollectorSettings settings{"dpc", root, 0ms};
+  crypto::PatientTagger tagger{crypto::SecureBytes(32, 7)};
+};
+
+std::shared_ptr<const collectors::PatientPolicy> policy_for(const std::string& dpc_id) {
+  auto policy = std::make_shared<collectors::PatientPolicy>();
+  policy->optout = std::make_shared<const collectors::OptOutList>(
+      collectors::OptOutList::parse("patient_id,dpc_id\nP-1," + dpc_id + "\n"));
+  return policy;
+}
+
+TEST_CASE("a large DPC file is filtered while streamed into its object", "[collect][optout]") {
+  OptOutFixture fixture;
+  std::filesystem::create_directories(fixture.root / "202601");
+  const std::string content = ef_file(60'000, 400);  // ~9.5 MiB: above the in-memory limit
+  REQUIRE(content.size() > fixture.settings.in_memory_limit);
+  test::write_file(fixture.root / "202601/EFn_131234567_2601.txt", content);
+  fixture.settings.policy = policy_for("1000000007");
+
+  const collectors::PassSummary summary = fixture.pass();
+  CHECK(summary.added == 1);
+  CHECK(summary.rows_removed == 150);
+  spool::Statement query = fixture.db().prepare("SELECT file_name FROM objects ORDER BY seq");
+  REQUIRE(query.step());
+  const test::ObjectContent object = test::read_object(fixture.spool_dir() / query.column_text(0), fixture.central);
+  const std::string sent = object.files.at("dpc/202601/EFn_131234567_2601.txt");
+  CHECK(sent.size() < content.size());
+  CHECK((sent == without_patient(content, "1000000007")));
+  CHECK_THAT(object.manifest, Catch::Contains("\"optout\":{\"rows_removed\":150,\"receipts_removed\":0}"));
+  CHECK_THAT(object.manifest, !Catch::Contains("1000000007"));
+}
+
+TEST_CASE("a filtered file that changed between hashing and building is not sent", "[collect][optout]") {
+  OptOutFixture fixture;
+  const std::filesystem::path file = fixture.dir / "EFn.txt";
+  const std::string content = ef_file(1000, 10);
+  test::write_file(file, content);
+  auto policy = policy_for("1000000003");
+  const std::string filtered = without_patient(content, "1000000003");
+
+  spool::ObjectEntry entry;
+  entry.source = "dpc";
+  entry.path = "EFn.txt";
+  entry.file = file;
+  entry.size = filtered.size();
+  entry.sha256 = crypto::to_hex(crypto::sha256(crypto::as_bytes(filtered)));
+  entry.source_size = content.size();
+  entry.source_sha256 = crypto::to_hex(crypto::sha256(crypto::as_bytes(content)));
+  entry.filter = [&policy] { return std::unique_ptr<spool::ContentFilter>(collectors::make_dpc_filter(policy, 2)); };
+  REQUIRE(fixture.spool().build(std::vector{entry}).committed());
+
+  // Same size, another patient's row in place of one: the file's hash no longer matches.
+  std::string swapped = content;
+  swapped.replace(swapped.find("1000000005"), 10, "1000000006");
+  test::write_file(file, swapped);
+  CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
+
+  // A filter that would keep a different copy (another list) is refused too.
+  test::write_file(file, content);
+  auto other = policy_for("1000000004");
+  entry.filter = [&other] { return std::unique_ptr<spool::ContentFilter>(collectors::make_dpc_filter(other, 2)); };
+  CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
+}
+
+}  // namespace
+}  // namespace medgw
