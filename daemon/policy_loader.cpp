@@ -49,7 +49,8 @@ std::optional<std::string> PolicyLoader::refresh(std::chrono::system_clock::time
   struct stat info {};
   if (::stat(config_.optout_file.c_str(), &info) != 0) {
     return config_.optout_file.string() + ": cannot read the opt-out list (policy.optout_file): " +
-           std::string(std::strerror(errno)) + "; restore the file or fix policy.optout_file";
+           std::string(std::strerror(errno)) + "; restore the file or fix policy.optout_file" +
+           (current_ ? "; the previous list stays in force" : "; nothing is collected until the list can be read");
   }
   const FileVersion version{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
                             static_cast<std::uint64_t>(info.st_size),

@@ -4,6 +4,7 @@
 // a file that changed in between, rather than send something else.
 #include <collectors/claims_profiles.hpp>
 #include <collectors/collection_pass.hpp>
+#include <daemon/policy_loader.hpp>
 #include <tests/integration/spool_fixture.hpp>
 #include <tests/support/object_reader.hpp>
 
@@ -108,6 +109,56 @@ TEST_CASE("a filtered file that changed between hashing and building is not sent
   auto other = policy_for("1000000004");
   entry.filter = [&other] { return std::unique_ptr<spool::ContentFilter>(collectors::make_dpc_filter(other, 2)); };
   CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
+}
+
+TEST_CASE("the opt-out list is re-read when it changes; a broken one leaves the previous in force", "[optout]") {
+  test::TempDir dir;
+  const auto file = dir.path() / "optout.csv";
+  daemon::PolicyConfig config;
+  config.optout_file = file;
+  config.since = "2y";
+  daemon::PolicyLoader loader(config);
+  const auto now = std::chrono::system_clock::now();
+
+  // Before any list: nothing in force, and the error names the file.
+  auto problem = loader.refresh(now);
+  REQUIRE(problem);
+  CHECK_THAT(*problem, Catch::Contains(file.string()) && Catch::Contains("nothing is collected"));
+  CHECK(loader.current() == nullptr);
+
+  test::write_file(file, "patient_id\nA1\n");
+  CHECK_FALSE(loader.refresh(now));
+  CHECK(loader.changed());
+  REQUIRE(loader.current()->opted_out("A1"));
+  CHECK(loader.current()->since.size() == 8);
+  CHECK_FALSE(loader.refresh(now));
+  CHECK_FALSE(loader.changed());  // unchanged file: not parsed again
+
+  test::write_file(file, "patient_id,dpc_id\nA1,\nB2,notdigits\n");
+  problem = loader.refresh(now);
+  REQUIRE(problem);
+  CHECK_THAT(*problem, Catch::Contains(file.string() + ":3:") && Catch::Contains("previous list stays in force"));
+  CHECK_THAT(*problem, !Catch::Contains("B2") && !Catch::Contains("notdigits"));
+  CHECK(loader.current()->opted_out("A1"));
+  CHECK_FALSE(loader.current()->opted_out("B2"));
+
+  test::write_file(file, "patient_id\nA1\nB2\n");
+  CHECK_FALSE(loader.refresh(now));
+  CHECK(loader.current()->opted_out("B2"));
+}
+
+TEST_CASE("policy.since: a date, or years before today", "[optout]") {
+  using namespace std::chrono;
+  const auto day = sys_days{2026y / March / 1} + 12h;
+  CHECK(daemon::since_as_date("2024-04-01", day) == "20240401");
+  CHECK(daemon::since_as_date("3y", day) == "20230301");
+  CHECK(daemon::since_as_date("", day).empty());
+  collectors::PatientPolicy policy;
+  policy.since = "20240401";
+  CHECK(policy.before_since("20240331"));
+  CHECK_FALSE(policy.before_since("20240401"));
+  CHECK(policy.before_since("202403"));   // a month before
+  CHECK_FALSE(policy.before_since("202404"));  // the month the window opens in
 }
 
 }  // namespace

@@ -256,6 +256,37 @@ class OptOut(unittest.TestCase):
             self.assertEqual(central.tree("ssmix2-ext"), snapshot(data / "ssmix2" / "ext"))
             self.assertEqual(central.withdrawn, [pid])
 
+    def test_collection_window_skips_older_dates_and_months(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "20", "--seed", "5", "--months", "3", check=True)
+            identity, recipient = new_identity(tmp)
+            config = write_gateway_config(tmp, recipient, sources(data), extra="policy: {since: \"2026-03-01\"}\n")
+            result = collect(config)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("files before policy.since not sent", result.stdout)
+            central = Central(identity)
+            central.apply_new(tmp / "state")
+
+            def kept(path: bytes) -> bool:
+                parts = path.split(b"/")
+                return not (len(parts) > 4 and parts[3].isdigit() and parts[3] < b"20260301")
+
+            for label, root in (("ssmix2", data / "ssmix2" / "std"), ("ssmix2-ext", data / "ssmix2" / "ext")):
+                tree = snapshot(root)
+                expected = {k: v for k, v in tree.items() if kept(k)}
+                self.assertLess(len(expected), len(tree), "the window excluded nothing: the test proves nothing")
+                if label == "ssmix2":
+                    self.assertTrue(any(k.split(b"/")[3] == b"-" for k in expected), "'-' folders must be kept")
+                self.assertEqual(central.tree(label), expected, label)
+            # DPC and receipts: month folders (a receipt's is its billing month) before 202603 skipped.
+            for label in ("dpc", "receipt"):
+                tree = snapshot(data / label)
+                expected = {k: v for k, v in tree.items() if k.split(b"/")[0] >= b"202603"}
+                self.assertLess(len(expected), len(tree))
+                self.assertEqual(central.tree(label), expected, label)
+            self.assertIn("collecting data from 2026-03-01", run(MEDGW, "status", "-c", config, check=True).stdout)
+
     def test_a_broken_list_stops_collection_and_names_the_line(self):
         with TempDir() as tmp:
             data = tmp / "hospital"
