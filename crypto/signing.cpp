@@ -5,6 +5,7 @@
 #include <crypto/random.hpp>
 #include <crypto/signing.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -92,6 +93,27 @@ bool verify_signature(const Ed25519PublicKey& key, ByteView message, const Ed255
   MdContext ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, public_key.get()) != 1) return false;
   return EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) == 1;
+}
+
+std::string receipt_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
+                              std::string_view age_sha256_hex, std::string_view received_at) {
+  std::string out = "medgw-receipt/1\n";
+  out.append(object_id).push_back('\n');
+  out.append(std::to_string(seq)).push_back('\n');
+  out.append(facility).push_back('\n');
+  out.append(age_sha256_hex).push_back('\n');
+  out.append(received_at).push_back('\n');
+  return out;
+}
+
+std::optional<Ed25519PublicKey> parse_public_key_text(std::string_view text) {
+  if (!text.starts_with("ed25519:")) return std::nullopt;
+  auto bytes = base64_decode_padded(text.substr(8));
+  if (!bytes) bytes = base64_decode_canonical(text.substr(8));
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  Ed25519PublicKey key{};
+  std::copy(bytes->begin(), bytes->end(), key.begin());
+  return key;
 }
 
 std::string object_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,

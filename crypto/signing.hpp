@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <optional>
 #include <string_view>
 
 namespace medgw::crypto {
@@ -37,6 +38,12 @@ class SigningKey {
 
 [[nodiscard]] bool verify_signature(const Ed25519PublicKey& key, ByteView message, const Ed25519Signature& signature);
 
+// What a central's receipt signs (DESIGN.md §6):
+//   "medgw-receipt/1\n<object_id>\n<seq>\n<facility>\n<sha256 hex>\n<received_at RFC 3339>\n"
+[[nodiscard]] std::string receipt_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
+                                            std::string_view age_sha256_hex, std::string_view received_at);
+// "ed25519:<base64>" (SigningKey::public_key_text) back to a key.
+[[nodiscard]] std::optional<Ed25519PublicKey> parse_public_key_text(std::string_view text);
 [[nodiscard]] std::string object_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
                                            std::string_view age_sha256_hex);
 

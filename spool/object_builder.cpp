@@ -1,4 +1,5 @@
 #include <spool/object_builder.hpp>
+#include <spool/utf8_locale.hpp>
 
 #include <crypto/age.hpp>
 #include <crypto/hash.hpp>
@@ -13,8 +14,6 @@
 #include <vector>
 
 #include <archive.h>
-#include <clocale>
-#include <locale.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -112,28 +111,6 @@ void write_data(struct archive* a, const Pipeline& pipeline, const void* data, s
     size -= static_cast<std::size_t>(written);
   }
 }
-
-// libarchive converts names with the thread's locale. A thread-local C.UTF-8
-// locale for the build (not a process-wide setlocale) makes UTF-8 names come
-// out as standard pax UTF-8 paths; without it every name would be BINARY.
-class ScopedUtf8Locale {
- public:
-  ScopedUtf8Locale() : locale_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr))) {
-    if (locale_ != static_cast<locale_t>(nullptr)) previous_ = ::uselocale(locale_);
-  }
-  ScopedUtf8Locale(const ScopedUtf8Locale&) = delete;
-  ScopedUtf8Locale& operator=(const ScopedUtf8Locale&) = delete;
-  ~ScopedUtf8Locale() {
-    if (locale_ == static_cast<locale_t>(nullptr)) return;
-    ::uselocale(previous_);
-    ::freelocale(locale_);
-  }
-  [[nodiscard]] bool active() const noexcept { return locale_ != static_cast<locale_t>(nullptr); }
-
- private:
-  locale_t locale_;
-  locale_t previous_ = static_cast<locale_t>(nullptr);
-};
 
 class SourceFile {
  public:

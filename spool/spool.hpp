@@ -135,6 +135,8 @@ class Spool {
   [[nodiscard]] std::vector<QueuedObject> due(std::size_t limit);
   void mark_uploading(std::string_view object_id, std::string_view upload_url);
   void record_offset(std::string_view object_id, std::uint64_t offset);
+  // The central lost the upload (404/410): the next attempt creates a new one.
+  void reset_upload(std::string_view object_id);
   void record_failure(std::string_view object_id, std::string_view error, std::chrono::system_clock::time_point retry_at);
   void mark_rejected(std::string_view object_id, std::string_view reason);
   // Moves the object to the history and removes its file.

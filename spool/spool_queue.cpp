@@ -43,6 +43,15 @@ void Spool::record_offset(std::string_view object_id, std::uint64_t offset) {
   transaction.commit();
 }
 
+void Spool::reset_upload(std::string_view object_id) {
+  WriteTransaction transaction(state_.db());
+  state_.db()
+      .prepare("UPDATE objects SET state = 'ready', upload_url = NULL, upload_offset = 0 WHERE object_id = ?1")
+      .bind_all(object_id)
+      .run();
+  transaction.commit();
+}
+
 void Spool::record_failure(std::string_view object_id, std::string_view error,
                            std::chrono::system_clock::time_point retry_at) {
   WriteTransaction transaction(state_.db());
