@@ -1,0 +1,52 @@
+#pragma once
+// receiver.yaml: the reference central collector's configuration. Unknown
+// keys are errors; every error names file:line:col.
+#include <crypto/signing.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace medgw::receiver {
+
+struct FacilityEntry {
+  std::string code;                      // 9-digit facility code
+  std::vector<std::string> clients;      // client certificate subject CN or DNS SAN
+  std::vector<crypto::Ed25519PublicKey> gateway_keys;  // "ed25519:<base64>" of its gateways
+};
+
+struct ReceiverConfig {
+  std::string listen = "127.0.0.1:8443";  // IP:port (port 0: any free port, printed at start)
+  std::string base_path = "/files/";      // the tus endpoint
+  std::filesystem::path ca;               // client certificates must chain to it
+  std::filesystem::path cert;             // server certificate (chain)
+  std::filesystem::path key;              // server private key (mode 0600)
+  std::filesystem::path data_dir;         // receiver.db, uploads/, store/
+  std::filesystem::path landing;          // optional: decrypt and unpack here
+  std::filesystem::path identity;         // age identity for landing
+  std::filesystem::path receipt_key;      // Ed25519 key signing receipts (created on first use)
+  std::uint64_t max_upload = 64ULL << 30;
+  std::chrono::seconds expiration{24 * 3600};  // an unfinished upload is dropped after this
+  std::chrono::seconds idle_timeout{60};       // a connection silent this long is closed
+  std::vector<FacilityEntry> facilities;
+  // For fault-injection tests of gateways: answer every Nth PATCH with 503
+  // (after reading its body) instead of storing it. 0 = never.
+  std::uint64_t inject_503_every = 0;
+
+  [[nodiscard]] const FacilityEntry* facility_of_client(std::string_view name) const;
+  [[nodiscard]] const FacilityEntry* facility(std::string_view code) const;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws ConfigError with every problem, one "FILE:LINE:COL: message" a line.
+[[nodiscard]] ReceiverConfig load_receiver_config(const std::filesystem::path& file);
+
+}  // namespace medgw::receiver
