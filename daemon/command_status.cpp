@@ -7,6 +7,8 @@
 
 #include <collectors/source_stats.hpp>
 
+#include <crypto/signing.hpp>
+
 #include <spool/json.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
@@ -43,6 +45,19 @@ std::string human_age(std::chrono::milliseconds age) {
 
 std::string from_millis(std::int64_t ms) {
   return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+// The public half of the gateway's object-signing key, "ed25519:<base64>";
+// empty before the first object (the key is made on first use).
+std::string gateway_key(const Config& config) {
+  const std::filesystem::path file = config.state_dir / crypto::SigningKey::file_name;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return {};
+  try {
+    return crypto::SigningKey::load_or_create(file).public_key_text();
+  } catch (const std::exception&) {
+    return {};  // not readable by this user: status still works
+  }
 }
 
 // The patient-level policy as status shows it: counts only.
@@ -126,6 +141,7 @@ int command_status(Invocation& invocation) {
     doc.begin_object();
     doc.field("facility", config.facility.code);
     doc.field("gateway", state ? state->gateway_id() : std::string());
+    doc.field("gateway_key", gateway_key(config));
     doc.field("generated", spool::rfc3339_utc(now));
     doc.key("state").begin_object();
     doc.field("dir", config.state_dir.string());
@@ -201,6 +217,9 @@ int command_status(Invocation& invocation) {
     out << ": " << state_problem << "\n";
   } else {
     out << " (schema " << state->schema_version() << ", gateway " << state->gateway_id() << ")\n";
+    if (const std::string key = gateway_key(config); !key.empty()) {
+      out << "  signing:   " << key << " (list it under the facility's gateways in the central's receiver.yaml)\n";
+    }
   }
   for (const SourceConfig& source : config.sources) {
     out << "  source:    " << source.name << " (" << source_type_name(source.type) << ") " << source.path.string() << "\n";

@@ -70,8 +70,13 @@ constexpr std::array command_table{
                 "the same; check it, then confirm with --accept-deletions.",
                 "medgw collect --once\nmedgw collect --once --accept-deletions", collect_options, command_collect},
     CommandSpec{"upload", "", 0, 0, "Upload the spool to the central until it is empty.",
-                "Exits 0 when every object was delivered, 1 on a hard error (the spool keeps everything).",
-                "medgw upload --once", once_options, nullptr},
+                "Sends every spooled object to central.url with tus 1.0 over mutual TLS, resuming any upload that "
+                "was cut, and removes an object only once the central has all of it. Fetches and checks the "
+                "central's signed receipt when the server offers one (central.receipt_key). Transient failures "
+                "are retried with backoff; a permanent refusal moves the object to 'rejected' (see medgw status). "
+                "Exits 0 when the spool is empty, 1 on a hard error (TLS refused, the central unreachable after "
+                "retries, a receipt that does not check out); the spool keeps everything.",
+                "medgw upload --once", once_options, command_upload},
     CommandSpec{"status", "", 0, 0, "Show sources, index counts, spool, last upload and errors.",
                 "Works with or without the daemon running: it reads state.db without taking the writer lock. "
                 "Patient data never appears in the output.",

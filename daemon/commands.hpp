@@ -12,5 +12,6 @@ int command_decrypt(Invocation& invocation);
 int command_status(Invocation& invocation);
 int command_collect(Invocation& invocation);
 int command_optout_check(Invocation& invocation);
+int command_upload(Invocation& invocation);
 
 }  // namespace medgw::daemon

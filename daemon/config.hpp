@@ -41,6 +41,9 @@ struct CentralConfig {
   std::uint64_t bandwidth = 0;          // bytes per second, 0 = no cap
   TimeWindow window;
   std::uint64_t chunk = 0;
+  std::string tls_min = "1.3";               // "1.3" or "1.2"
+  std::filesystem::path key_password_file;   // passphrase of an encrypted central.key
+  std::filesystem::path receipt_key;         // the central's receipt-signing public key (ed25519:...)
 };
 
 struct SpoolConfig {

@@ -202,6 +202,7 @@ std::string check_listen(const ConfigValue& value) {
 
 constexpr std::array<std::string_view, 3> source_types{"ssmix2", "dpc", "receipt"};
 constexpr std::array<std::string_view, 2> unidentified_choices{"hold", "send"};
+constexpr std::array<std::string_view, 2> tls_versions{"1.3", "1.2"};
 constexpr std::array<std::string_view, 4> log_levels{"debug", "info", "warn", "error"};
 constexpr std::array<TypeDefault, 3> scan_interval_defaults{
     {{SourceType::ssmix2, "10m"}, {SourceType::dpc, "1h"}, {SourceType::receipt, "1h"}}};
@@ -277,6 +278,15 @@ const std::vector<KeySpec>& table() {
       {"central.chunk", V::size, "size", false, "16MiB",
        "Size of each tus PATCH; after a cut at most this much is sent again (64KiB-1GiB).", {}, {},
        check_chunk, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.chunk = v.size; }},
+      {"central.tls_min", V::choice, "choice", false, "1.3",
+       "Lowest TLS version accepted from the central: 1.3, or 1.2 for an older central.", tls_versions, {},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.tls_min = v.text; }},
+      {"central.key_password_file", V::path, "path", false, "",
+       "File holding the passphrase of an encrypted central.key (mode 0600); empty = the key is not encrypted.",
+       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key_password_file = v.text; }},
+      {"central.receipt_key", V::path, "path", false, "",
+       "File with the central's receipt-signing public key (ed25519:...); receipts that fail it raise an alarm.",
+       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
 
       {"spool.max_bytes", V::size, "size", false, "20GiB",
        "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped).", {}, {},

@@ -1,0 +1,71 @@
+#pragma once
+// Delivery of spooled objects to the central: a tus 1.0 client (core,
+// creation, termination; checksum when the server offers it) on one libcurl
+// multi handle, over mutual TLS (DESIGN.md §6, invariants 2 and 6).
+//
+// Per object: POST (Upload-Length, Upload-Metadata) and the Location is
+// persisted before any data; PATCH pieces of central.chunk, the offset
+// recorded after each; after any failure HEAD and resume from the server's
+// Upload-Offset (404/410: a new upload). An object leaves the spool only when
+// the server reports offset == length; then its receipt is fetched and
+// verified when the server offers one. Transient failures retry with capped
+// exponential backoff and full jitter (Retry-After honoured); a permanent
+// refusal (4xx other than 404/409/410/423/429/460) moves the object to
+// `rejected`.
+#include <daemon/config.hpp>
+
+#include <spool/log.hpp>
+#include <spool/spool.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace medgw::daemon {
+
+struct UploadReport {
+  std::uint64_t delivered = 0;
+  std::uint64_t delivered_bytes = 0;    // sizes of the objects delivered
+  std::uint64_t bytes_sent = 0;         // PATCH bytes on the wire (includes what was sent again)
+  std::uint64_t rejected = 0;
+  std::uint64_t retries = 0;            // failed requests that were retried
+  std::uint64_t receipts_verified = 0;
+  std::uint64_t receipts_unverified = 0;  // receipt present, no central.receipt_key to check it
+  std::uint64_t receipts_missing = 0;     // the server offers none (a plain tus server)
+  std::uint64_t receipts_invalid = 0;     // alarm: a receipt that does not check out
+  bool hard_error = false;              // stopped: TLS refused, or no progress within the retry budget
+  bool outside_window = false;          // central.window closed: resumed in the next window
+  std::string error;                    // operator-facing, names what to check
+  std::chrono::milliseconds duration{};
+};
+
+struct DrainOptions {
+  std::size_t parallel = 4;
+  // --once gives up after this many failures in a row of one object without
+  // progress (the daemon retries forever).
+  int give_up_after = 8;
+  std::chrono::milliseconds backoff_base{250};
+  std::chrono::milliseconds backoff_cap{30'000};
+};
+
+class Uploader {
+ public:
+  Uploader(const CentralConfig& central, std::string facility, std::string gateway, spool::Spool& spool,
+           log::Logger logger);
+
+  // Delivers what the spool holds until it is empty or a hard error.
+  [[nodiscard]] UploadReport drain(const DrainOptions& options = {});
+
+ private:
+  const CentralConfig& central_;
+  std::string facility_;
+  std::string gateway_;
+  spool::Spool& spool_;
+  log::Logger logger_;
+};
+
+// Throws std::runtime_error with what to do when the client key is readable
+// by group or other, or a file central.* names cannot be read.
+void check_client_credentials(const CentralConfig& central);
+
+}  // namespace medgw::daemon
