@@ -195,3 +195,101 @@ def snapshot(root: Path) -> dict[bytes, str]:
             with open(full, "rb") as handle:
                 result[os.path.relpath(full, base)] = hashlib.sha256(handle.read()).hexdigest()
     return result
+
+
+# --- The reference receiver on loopback ---
+
+RECEIVER = BINARY_DIR / "receiver" / "medgw-receiver"
+
+
+def gateway_key(config: Path) -> str:
+    return json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)["gateway_key"]
+
+
+class Receiver:
+    """medgw-receiver as a real child process on a free loopback port."""
+
+    def __init__(self, directory: Path, pki, gateway_keys: list[str], facility: str = "131234567",
+                 landing: bool = True, identity: Path | None = None, server=None, extra: str = ""):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        server_cert, server_key = server or pki.server
+        lines = [
+            'listen: "127.0.0.1:0"',
+            f"tls: {{ca: {pki.ca.pem}, cert: {server_cert}, key: {server_key}}}",
+            f"data_dir: {directory / 'data'}",
+            "idle_timeout: 10s",
+        ]
+        if landing:
+            lines += [f"landing: {directory / 'landing'}", f"identity: {identity}"]
+        lines.append("facilities:")
+        lines.append(f'  - {{code: "{facility}", clients: [{pki.client_cn}], gateways: [{", ".join(gateway_keys)}]}}')
+        self.config = directory / "receiver.yaml"
+        self.config.write_text("\n".join(lines) + "\n" + extra)
+        self.process = None
+        self.port = None
+        self.log = directory / "receiver.log"
+
+    def start(self) -> "Receiver":
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([str(RECEIVER), "-c", str(self.config)], stdout=subprocess.PIPE, stderr=log)
+        line = self.process.stdout.readline().decode()
+        self.process.stdout.close()
+        if "listening on" not in line:
+            raise AssertionError(f"medgw-receiver did not start: {line!r} {self.log.read_text()}")
+        port = int(line.rsplit(" ", 1)[1])
+        if self.port is not None and port != self.port:
+            raise AssertionError("restarted receiver on another port")
+        self.port = port
+        return self
+
+    def restart_on_same_port(self):
+        text = self.config.read_text().replace('listen: "127.0.0.1:0"', f'listen: "127.0.0.1:{self.port}"')
+        self.config.write_text(text)
+        return self.start()
+
+    def kill(self, sig=9):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+    def status(self) -> str:
+        return run(RECEIVER, "status", "-c", self.config, check=True).stdout
+
+    def landed(self, facility: str = "131234567") -> Path:
+        return self.directory / "landing" / facility
+
+    def wait_landed(self, objects: int, timeout: float = 120):
+        """Until `objects` objects are landed (landed through == highest seq)."""
+        import re
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.status()
+            match = re.search(r"(\d+) objects .* highest seq (\d+), landed through (\d+)", text)
+            if match and int(match.group(1)) >= objects and match.group(3) == match.group(2):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"not landed in time:\n{self.status()}\n{self.log.read_text()[-3000:]}")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill(15)
+
+
+def delivery_config(directory: Path, recipient: str, sources: str, pki, port: int, extra: str = "",
+                    receipt_key: Path | None = None, cert=None, ca: Path | None = None) -> Path:
+    """A gateway config that uploads to the receiver on loopback."""
+    client_cert, client_key = cert or pki.client
+    config = directory / "medgw.yaml"
+    central = (f"central:\n  url: https://localhost:{port}/files/\n  ca: {ca or pki.ca.pem}\n"
+               f"  cert: {client_cert}\n  key: {client_key}\n  recipients: [{recipient}]\n  chunk: 1MiB\n")
+    if receipt_key:
+        central += f"  receipt_key: {receipt_key}\n"
+    config.write_text(
+        "facility: {code: \"131234567\", name: \"Test Hospital\"}\n"
+        f"state_dir: {directory / 'state'}\n"
+        f"sources:\n{sources}" + central + extra)
+    return config

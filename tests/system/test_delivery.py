@@ -1,0 +1,322 @@
+"""Delivery (issue 7): medgw upload --once to medgw-receiver over mutual TLS on
+loopback, with a throwaway PKI made at test time. The landed tree equals the
+hospital's; TLS problems refuse before anything is sent; cuts, stalls and a
+receiver killed mid-upload still land everything exactly once, re-sending at
+most one chunk per fault."""
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from helpers import MEDGW, RECEIVER, SAMPLE, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
+from pki import Pki, spki_pin
+from test_collect_ssmix2 import assert_no_patient_data, collect
+
+
+def all_sources(data: Path) -> str:
+    return (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, "
+            f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s}}\n"
+            f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s}}\n"
+            f"  - {{name: receipt, type: receipt, path: {data / 'receipt'}, settle: 0s}}\n")
+
+
+def upload(config: Path, timeout: float = 300):
+    return run(MEDGW, "upload", "--once", "-c", config, timeout=timeout)
+
+
+def spooled(config: Path) -> int:
+    import json
+    status = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+    return status["spool"]["ready_objects"] + status["spool"]["uploading_objects"]
+
+
+def receipt_key_file(receiver: Receiver, directory: Path) -> Path:
+    """The receiver's receipt public key, as the central's operators hand it out."""
+    out = directory / "receipt.pub"
+    out.write_text(run(RECEIVER, "receipt-key", "-c", receiver.config, check=True).stdout)
+    return out
+
+
+class EndToEnd(unittest.TestCase):
+    def test_collected_uploaded_landed_identical(self):
+        """Acceptance 1."""
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "40", "--seed", "21", "--months", "2", check=True)
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            # One opted-out patient with SS-MIX2 data only (DPC/UKE filtering has its own tests).
+            uke = b"".join(p.read_bytes() for p in (data / "receipt").rglob("*") if p.is_file())
+            dpc = b"".join(p.read_bytes() for p in (data / "dpc").rglob("*") if p.is_file())
+            rows = [l.split("\t") for l in (data / "patients.tsv").read_text().splitlines()[1:]]
+            opted = next(r for r in rows if r[0].encode() not in uke and r[1].encode() not in dpc)
+            optout = tmp / "optout.csv"
+            optout.write_text(f"patient_id\n{opted[0]}\n")
+            config = delivery_config(tmp, recipient, all_sources(data), pki, port=1,
+                                     extra=f"policy: {{optout_file: {optout}}}\nlog: {{level: info, file: {tmp / 'medgw.log'}}}\n")
+            result = collect(config)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity) as receiver:
+                receipt_key = receipt_key_file(receiver, tmp)
+                config = delivery_config(tmp, recipient, all_sources(data), pki, receiver.port, receipt_key=receipt_key,
+                                         extra=f"policy: {{optout_file: {optout}}}\nlog: {{level: info, file: {tmp / 'medgw.log'}}}\n")
+                # With the central's pin (the right one): delivered.
+                config.write_text(config.read_text().replace("  chunk: 1MiB\n", f"  chunk: 1MiB\n  pin: [\"{spki_pin(pki.server[0])}\"]\n"))
+                objects = spooled(config)
+                self.assertGreater(objects, 0)
+                sent = upload(config)
+                self.assertEqual(sent.returncode, 0, sent.stdout + sent.stderr)
+                self.assertIn(f"{objects} objects delivered", sent.stdout)
+                self.assertIn(f"receipts: {objects} verified", sent.stdout)
+                self.assertEqual(spooled(config), 0)
+                receiver.wait_landed(objects)
+                landed = receiver.landed()
+                folder = f"{opted[0][:3]}/{opted[0][3:6]}/{opted[0]}/".encode()
+                expected = {k: v for k, v in snapshot(data / "ssmix2" / "std").items() if not k.startswith(folder)}
+                self.assertEqual(snapshot(landed / "ssmix2"), expected)
+                self.assertEqual(snapshot(landed / "ssmix2-ext"),
+                                 {k: v for k, v in snapshot(data / "ssmix2" / "ext").items() if not k.startswith(folder)})
+                self.assertEqual(snapshot(landed / "dpc"), snapshot(data / "dpc"))
+                self.assertEqual(snapshot(landed / "receipt"), snapshot(data / "receipt"))
+
+                # A round of changes (renames, deletions, new files) lands too.
+                run(SAMPLE, "--mutate", data, "--changes", "30", "--seed", "3", check=True)
+                self.assertEqual(collect(config).returncode, 0)
+                more = spooled(config)
+                sent = upload(config)
+                self.assertEqual(sent.returncode, 0, sent.stdout + sent.stderr)
+                receiver.wait_landed(objects + more)
+                expected = {k: v for k, v in snapshot(data / "ssmix2" / "std").items() if not k.startswith(folder)}
+                self.assertEqual(snapshot(landed / "ssmix2"), expected)
+                status = receiver.status()
+                self.assertIn("no gaps", status)
+                gateway_status = run(MEDGW, "status", "-c", config, check=True).stdout
+                self.assertIn(f"delivered: {objects + more} objects", gateway_status)
+                outputs = sent.stdout + sent.stderr + gateway_status + (tmp / "medgw.log").read_text()
+                outputs += receiver.log.read_text() + status
+                assert_no_patient_data(self, outputs, data / "patients.tsv")
+
+
+class TlsRefusals(unittest.TestCase):
+    """Acceptance 3: each a clear error, and nothing sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_holder = TempDir()
+        cls.tmp = cls.tmp_holder.__enter__()
+        data = cls.tmp / "hospital"
+        run(SAMPLE, "--out", data, "--patients", "3", "--seed", "2", "--only", "ssmix2", check=True)
+        cls.pki = Pki(cls.tmp / "pki")
+        cls.identity, cls.recipient = new_identity(cls.tmp)
+        cls.sources = (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, settle: 0s}}\n")
+        config = delivery_config(cls.tmp, cls.recipient, cls.sources, cls.pki, port=1)
+        assert collect(config).returncode == 0
+        cls.key = gateway_key(config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_holder.__exit__(None, None, None)
+
+    def refused(self, expect: str, server=None, **config_args):
+        name = expect.replace(" ", "-")[:20]
+        with Receiver(self.tmp / f"central-{name}-{time.monotonic_ns()}", self.pki, [self.key], landing=False,
+                      server=server) as receiver:
+            config = delivery_config(self.tmp, self.recipient, self.sources, self.pki, receiver.port, **config_args)
+            before = spooled(config)
+            result = upload(config, timeout=120)
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertRegex(result.stderr, expect)
+            self.assertEqual(spooled(config), before)
+            self.assertIn("no objects received", receiver.status())
+            self.assertFalse(list((receiver.directory / "data" / "uploads").glob("*")), "an upload was created")
+            return result.stderr
+
+    def test_server_certificate_from_another_ca(self):
+        self.refused("TLS with the central failed", server=self.pki.server_other_ca)
+
+    def test_wrong_hostname(self):
+        self.refused("TLS with the central failed", server=self.pki.server_wrong_host)
+
+    def test_expired_server_certificate(self):
+        self.refused("TLS with the central failed", server=self.pki.server_expired)
+
+    def test_pin_mismatch(self):
+        wrong = spki_pin(self.pki.server_other_ca[0])
+        config_extra = f"  pin: [\"{wrong}\"]\n"
+        with Receiver(self.tmp / f"central-pin-{time.monotonic_ns()}", self.pki, [self.key], landing=False) as receiver:
+            config = delivery_config(self.tmp, self.recipient, self.sources, self.pki, receiver.port)
+            config.write_text(config.read_text().replace("  chunk: 1MiB\n", "  chunk: 1MiB\n" + config_extra))
+            result = upload(config, timeout=120)
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("TLS with the central failed", result.stderr)
+            self.assertIn("no objects received", receiver.status())
+
+    def test_client_certificate_from_another_ca(self):
+        self.refused("TLS with the central failed", cert=self.pki.client_other_ca)
+
+    def test_client_key_readable_by_others(self):
+        cert, key = self.pki.ca.issue("client-open", self.pki.client_cn, server=False)
+        key.chmod(0o644)
+        stderr = self.refused("chmod", cert=(cert, key))
+        self.assertIn(str(key), stderr)
+
+    def test_receiver_refuses_a_client_without_certificate(self):
+        with Receiver(self.tmp / f"central-nocert-{time.monotonic_ns()}", self.pki, [self.key], landing=False) as receiver:
+            context = ssl.create_default_context(cafile=str(self.pki.ca.pem))
+            with socket.create_connection(("127.0.0.1", receiver.port)) as raw:
+                with self.assertRaises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+                    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                        tls.sendall(b"OPTIONS /files/ HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n\r\n")
+                        if not tls.recv(100):
+                            raise ConnectionResetError("closed")
+            self.assertIn("no objects received", receiver.status())
+
+
+class FaultProxy:
+    """A TCP proxy on loopback between gateway and receiver that injects
+    faults into the gateway's stream: it cuts connections after a few hundred
+    KiB (mid-PATCH), and stalls one (forwards nothing for a while, then cuts).
+    At most `limit` faults, so the run ends."""
+
+    def __init__(self, target_port: int, limit: int = 6, stall: float = 2.0):
+        import random
+        self.random = random.Random(7)
+        self.target_port = target_port
+        self.limit = limit
+        self.stall = stall
+        self.cuts = 0
+        self.stalls = 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    @property
+    def faults(self) -> int:
+        return self.cuts + self.stalls
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                limit = self.random.randint(300_000, 1_500_000)
+            threading.Thread(target=self.pipe, args=(client, upstream, limit), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(upstream, client, None), daemon=True).start()
+
+    def pipe(self, source, sink, limit):
+        sent = 0
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+                sent += len(data)
+                if limit is not None and sent > limit:
+                    with self.lock:
+                        if self.faults >= self.limit:
+                            limit = None
+                            continue
+                        stall = self.stalls == 0
+                        if stall:
+                            self.stalls += 1
+                        else:
+                            self.cuts += 1
+                    if stall:
+                        time.sleep(self.stall)
+                    break
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.listener.close()
+
+
+class Faults(unittest.TestCase):
+    """Acceptance 2."""
+
+    def test_cuts_stalls_and_a_receiver_killed_mid_upload(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "120", "--seed", "8", "--months", "2", check=True)
+            # A large export that does not compress: several MiB of objects, many chunks.
+            (data / "dpc" / "export.bin").write_bytes(os.urandom(6 << 20))
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            config = delivery_config(tmp, recipient, all_sources(data), pki, port=1)
+            self.assertEqual(collect(config).returncode, 0)
+            receiver = Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity,
+                                extra="inject_503_every: 7\n").start()
+            try:
+                proxy = FaultProxy(receiver.port)
+                config = delivery_config(tmp, recipient, all_sources(data), pki, proxy.port)
+                # Small chunks so the cuts land mid-PATCH.
+                config.write_text(config.read_text().replace("chunk: 1MiB", "chunk: 256KiB"))
+                objects = spooled(config)
+                total_sent = 0
+                total_bytes = 0
+                rounds = 0
+                killed = False
+                while spooled(config) > 0 and rounds < 20:
+                    rounds += 1
+                    process = __import__("subprocess").Popen(
+                        [str(MEDGW), "upload", "--once", "-c", str(config)], stdout=-1, stderr=-1, text=True)
+                    if not killed:
+                        # Kill -9 the receiver once a body is arriving (mid-upload).
+                        uploads = receiver.directory / "data" / "uploads"
+                        deadline = time.time() + 20
+                        while time.time() < deadline and not any(p.stat().st_size > 0 for p in uploads.glob("*.part")):
+                            time.sleep(0.01)
+                        self.assertIsNone(process.poll(), "the upload ended before the receiver could be killed")
+                        receiver.kill(9)
+                        killed = True
+                        time.sleep(0.5)
+                        receiver.restart_on_same_port()
+                    out, err = process.communicate(timeout=300)
+                    match = re.search(r"(\d+) objects delivered \((\d+) bytes\).* (\d+) bytes sent", out)
+                    self.assertIsNotNone(match, out + err)
+                    total_bytes += int(match.group(2))
+                    total_sent += int(match.group(3))
+                self.assertEqual(spooled(config), 0, "not everything was delivered")
+                status = receiver.wait_landed(objects)
+                self.assertIn(f"{objects} objects", status)
+                self.assertIn("no gaps", status)
+                landed = receiver.landed()
+                self.assertEqual(snapshot(landed / "ssmix2"), snapshot(data / "ssmix2" / "std"))
+                self.assertEqual(snapshot(landed / "dpc"), snapshot(data / "dpc"))
+                self.assertEqual(snapshot(landed / "receipt"), snapshot(data / "receipt"))
+                injected = receiver.log.read_text().count("receiver.fault_injected")
+                faults = proxy.faults + injected + 1  # and the kill
+                self.assertGreater(proxy.cuts, 2, "the proxy cut too few connections to prove anything")
+                self.assertEqual(proxy.stalls, 1)
+                self.assertGreater(injected, 0)
+                resent = total_sent - total_bytes
+                print(f"\nfaults: {faults} ({proxy.cuts} cuts, {proxy.stalls} stall, {injected} HTTP 503, 1 kill), "
+                      f"bytes delivered {total_bytes}, "
+                      f"sent {total_sent}, re-sent {resent} = {resent / faults:.0f} per fault (chunk 262144)")
+                self.assertLessEqual(resent, faults * 262144)
+                proxy.close()
+            finally:
+                receiver.kill(15)
+
+
+if __name__ == "__main__":
+    unittest.main()
