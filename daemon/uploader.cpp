@@ -13,6 +13,7 @@
 #include <cctype>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -143,7 +144,9 @@ struct Transfer {
   Step step = Step::create;
   std::string url;
   std::uint64_t offset = 0;
+  std::uint64_t recorded = 0;  // the offset last written to the spool
   int failures = 0;  // in a row, without progress
+  int restarts = 0;  // uploads the central lost (404/410) in this run
   Clock::time_point wake{};
   // The request in flight.
   Easy easy;
@@ -155,14 +158,33 @@ struct Transfer {
   int fd = -1;
   std::uint64_t send_at = 0;
   std::uint64_t send_end = 0;
+  // The checksum of the next piece, computed on another thread while this
+  // one is on the wire (the header must be sent before the body).
+  std::uint64_t prepared_at = 0;
+  std::future<std::string> prepared;
 
   Transfer() = default;
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
   ~Transfer() {
+    if (prepared.valid()) prepared.wait();  // it reads `fd`
     if (fd >= 0) ::close(fd);
   }
 };
+
+// base64 SHA-256 of [from, to) of the file (tus Upload-Checksum).
+std::string piece_checksum(int fd, std::uint64_t from, std::uint64_t to) {
+  crypto::Sha256 hash;
+  std::vector<std::uint8_t> block(1 << 20);
+  for (std::uint64_t at = from; at < to;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), to - at));
+    const ssize_t got = ::pread(fd, block.data(), want, static_cast<off_t>(at));
+    if (got <= 0) break;  // the send fails the same way, and is retried
+    hash.update(crypto::ByteView(block.data(), static_cast<std::size_t>(got)));
+    at += static_cast<std::uint64_t>(got);
+  }
+  return crypto::base64_encode(hash.finish(), true);
+}
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -256,6 +278,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
   curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.parallel));
   std::mt19937_64 random(std::random_device{}());
   bool checksum_offered = false;
+  bool receipts_offered = false;  // medgw-receiver: every stored object has a receipt
 
   // Applies the TLS, proxy and stall settings common to every request.
   auto prepare = [&](Transfer& t, const std::string& url) {
@@ -332,18 +355,21 @@ UploadReport Uploader::drain(const DrainOptions& options) {
         add_header(t, "Content-Type: application/offset+octet-stream");
         add_header(t, "Upload-Offset: " + std::to_string(t.offset));
         if (checksum_offered && t.fd >= 0) {
-          crypto::Sha256 hash;
-          std::vector<std::uint8_t> block(1 << 20);
-          for (std::uint64_t at = t.send_at; at < t.send_end;) {
-            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), t.send_end - at));
-            const ssize_t got = ::pread(t.fd, block.data(), want, static_cast<off_t>(at));
-            if (got <= 0) break;
-            hash.update(crypto::ByteView(block.data(), static_cast<std::size_t>(got)));
-            at += static_cast<std::uint64_t>(got);
+          std::string checksum;
+          if (t.prepared.valid()) {
+            checksum = t.prepared.get();
+            if (t.prepared_at != t.send_at) checksum.clear();  // resumed elsewhere: not this piece
           }
-          add_header(t, "Upload-Checksum: sha256 " + crypto::base64_encode(hash.finish(), true));
+          if (checksum.empty()) checksum = piece_checksum(t.fd, t.send_at, t.send_end);
+          add_header(t, "Upload-Checksum: sha256 " + checksum);
+          if (t.send_end < t.object.size) {
+            const std::uint64_t next_end = std::min(t.object.size, t.send_end + central_.chunk);
+            t.prepared_at = t.send_end;
+            t.prepared = std::async(std::launch::async, piece_checksum, t.fd, t.send_end, next_end);
+          }
         }
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);  // fewer, larger TLS writes
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PATCH");
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(e, CURLOPT_READDATA, &t);
@@ -381,6 +407,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     }
     const auto extensions = probe.response_headers.find("tus-extension");
     const auto algorithms = probe.response_headers.find("tus-checksum-algorithm");
+    receipts_offered = probe.response_headers.contains("medgw-receipts");
     checksum_offered = extensions != probe.response_headers.end() && extensions->second.find("checksum") != std::string::npos &&
                        algorithms != probe.response_headers.end() && algorithms->second.find("sha256") != std::string::npos;
   }
@@ -414,6 +441,18 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     report.hard_error = true;
     report.error = why;
     spool_.record_failure(t.object.object_id, why, std::chrono::system_clock::now());
+  };
+
+  // The central lost the upload, or asks for the object again: a new upload,
+  // a few times; more means something is wrong there.
+  auto restart = [&](Transfer& t, long status) {
+    spool_.reset_upload(t.object.object_id);
+    t.url.clear();
+    t.step = Step::create;
+    if (++t.restarts > 3) {
+      give_up(t, "the central lost or refused the upload of the same object " + std::to_string(t.restarts) +
+                     " times (HTTP " + std::to_string(status) + "); see the central's log");
+    }
   };
 
   refill();
@@ -495,9 +534,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
           }
           case Step::head: {
             if (status == 404 || status == 410) {
-              spool_.reset_upload(t->object.object_id);
-              t->url.clear();
-              t->step = Step::create;
+              restart(*t, status);
             } else if (status == 200 || status == 204) {
               const auto offset = to_number(header("upload-offset"));
               if (!offset || *offset > t->object.size) {
@@ -520,14 +557,17 @@ UploadReport Uploader::drain(const DrainOptions& options) {
                 failure = Outcome::resync;
               } else {
                 t->offset = *offset;
-                spool_.record_offset(t->object.object_id, t->offset);
+                // For status only (after a failure the server's HEAD is the
+                // truth): recorded every 64 MiB, not at every piece.
+                if (t->offset - t->recorded >= (64ULL << 20) && t->offset != t->object.size) {
+                  spool_.record_offset(t->object.object_id, t->offset);
+                  t->recorded = t->offset;
+                }
                 t->failures = 0;
                 t->step = t->offset == t->object.size ? Step::receipt : Step::patch;
               }
             } else if (status == 404 || status == 410) {
-              spool_.reset_upload(t->object.object_id);
-              t->url.clear();
-              t->step = Step::create;
+              restart(*t, status);
             } else if (status == 409 || status == 460) {
               why = "the upload's offset or checksum did not match (HTTP " + std::to_string(status) + ")";
               failure = Outcome::resync;
@@ -538,6 +578,19 @@ UploadReport Uploader::drain(const DrainOptions& options) {
           }
           case Step::receipt: {
             std::string receipt;
+            if (receipts_offered && status == 404) {
+              // The upload is complete but no object was stored (the central
+              // failed in between): not delivered; send it again.
+              logger_.warn("upload.no_receipt", "the central has no receipt for a complete upload; sending it again",
+                           {{"seq", t->object.seq}});
+              restart(*t, status);
+              break;
+            }
+            if (receipts_offered && status != 200) {
+              why = "fetching the receipt: HTTP " + std::to_string(status);
+              failure = Outcome::retry;
+              break;
+            }
             if (status == 200) {
               receipt = t->body;
               try {

@@ -14,7 +14,6 @@
 
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -100,7 +99,10 @@ int main(int argc, char** argv) {
     auto core = std::make_shared<medgw::log::LogCore>(medgw::log::Level::info);
     core->add_sink(std::make_shared<medgw::log::StderrSink>());
     medgw::log::Logger logger(core, "receiver");
-    boost::asio::io_context io;
+    // One thread runs the event loop (concurrency hint 1: no locking inside
+    // Asio); several threads made every read completion a cross-thread
+    // wake-up and halved the throughput. Landing has its own worker thread.
+    boost::asio::io_context io(1);
     medgw::receiver::TusServer server(io, config, logger);
     const std::uint16_t port = server.start();
     server.resume_landing();
@@ -111,10 +113,7 @@ int main(int argc, char** argv) {
     });
     // "listening on PORT" on stdout: scripts and tests wait for it.
     std::cout << "medgw-receiver: listening on " << port << std::endl;
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 3; ++i) threads.emplace_back([&] { io.run(); });
     io.run();
-    for (std::thread& thread : threads) thread.join();
     return 0;
   } catch (const std::exception& error) {
     std::cerr << "medgw-receiver: " << error.what() << "\n";

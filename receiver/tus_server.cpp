@@ -176,6 +176,11 @@ struct RunningHash {
 
 }  // namespace
 
+struct Completion {
+  std::string problem;   // empty: stored (or a duplicate, dropped)
+  bool restart = false;  // the bytes do not match: the client sends them again (410)
+};
+
 struct TusServer::Impl {
   Impl(asio::io_context& io_context, ReceiverConfig receiver_config, log::Logger log)
       : io(io_context),
@@ -307,12 +312,15 @@ struct TusServer::Impl {
         response.set("Tus-Version", tus_version);
         response.set("Tus-Extension", "creation,termination,checksum,expiration");
         response.set("Tus-Checksum-Algorithm", "sha256");
+        // Not tus: tells medgw gateways that <base_path>receipts/<object_id>
+        // exists for every stored object, so a missing one is an error.
+        response.set("Medgw-Receipts", "1");
         response.set("Tus-Max-Size", std::to_string(config.max_upload));
         co_return response;
       }
       case http::verb::post:
         co_await drain(stream, buffer, parser);
-        co_return create(request, *facility, version);
+        co_return co_await off_loop([&] { return create(request, *facility, version); });
       case http::verb::head: {
         const auto upload = id.empty() ? std::nullopt : store.upload(id);
         if (!upload || upload->facility != facility->code) co_return make_response(http::status::not_found, version);
@@ -471,7 +479,9 @@ struct TusServer::Impl {
         break;
       }
     }
-    ::fdatasync(fd.get());
+    // No fdatasync per PATCH: bytes in the page cache outlive a crash of this
+    // process, and a power loss that drops some is caught at the end (the
+    // SHA-256 then differs, and the client is told to start again).
     if (checksum && !broken && !too_long) {
       const auto digest = chunk_hash.finish();
       if (crypto::base64_encode(digest, true) != *checksum) {
@@ -484,27 +494,43 @@ struct TusServer::Impl {
     if (checksum && (broken || too_long)) {
       discard_from(fd.get(), upload->offset);  // cannot be checked: discard
       at = upload->offset;
-    } else {
-      store.set_offset(id, at);
-      put_hash(id, std::move(running));
     }
+    // The database commit and, at the end, fsync, hashing and storing leave
+    // the event loop for the blocking pool; the loop keeps serving others.
+    const bool record = !(checksum && (broken || too_long));
+    const Completion completion = co_await off_loop([&] {
+      if (!record) return Completion{};
+      put_hash(id, std::move(running));
+      // The last byte is recorded only by storing the object: a crash in
+      // between must not leave an upload that HEAD reports complete while no
+      // object exists (the gateway would then drop its copy).
+      if (at != upload->length) store.set_offset(id, at);
+      if (broken || too_long || at != upload->length) return Completion{};
+      upload->offset = at;
+      ::fdatasync(fd.get());
+      return complete(*upload, facility);
+    });
     if (broken) throw std::runtime_error("connection lost during PATCH");
     if (too_long) co_return make_response(http::status::payload_too_large, version, "more bytes than Upload-Length");
+    if (completion.restart) co_return make_response(http::status::gone, version, completion.problem);
+    if (!completion.problem.empty()) co_return make_response(http::status::bad_request, version, completion.problem);
     Response response = make_response(http::status::no_content, version);
     response.set("Upload-Offset", std::to_string(at));
     response.set("Upload-Expires", http_date(upload->expires_ms));
-    if (at == upload->length) {
-      upload->offset = at;
-      if (auto problem = complete(*upload, facility)) {
-        co_return make_response(http::status::bad_request, version, *problem);
-      }
-    }
     co_return response;
+  }
+
+  // Runs `work` on the blocking pool and resumes on the event loop with its result.
+  template <class Work>
+  asio::awaitable<std::invoke_result_t<Work&>> off_loop(Work work) {
+    using Result = std::invoke_result_t<Work&>;
+    co_return co_await asio::co_spawn(
+        blocking_pool, [&work]() -> asio::awaitable<Result> { co_return work(); }, asio::use_awaitable);
   }
 
   // Verifies a finished upload and stores it; a problem is returned (and the
   // upload dropped) when the object is not what its metadata says.
-  std::optional<std::string> complete(const Upload& upload, const FacilityEntry& facility) {
+  Completion complete(const Upload& upload, const FacilityEntry& facility) {
     const auto fields = *parse_metadata(upload.metadata);
     const std::string& object_id = fields.at("object_id");
     const auto seq = number(fields.at("seq"));
@@ -518,13 +544,15 @@ struct TusServer::Impl {
       hashes.erase(upload.id);
     }
     if (computed.empty()) computed = sha256_of_file(partial_file(upload.id));
-    auto refuse = [&](const std::string& why) -> std::optional<std::string> {
+    auto refuse = [&](const std::string& why, bool restart = false) {
       logger.error("receiver.object_refused", "a finished upload was refused", {{"facility", facility.code}, {"why", why}});
       forget(upload.id);
-      return why;
+      return Completion{why, restart};
     };
     if (!seq || object_id.size() != 36) return refuse("object_id or seq metadata is malformed");
-    if (computed != sha256) return refuse("the SHA-256 of the bytes received differs from the sha256 metadata");
+    if (computed != sha256) {
+      return refuse("the SHA-256 of the bytes received differs from the sha256 metadata; send the object again", true);
+    }
     auto signature_bytes = crypto::base64_decode_padded(fields.at("sig"));
     if (!signature_bytes) signature_bytes = crypto::base64_decode_canonical(fields.at("sig"));
     if (!signature_bytes || signature_bytes->size() != 64) return refuse("the sig metadata is not an Ed25519 signature");
@@ -553,7 +581,7 @@ struct TusServer::Impl {
     if (store.object(object_id)) {
       logger.info("receiver.duplicate", "an object arrived again; the copy is dropped", {{"facility", facility.code}, {"seq", *seq}});
       forget(upload.id);
-      return std::nullopt;
+      return {};
     }
     std::filesystem::rename(partial_file(upload.id), target);
     crypto::sync_directory(target.parent_path());
@@ -565,7 +593,7 @@ struct TusServer::Impl {
     logger.info("receiver.object_received", "an object was received and verified",
                 {{"facility", facility.code}, {"seq", *seq}, {"bytes", upload.length}});
     schedule_landing(facility.code);
-    return std::nullopt;
+    return {};
   }
 
   Response get_receipt(const std::string& object_id, const FacilityEntry& facility, unsigned version) {
@@ -659,7 +687,8 @@ struct TusServer::Impl {
   Store store;
   crypto::SigningKey receipt_key;
   crypto::age::Identities identities;
-  asio::thread_pool landing_pool{1};  // one thread: a facility's objects land in seq order
+  asio::thread_pool blocking_pool{2};  // fsync, hashing after a restart, SQLite commits
+  asio::thread_pool landing_pool{1};   // one thread: a facility's objects land in seq order
   std::mutex hashes_mutex;
   std::map<std::string, RunningHash> hashes;
   std::set<std::string> busy;
