@@ -687,8 +687,11 @@ UploadReport Uploader::drain(const DrainOptions& options) {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(t->wake - soonest).count();
       timeout_ms = static_cast<int>(std::clamp<std::int64_t>(wait, 0, timeout_ms));
     }
-    if (!running.empty()) curl_multi_poll(multi.get(), nullptr, 0, timeout_ms, nullptr);
-    else if (timeout_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+    if (!running.empty()) {
+      curl_multi_poll(multi.get(), nullptr, 0, timeout_ms, nullptr);
+    } else if (!waiting.empty() && timeout_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));  // only backing off
+    }
     refill();
   }
   for (auto& [id, t] : running) {
