@@ -320,3 +320,64 @@ class Faults(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class IndependentTusServer(unittest.TestCase):
+    """Acceptance 4: any conforming tus server works (here @tus/server with its
+    file store behind Node https requiring client certificates). It offers
+    neither checksums nor receipts; the objects are delivered all the same."""
+
+    def node_server_dir(self) -> Path:
+        import shutil
+        import subprocess
+        if shutil.which("node") is None or shutil.which("npm") is None:
+            self.skipTest("Node.js is not installed")
+        prefix = Path(os.environ.get("MEDGW_BINARY_DIR", Path(__file__).resolve().parents[2] / "build")) / "tus-node"
+        if not (prefix / "node_modules" / "@tus" / "server").is_dir():
+            prefix.mkdir(parents=True, exist_ok=True)
+            result = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                                     "@tus/server@2", "@tus/file-store@2"], capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                self.skipTest(f"npm could not install @tus/server: {result.stderr[-300:]}")
+        shutil.copy(Path(__file__).with_name("tus_node_server.mjs"), prefix / "server.mjs")
+        return prefix
+
+    def test_delivery_to_tus_node_server(self):
+        import hashlib
+        import sqlite3
+        import subprocess
+        prefix = self.node_server_dir()
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "30", "--seed", "4", "--months", "1", check=True)
+            (data / "dpc" / "export.bin").write_bytes(os.urandom(3 << 20))  # several pieces
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            store = tmp / "tus-files"
+            store.mkdir()
+            server = subprocess.Popen(["node", str(prefix / "server.mjs"), str(pki.ca.pem), str(pki.server[0]),
+                                       str(pki.server[1]), str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      cwd=prefix, text=True)
+            try:
+                line = server.stdout.readline()
+                self.assertIn("listening on", line, server.stderr.read() if server.poll() is not None else "")
+                port = int(line.rsplit(" ", 1)[1])
+                config = delivery_config(tmp, recipient, all_sources(data), pki, port)
+                self.assertEqual(collect(config).returncode, 0)
+                db = sqlite3.connect(f"file:{tmp / 'state' / 'state.db'}?mode=ro", uri=True)
+                spooled_sha = {row[0] for row in db.execute("SELECT sha256 FROM objects")}
+                db.close()
+                self.assertGreater(len(spooled_sha), 1)
+                result = upload(config)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                self.assertIn(f"{len(spooled_sha)} objects delivered", result.stdout)
+                self.assertIn(f"{len(spooled_sha)} not offered by the server", result.stdout)
+                self.assertEqual(spooled(config), 0)
+                stored = {hashlib.sha256(p.read_bytes()).hexdigest() for p in store.iterdir()
+                          if p.is_file() and not p.name.endswith(".json")}
+                self.assertEqual(stored, spooled_sha)
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+                server.stdout.close()
+                server.stderr.close()
