@@ -23,18 +23,10 @@ int command_collect(Invocation& invocation) {
     err << "medgw collect: add --once (the daemon, `medgw run`, collects continuously)\n";
     return exit_usage;
   }
-  const LoadResult loaded = load_config(invocation.config_path());
-  if (!loaded.ok()) {
-    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
-    return exit_usage;
-  }
-  std::unique_ptr<Runtime> runtime;
-  try {
-    runtime = open_runtime(*loaded.config);
-  } catch (const std::exception& error) {
-    err << "medgw collect: " << error.what() << "\n";
-    return exit_failure;
-  }
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "collect", err);
+  if (!runtime) return exit_failure;
   const Config& config = runtime->config;
   PolicyLoader policy_loader(config.policy);
   if (auto problem = policy_loader.refresh(std::chrono::system_clock::now())) {

@@ -24,12 +24,9 @@ std::string iso_date(std::string_view yyyymmdd) {
 int command_optout_check(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
-  const LoadResult loaded = load_config(invocation.config_path());
-  if (!loaded.ok()) {
-    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
-    return exit_usage;
-  }
-  const Config& config = *loaded.config;
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const Config& config = *loaded;
   const std::string& patient_id = invocation.positional.front();
   // Named only on a terminal: piped into a log or a ticket, only the tag.
   std::string who;

@@ -107,12 +107,9 @@ std::string policy_line(const Config& config, spool::StateDb* state, std::chrono
 int command_status(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
-  const LoadResult loaded = load_config(invocation.config_path());
-  if (!loaded.ok()) {
-    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
-    return exit_usage;
-  }
-  const Config& config = *loaded.config;
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const Config& config = *loaded;
   const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
   const bool json = invocation.has("json");
   const auto now = std::chrono::system_clock::now();

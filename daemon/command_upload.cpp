@@ -18,18 +18,10 @@ int command_upload(Invocation& invocation) {
     err << "medgw upload: add --once (the daemon, `medgw run`, uploads continuously)\n";
     return exit_usage;
   }
-  const LoadResult loaded = load_config(invocation.config_path());
-  if (!loaded.ok()) {
-    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
-    return exit_usage;
-  }
-  std::unique_ptr<Runtime> runtime;
-  try {
-    runtime = open_runtime(*loaded.config);
-  } catch (const std::exception& error) {
-    err << "medgw upload: " << error.what() << "\n";
-    return exit_failure;
-  }
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "upload", err);
+  if (!runtime) return exit_failure;
   curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any transfer
   const Config& config = runtime->config;
   Uploader uploader(config.central, config.facility.code, runtime->state->gateway_id(), *runtime->spool,

@@ -1,4 +1,6 @@
 #include <daemon/config_loader.hpp>
+
+#include <ostream>
 #include <daemon/config_table.hpp>
 #include <daemon/sources.hpp>
 
@@ -533,6 +535,15 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
                                  " is reachable from the network; the status server has no authentication"));
   }
   return out;
+}
+
+std::optional<Config> load_config_reporting(const std::filesystem::path& file, std::ostream& err) {
+  LoadResult loaded = load_config(file);
+  if (!loaded.ok()) {
+    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.config);
 }
 
 }  // namespace medgw::daemon

@@ -4,6 +4,7 @@
 #include <daemon/config.hpp>
 
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ struct LoadResult {
 
   [[nodiscard]] bool ok() const noexcept { return config.has_value(); }
 };
+
+// For the commands: the config of -c, or nullopt after printing each error as
+// FILE:LINE:COL: message to `err` (the command then exits 2).
+[[nodiscard]] std::optional<Config> load_config_reporting(const std::filesystem::path& file, std::ostream& err);
 
 [[nodiscard]] LoadResult load_config(const std::filesystem::path& file);
 // `file` only names the text in diagnostics.

@@ -1,5 +1,7 @@
 #include <daemon/runtime.hpp>
 
+#include <ostream>
+
 namespace medgw::daemon {
 
 Runtime::Runtime(Config c, std::shared_ptr<log::LogCore> core)
@@ -39,6 +41,15 @@ std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions
                          runtime->logger.named("spool"), spool::Clock{});
   runtime->recovery = runtime->spool->recover();
   return runtime;
+}
+
+std::unique_ptr<Runtime> open_runtime_reporting(const Config& config, std::string_view command, std::ostream& err) {
+  try {
+    return open_runtime(config);
+  } catch (const std::exception& error) {
+    err << "medgw " << command << ": " << error.what() << "\n";
+    return nullptr;
+  }
 }
 
 }  // namespace medgw::daemon

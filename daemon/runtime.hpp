@@ -11,8 +11,10 @@
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
 
+#include <iosfwd>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace medgw::daemon {
 
@@ -39,6 +41,11 @@ struct Runtime {
 // Throws (std::exception with an operator-facing message) when something
 // cannot be opened: another process holds the state, a key file is exposed...
 [[nodiscard]] std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions& options = {});
+
+// For the commands: open_runtime, or nullptr after printing
+// "medgw COMMAND: why" to `err` (the command then exits 1).
+[[nodiscard]] std::unique_ptr<Runtime> open_runtime_reporting(const Config& config, std::string_view command,
+                                                              std::ostream& err);
 
 // The spool folder and limits of a config.
 [[nodiscard]] std::filesystem::path spool_dir(const Config& config);
