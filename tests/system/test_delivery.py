@@ -381,3 +381,141 @@ class IndependentTusServer(unittest.TestCase):
                 server.wait(timeout=10)
                 server.stdout.close()
                 server.stderr.close()
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on loopback; records what it was asked for."""
+
+    def __init__(self):
+        self.requests = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            request += chunk
+        line = request.split(b"\r\n", 1)[0].decode()
+        self.requests.append(line)
+        method, target, _ = line.split(" ", 2)
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            client.close()
+            return
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection(("127.0.0.1" if host == "localhost" else host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        other = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+        other.start()
+        pipe(client, upstream)
+        other.join(timeout=30)
+        client.close()
+        upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
+class UploaderOptions(unittest.TestCase):
+    """central.proxy, central.window, central.key_password_file, and a permanent
+    refusal moving an object to 'rejected'."""
+
+    def gateway(self, tmp: Path, pki, port: int, extra_central: str = "", cert=None) -> Path:
+        data = tmp / "hospital"
+        if not data.exists():
+            run(SAMPLE, "--out", data, "--patients", "4", "--seed", "6", "--only", "ssmix2", check=True)
+        identity, recipient = new_identity(tmp) if not (tmp / "central.key").exists() else (tmp / "central.key", None)
+        if recipient is None:
+            recipient = run(MEDGW, "keys", "recipient", identity, check=True).stdout.strip()
+        sources = f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, settle: 0s}}\n"
+        config = delivery_config(tmp, recipient, sources, pki, port, cert=cert)
+        config.write_text(config.read_text().replace("  chunk: 1MiB\n", "  chunk: 1MiB\n" + extra_central))
+        if not (tmp / "state").exists():
+            self.assertEqual(collect(config).returncode, 0)
+        return config
+
+    def test_through_an_http_connect_proxy(self):
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            config = self.gateway(tmp, pki, 1)
+            proxy = ConnectProxy()
+            with Receiver(tmp / "central", pki, [gateway_key(config)], landing=False) as receiver:
+                config = self.gateway(tmp, pki, receiver.port, f"  proxy: http://127.0.0.1:{proxy.port}\n")
+                result = upload(config)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                self.assertEqual(spooled(config), 0)
+                self.assertIn(f"CONNECT localhost:{receiver.port} HTTP/1.1", proxy.requests)
+            proxy.close()
+
+    def test_outside_the_window_nothing_is_sent(self):
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            config = self.gateway(tmp, pki, 1)
+            now = time.localtime()
+            start = (now.tm_hour + 2) % 24
+            window = f"{start:02d}:00-{(start + 1) % 24:02d}:00"
+            with Receiver(tmp / "central", pki, [gateway_key(config)], landing=False) as receiver:
+                config = self.gateway(tmp, pki, receiver.port, f"  window: \"{window}\"\n")
+                before = spooled(config)
+                result = upload(config)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertIn("outside the upload window", result.stdout)
+                self.assertEqual(spooled(config), before)
+                self.assertIn("no objects received", receiver.status())
+
+    def test_an_encrypted_client_key_with_a_password_file(self):
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            cert = pki.ca.issue("client-encrypted", pki.client_cn, server=False, password=b"s3cret-demo")
+            password = tmp / "key-password"
+            password.write_text("s3cret-demo\n")
+            password.chmod(0o600)
+            config = self.gateway(tmp, pki, 1)
+            with Receiver(tmp / "central", pki, [gateway_key(config)], landing=False) as receiver:
+                config = self.gateway(tmp, pki, receiver.port, f"  key_password_file: {password}\n", cert=cert)
+                result = upload(config)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                self.assertEqual(spooled(config), 0)
+
+    def test_a_permanent_refusal_moves_the_object_to_rejected(self):
+        import json
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            config = self.gateway(tmp, pki, 1)
+            # The central maps this client certificate to another facility: 403 on every object.
+            receiver = Receiver(tmp / "central", pki, [gateway_key(config)], landing=False)
+            receiver.config.write_text(receiver.config.read_text().replace('code: "131234567"', 'code: "139999999"'))
+            with receiver:
+                config = self.gateway(tmp, pki, receiver.port)
+                objects = spooled(config)
+                result = upload(config)
+                self.assertIn(f"{objects} rejected", result.stdout)
+                status = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+                self.assertEqual(status["spool"]["rejected_objects"], objects)
+                self.assertIn("no objects received", receiver.status())
