@@ -138,7 +138,7 @@ TEST_CASE("a copy under a new name with the original removed is a rename by cont
   CHECK_THAT(objects[1].manifest, Catch::Contains("\"change\":\"rename\""));
 }
 
-TEST_CASE("an edit is sent even when the writer restored the mtime; a touch is not", "[collect]") {
+TEST_CASE("an edit is sent even when the writer restored the mtime, but a touch is not", "[collect]") {
   CollectFixture f;
   f.write(folder + name_1, hl7);
   f.write(folder + name_2, hl7 + "\r");
@@ -244,7 +244,7 @@ TEST_CASE("an empty source folder where files were collected is an error, record
   CHECK_THROWS_WITH(f.pass(), Catch::Contains("is not a folder"));
 }
 
-TEST_CASE("a full spool pauses the pass; the next pass resumes where it stopped", "[collect]") {
+TEST_CASE("a full spool pauses the pass, and the next pass resumes where it stopped", "[collect]") {
   CollectFixture f;
   f.settings.object_target = 4096;
   std::mt19937 random(5);

@@ -111,7 +111,7 @@ TEST_CASE("a filtered file that changed between hashing and building is not sent
   CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
 }
 
-TEST_CASE("the opt-out list is re-read when it changes; a broken one leaves the previous in force", "[optout]") {
+TEST_CASE("the opt-out list is re-read when it changes, and a broken one leaves the previous in force", "[optout]") {
   test::TempDir dir;
   const auto file = dir.path() / "optout.csv";
   daemon::PolicyConfig config;

@@ -39,5 +39,18 @@ class Layering(unittest.TestCase):
                 self.assertIn(links[layer], text)
 
 
+class TestNames(unittest.TestCase):
+    def test_no_catch_test_name_has_a_semicolon(self):
+        """catch_discover_tests splits a name at ';' into two ctest tests that
+        each match nothing, so the test would never run under ctest."""
+        names = re.compile(r'TEST_CASE\("([^"]*)"')
+        found = 0
+        for source in sorted((SOURCE_DIR / "tests").rglob("*.cpp")):
+            for name in names.findall(source.read_text()):
+                found += 1
+                self.assertNotIn(";", name, f"{source.relative_to(SOURCE_DIR)}: {name}")
+        self.assertGreater(found, 100)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -34,7 +34,7 @@ TEST_CASE("the NHO ADT-00 sample parses after decoding", "[hl7]") {
   CHECK(message->find("IN1") != nullptr);
 }
 
-TEST_CASE("splitting before decoding would break JIS kanji; decoding first keeps fields whole", "[hl7]") {
+TEST_CASE("splitting before decoding would break JIS kanji, decoding first keeps fields whole", "[hl7]") {
   const std::string utf8 = "MSH|^~\\&|A|B|C|D|20250101||ADT^A08^ADT_A01|1|P|2.5\rPID|0001||42^^^^PI||奥村^勇~オクムラ^イサム||19800101|M\r";
   auto jis = encode_iso2022jp(utf8);
   REQUIRE(jis);
