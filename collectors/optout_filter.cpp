@@ -126,7 +126,13 @@ class UkeFilter final : public LineFilter {
         return;
       }
       ++kept_;
-      // RE,<number>,...: the number becomes the receipt's place among those kept.
+      // Until a receipt is left out, the file goes exactly as it is (even with
+      // numbering the validator flags); after that, RE,<number>,... becomes
+      // the receipt's place among those kept.
+      if (result_.receipts_removed == 0) {
+        out.append(line);
+        return;
+      }
       const auto first = content.find(',');
       const auto second = content.find(',', first + 1);
       out.append("RE,").append(std::to_string(kept_));
