@@ -1,0 +1,122 @@
+// The reference receiver's landing refuses objects that would write outside
+// its tree: absolute paths, "..", and members that are not regular files
+// (a symlink pointing out). Hostile objects are built here with libarchive
+// and age the way a gateway would, but with crafted names.
+#include <receiver/landing.hpp>
+
+#include <crypto/age.hpp>
+#include <crypto/age_keys.hpp>
+#include <crypto/byte_sink.hpp>
+#include <crypto/hash.hpp>
+#include <crypto/hex.hpp>
+#include <tests/support/test_support.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+namespace medgw {
+namespace {
+
+struct Member {
+  std::string name;
+  std::string content;
+  bool symlink = false;
+};
+
+// An age-encrypted tar.zst: MANIFEST.json, then the members as given.
+void write_object(const std::filesystem::path& file, const crypto::X25519Identity& identity, const std::string& manifest,
+                  const std::vector<Member>& members) {
+  std::string tar;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_zstd(a);
+  archive_write_set_bytes_in_last_block(a, 1);  // no zero padding after the zstd frame
+  archive_write_open2(
+      a, &tar, nullptr,
+      [](struct archive*, void* out, const void* buffer, size_t length) -> la_ssize_t {
+        static_cast<std::string*>(out)->append(static_cast<const char*>(buffer), length);
+        return static_cast<la_ssize_t>(length);
+      },
+      nullptr, nullptr);
+  auto add = [&](const std::string& name, const std::string& content, bool symlink) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, name.c_str());
+    if (symlink) {
+      archive_entry_set_filetype(entry, AE_IFLNK);
+      archive_entry_set_symlink(entry, content.c_str());
+      archive_entry_set_size(entry, 0);
+    } else {
+      archive_entry_set_filetype(entry, AE_IFREG);
+      archive_entry_set_size(entry, static_cast<la_int64_t>(content.size()));
+    }
+    archive_entry_set_perm(entry, 0644);
+    archive_write_header(a, entry);
+    if (!symlink) archive_write_data(a, content.data(), content.size());
+    archive_entry_free(entry);
+  };
+  add("MANIFEST.json", manifest, false);
+  for (const Member& member : members) add(member.name, member.content, member.symlink);
+  archive_write_close(a);
+  archive_write_free(a);
+  const std::vector<crypto::X25519PublicKey> recipients{identity.public_key};
+  const auto encrypted = crypto::age::encrypt(crypto::as_bytes(tar), recipients);
+  test::write_file(file, std::string(encrypted.begin(), encrypted.end()));
+}
+
+std::string manifest_for(const std::string& path, const std::string& content, const std::string& change = "add") {
+  return R"({"format":"medgw-object/1","entries":[{"source":"ssmix2","path":")" + path + R"(","size":)" +
+         std::to_string(content.size()) + R"(,"sha256":")" + crypto::to_hex(crypto::sha256(crypto::as_bytes(content))) +
+         R"(","change":")" + change + R"(","meta":{}}]})";
+}
+
+TEST_CASE("landing writes a well-formed object and refuses paths out of the tree", "[landing]") {
+  test::TempDir dir;
+  const crypto::X25519Identity identity = crypto::generate_identity();
+  crypto::age::Identities identities;
+  identities.x25519.push_back(identity);
+  const auto root = dir.path() / "landing" / "131234567";
+  const auto object = dir.path() / "object.age";
+
+  write_object(object, identity, manifest_for("001/234/0012345/a", "hello"), {{"ssmix2/001/234/0012345/a", "hello"}});
+  const receiver::LandingSummary summary = receiver::land_object(object, identities, root);
+  CHECK(summary.written == 1);
+  CHECK(test::read_file(root / "ssmix2/001/234/0012345/a") == "hello");
+
+  for (const std::string& bad : {std::string("../../escaped"), std::string("/etc/escaped"), std::string("a/../../escaped"),
+                                 std::string("a//b"), std::string("./a")}) {
+    INFO(bad);
+    write_object(object, identity, manifest_for(bad, "x"), {{"ssmix2/" + bad, "x"}});
+    CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "escaped"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "landing" / "escaped"));
+
+  // A symlink member pointing out of the tree, listed or not, is refused.
+  write_object(object, identity, manifest_for("001/234/0012345/link", ""),
+               {{"ssmix2/001/234/0012345/link", "/etc/passwd", true}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  CHECK_FALSE(std::filesystem::is_symlink(root / "ssmix2/001/234/0012345/link"));
+
+  // A member the manifest does not list, or content that does not match it.
+  write_object(object, identity, manifest_for("001/234/0012345/b", "b"), {{"ssmix2/001/234/0012345/c", "b"}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  write_object(object, identity, manifest_for("001/234/0012345/b", "b"), {{"ssmix2/001/234/0012345/b", "B"}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  CHECK_FALSE(std::filesystem::exists(root / "ssmix2/001/234/0012345/b"));
+}
+
+TEST_CASE("safe relative paths", "[landing]") {
+  CHECK(receiver::safe_relative_path("a/b/c"));
+  CHECK(receiver::safe_relative_path("123/456/1234567/-/ADT-00/x_1"));
+  CHECK_FALSE(receiver::safe_relative_path(""));
+  CHECK_FALSE(receiver::safe_relative_path("/a"));
+  CHECK_FALSE(receiver::safe_relative_path("a/../b"));
+  CHECK_FALSE(receiver::safe_relative_path(".."));
+  CHECK_FALSE(receiver::safe_relative_path("a/"));
+  CHECK_FALSE(receiver::safe_relative_path(std::string_view("a\0b", 3)));
+}
+
+}  // namespace
+}  // namespace medgw
