@@ -222,11 +222,24 @@ void CollectionPass::scan() {
   std::optional<spool::WriteTransaction> transaction;
   transaction.emplace(db);
   std::size_t pending_writes = 0;
+  auto opened = std::chrono::steady_clock::now();
   auto wrote = [&] {
     if (++pending_writes < commit_every) return;
     transaction->commit();
     transaction.emplace(db);
     pending_writes = 0;
+    opened = std::chrono::steady_clock::now();
+  };
+  // The walk of a large unchanged tree writes nothing for a long time: let
+  // the uploader (another connection) write in between.
+  auto yield_now_and_then = [&] {
+    if (summary_.files_seen % 1024 != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - opened < std::chrono::milliseconds(500)) return;
+    transaction->commit();
+    transaction.emplace(db);
+    pending_writes = 0;
+    opened = now;
   };
 
   bool cursor_valid = cursor.step();
@@ -275,6 +288,7 @@ void CollectionPass::scan() {
           advance();
           if (same) {
             ++summary_.unchanged;
+            yield_now_and_then();
             if (progress_ && summary_.files_seen % 4096 == 0) progress_(summary_);
             return;
           }

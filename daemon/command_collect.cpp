@@ -5,10 +5,9 @@
 #include <daemon/runtime.hpp>
 #include <daemon/sources.hpp>
 
-#include <collectors/claims_profiles.hpp>
+#include <daemon/source_profiles.hpp>
+
 #include <collectors/collection_pass.hpp>
-#include <collectors/optout_register.hpp>
-#include <collectors/ssmix2_profile.hpp>
 
 #include <ostream>
 
@@ -45,30 +44,14 @@ int command_collect(Invocation& invocation) {
         << s.renamed << " renamed, " << s.objects << " objects" << std::flush;
   };
 
-  const collectors::Ssmix2StandardProfile standard;
-  const collectors::Ssmix2ExtendedProfile extended;
-  const collectors::DpcProfile dpc(config.facility.code);
-  const collectors::ReceiptProfile receipt(config.facility.code);
-  auto profile_of = [&](CollectorKind kind) -> const collectors::SourceProfile* {
-    switch (kind) {
-      case CollectorKind::ssmix2_standard: return &standard;
-      case CollectorKind::ssmix2_extended: return &extended;
-      case CollectorKind::dpc: return &dpc;
-      case CollectorKind::receipt: return &receipt;
-    }
-    return nullptr;
-  };
+  const SourceProfiles profiles(config.facility.code);
   bool paused = false;
   bool failed = false;
 
   // Newly opted-out patients are withdrawn before anything else is spooled.
-  std::vector<collectors::PatientSource> patient_sources;
-  for (const CollectorSource& source : collector_sources(config)) {
-    patient_sources.push_back({source.label, profile_of(source.kind)});
-  }
   log::Logger policy_logger = runtime->logger.named("policy");
   const collectors::RegisterUpdate register_update = collectors::update_optout_register(
-      *runtime->state, *runtime->spool, *policy, patient_sources, *runtime->tagger, policy_logger, spool::Clock{});
+      *runtime->state, *runtime->spool, *policy, profiles.patient_sources(config), *runtime->tagger, policy_logger, spool::Clock{});
   if (register_update.withdrawn > 0 || register_update.resumed > 0) {
     out << "opt-out: " << register_update.withdrawn << " newly opted-out patients withdrawn, "
         << register_update.resumed << " taken off the list (collected again)\n";
@@ -79,12 +62,11 @@ int command_collect(Invocation& invocation) {
     return exit_failure;
   }
   for (const CollectorSource& source : collector_sources(config)) {
-    const collectors::SourceProfile* profile = profile_of(source.kind);
     try {
       collectors::CollectorSettings settings{source.label, source.root, source.config->settle};
       settings.accept_mass_deletion = invocation.has("accept-deletions");
       settings.policy = policy;
-      collectors::CollectionPass pass(*runtime->state, *runtime->spool, *profile, settings, *runtime->tagger,
+      collectors::CollectionPass pass(*runtime->state, *runtime->spool, profiles.of(source.kind), settings, *runtime->tagger,
                                       runtime->logger.named("collect"), spool::Clock{}, progress);
       const collectors::PassSummary summary = pass.run();
       if (tty) err << "\r\033[K" << std::flush;

@@ -4,6 +4,7 @@
 #include <daemon/config_loader.hpp>
 #include <daemon/policy_loader.hpp>
 #include <daemon/sources.hpp>
+#include <daemon/status_report.hpp>
 
 #include <collectors/source_stats.hpp>
 
@@ -47,46 +48,6 @@ std::string from_millis(std::int64_t ms) {
   return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
-// The public half of the gateway's object-signing key, "ed25519:<base64>";
-// empty before the first object (the key is made on first use).
-std::string gateway_key(const Config& config) {
-  const std::filesystem::path file = config.state_dir / crypto::SigningKey::file_name;
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) return {};
-  try {
-    return crypto::SigningKey::load_or_create(file).public_key_text();
-  } catch (const std::exception&) {
-    return {};  // not readable by this user: status still works
-  }
-}
-
-// The patient-level policy as status shows it: counts only.
-struct PolicyFacts {
-  std::optional<std::size_t> listed;  // entries on the opt-out list, when it could be read
-  std::string problem;                // why it could not (file and line; never a value)
-  std::uint64_t withdrawn = 0;        // withdraw entries spooled, ever
-  std::string since;                  // YYYY-MM-DD or empty
-  std::string unidentified;
-};
-
-PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
-  PolicyFacts facts;
-  facts.unidentified = config.policy.unidentified == UnidentifiedPolicy::hold ? "hold" : "send";
-  PolicyLoader loader(config.policy);
-  if (auto problem = loader.refresh(now)) {
-    facts.problem = *problem;
-  } else {
-    facts.listed = loader.current()->optout->size();
-    const std::string& since = loader.current()->since;
-    if (!since.empty()) facts.since = since.substr(0, 4) + "-" + since.substr(4, 2) + "-" + since.substr(6, 2);
-  }
-  if (state != nullptr && state->schema_version() >= 4) {
-    spool::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
-    if (count.step()) facts.withdrawn = static_cast<std::uint64_t>(count.column_int64(0));
-  }
-  return facts;
-}
-
 std::string policy_line(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
   const PolicyFacts facts = policy_facts(config, state, now);
   std::string line;
@@ -113,6 +74,10 @@ int command_status(Invocation& invocation) {
   const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
   const bool json = invocation.has("json");
   const auto now = std::chrono::system_clock::now();
+  if (json) {
+    out << status_json(config, now) << "\n";
+    return exit_ok;
+  }
 
   std::optional<spool::StateDb> state;
   std::string state_problem;
@@ -133,78 +98,6 @@ int command_status(Invocation& invocation) {
 
   const bool with_index = state && state->schema_version() >= 3;
 
-  if (json) {
-    spool::JsonWriter doc;
-    doc.begin_object();
-    doc.field("facility", config.facility.code);
-    doc.field("gateway", state ? state->gateway_id() : std::string());
-    doc.field("gateway_key", gateway_key(config));
-    doc.field("generated", spool::rfc3339_utc(now));
-    doc.key("state").begin_object();
-    doc.field("dir", config.state_dir.string());
-    doc.field("ok", state_problem.empty());
-    if (!state_problem.empty()) doc.field("problem", state_problem);
-    if (state) doc.field("schema", state->schema_version());
-    doc.end_object();
-    doc.key("sources").begin_array();
-    for (const SourceConfig& source : config.sources) {
-      doc.begin_object().field("name", source.name).field("type", source_type_name(source.type));
-      doc.field("path", source.path.string());
-      doc.key("collections").begin_array();
-      for (const CollectorSource& collection : collector_sources(source)) {
-        doc.begin_object().field("label", collection.label).field("path", collection.root.string());
-        if (with_index) {
-          const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
-          doc.field("indexed_files", index.indexed_files).field("indexed_bytes", index.indexed_bytes);
-          doc.field("files_with_anomalies", index.files_with_problems());
-          doc.key("anomalies").begin_object();
-          for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
-            if (index.anomalies[i] > 0) doc.field(collectors::anomaly_name(static_cast<collectors::Anomaly>(i)), index.anomalies[i]);
-          }
-          doc.end_object();
-          doc.key("last_pass");
-          if (index.last_pass_ms) {
-            doc.begin_object().field("at", from_millis(*index.last_pass_ms)).field("outcome", index.last_outcome);
-            doc.field("line", index.last_line).key("summary").raw(index.last_pass_json).end_object();
-          } else {
-            doc.null();
-          }
-        }
-        doc.end_object();
-      }
-      doc.end_array();
-      doc.end_object();
-    }
-    doc.end_array();
-    doc.key("policy").begin_object();
-    doc.field("optout_file", config.policy.optout_file.string());
-    const PolicyFacts facts = policy_facts(config, state ? &*state : nullptr, now);
-    if (facts.listed) doc.field("listed", *facts.listed);
-    if (!facts.problem.empty()) doc.field("problem", facts.problem);
-    doc.field("withdrawn", facts.withdrawn).field("since", facts.since).field("unidentified", facts.unidentified);
-    doc.end_object();
-    if (stats) {
-      doc.key("spool").begin_object();
-      doc.field("ready_objects", stats->ready_objects).field("ready_bytes", stats->ready_bytes);
-      doc.field("uploading_objects", stats->uploading_objects).field("rejected_objects", stats->rejected_objects);
-      doc.field("lost_objects", stats->lost_objects).field("spooled_bytes", stats->spooled_bytes);
-      doc.key("oldest_ready_age_seconds");
-      if (stats->oldest_ready_age) doc.value(static_cast<std::int64_t>(stats->oldest_ready_age->count() / 1000));
-      else doc.null();
-      doc.field("capacity", spool::capacity_name(stats->capacity));
-      doc.field("max_bytes", limits.max_bytes).field("min_free", limits.min_free).field("free_bytes", stats->free_bytes);
-      doc.end_object();
-      doc.key("delivered").begin_object();
-      doc.field("objects", stats->delivered_objects).field("bytes", stats->delivered_bytes);
-      doc.key("last");
-      if (stats->last_delivered_ms) doc.value(from_millis(*stats->last_delivered_ms));
-      else doc.null();
-      doc.end_object();
-    }
-    doc.end_object();
-    out << doc.text() << "\n";
-    return exit_ok;
-  }
 
   out << "medgw status: facility " << config.facility.code;
   if (!config.facility.name.empty()) out << " (" << config.facility.name << ")";

@@ -54,7 +54,7 @@ constexpr std::array command_table{
                 "Collects from every configured source, spools encrypted objects and uploads them. Meant to run "
                 "under systemd (Type=notify): it reports READY=1 once the sources, spool and status server are "
                 "up. SIGHUP reloads the configuration; SIGTERM stops gracefully.",
-                "medgw run -c /etc/medgw/medgw.yaml\nsystemctl start medgw", run_options, nullptr},
+                "medgw run -c /etc/medgw/medgw.yaml\nsystemctl start medgw", run_options, command_run},
     CommandSpec{"check-config", "", 0, 0, "Validate the configuration file.",
                 "Reports every problem at once as FILE:LINE:COL: message and exits 2 if there is any error. "
                 "Problems of this machine (a folder or certificate that is missing, a private key readable by "

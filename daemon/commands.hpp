@@ -13,5 +13,6 @@ int command_status(Invocation& invocation);
 int command_collect(Invocation& invocation);
 int command_optout_check(Invocation& invocation);
 int command_upload(Invocation& invocation);
+int command_run(Invocation& invocation);
 
 }  // namespace medgw::daemon

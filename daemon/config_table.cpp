@@ -178,7 +178,7 @@ std::string check_listen(const ConfigValue& value) {
   const std::string_view port_text = std::string_view(listen).substr(colon + 1);
   int port = 0;
   auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return hint;
   }
   std::string_view host = std::string_view(listen).substr(0, colon);
@@ -309,7 +309,8 @@ const std::vector<KeySpec>& table() {
        }},
 
       {"status.listen", V::text, "IP:port", false, "127.0.0.1:9750",
-       "Address of the status server (/healthz, /metrics, /status); it has no authentication, keep it on loopback.",
+       "Address of the status server (/healthz, /metrics, /status); it has no authentication, keep it on loopback. "
+       "Port 0 picks a free port (logged at start-up).",
        {}, {}, check_listen, [](Config& c, SourceConfig*, const ConfigValue& v) { c.status.listen = v.text; }},
 
       {"log.level", V::choice, "choice", false, "info", "Least severe level that is logged.", log_levels, {},

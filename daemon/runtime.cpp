@@ -15,6 +15,12 @@ Runtime::~Runtime() {
   state.reset();
 }
 
+spool::SpoolIdentity spool_identity(const Runtime& runtime) {
+  std::vector<crypto::X25519PublicKey> recipients;
+  for (const std::string& text : runtime.config.central.recipients) recipients.push_back(*crypto::parse_recipient(text));
+  return {runtime.config.facility.code, runtime.state->gateway_id(), std::move(recipients), &*runtime.signer};
+}
+
 std::filesystem::path spool_dir(const Config& config) { return config.state_dir / spool::Spool::folder_name; }
 
 spool::SpoolLimits spool_limits(const Config& config) { return {config.spool.max_bytes, config.spool.min_free}; }
@@ -33,11 +39,7 @@ std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions
   runtime->state->bind_facility(config.facility.code);
   runtime->signer.emplace(crypto::SigningKey::load_or_create(config.state_dir / crypto::SigningKey::file_name));
   runtime->tagger.emplace(crypto::PatientTagger::load_or_create(config.state_dir / "patient-tag.key"));
-  std::vector<crypto::X25519PublicKey> recipients;
-  for (const std::string& text : config.central.recipients) recipients.push_back(*crypto::parse_recipient(text));
-  runtime->spool.emplace(*runtime->state, spool_dir(config), spool_limits(config),
-                         spool::SpoolIdentity{config.facility.code, runtime->state->gateway_id(), recipients,
-                                              &*runtime->signer},
+  runtime->spool.emplace(*runtime->state, spool_dir(config), spool_limits(config), spool_identity(*runtime),
                          runtime->logger.named("spool"), spool::Clock{});
   runtime->recovery = runtime->spool->recover();
   return runtime;

@@ -47,6 +47,9 @@ struct Runtime {
 [[nodiscard]] std::unique_ptr<Runtime> open_runtime_reporting(const Config& config, std::string_view command,
                                                               std::ostream& err);
 
+// Who the spool's objects are for and signed by (state, signer of `runtime`).
+[[nodiscard]] spool::SpoolIdentity spool_identity(const Runtime& runtime);
+
 // The spool folder and limits of a config.
 [[nodiscard]] std::filesystem::path spool_dir(const Config& config);
 [[nodiscard]] spool::SpoolLimits spool_limits(const Config& config);

@@ -214,7 +214,46 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
   return static_cast<std::size_t>(got);
 }
 
+// What /metrics calls a failed request.
+UploadErrorClass classify_failure(CURLcode code, long status, Outcome outcome) {
+  if (code != CURLE_OK) {
+    if (outcome == Outcome::hard) return UploadErrorClass::tls;
+    return code == CURLE_OPERATION_TIMEDOUT ? UploadErrorClass::timeout : UploadErrorClass::connect;
+  }
+  if (outcome == Outcome::reject) return UploadErrorClass::rejected;
+  if (status >= 500) return UploadErrorClass::http_5xx;
+  if (status >= 400) return UploadErrorClass::http_4xx;
+  return UploadErrorClass::protocol;
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+std::string_view upload_error_class_name(UploadErrorClass error_class) {
+  switch (error_class) {
+    case UploadErrorClass::tls: return "tls";
+    case UploadErrorClass::connect: return "connect";
+    case UploadErrorClass::timeout: return "timeout";
+    case UploadErrorClass::http_5xx: return "http_5xx";
+    case UploadErrorClass::http_4xx: return "http_4xx";
+    case UploadErrorClass::protocol: return "protocol";
+    case UploadErrorClass::rejected: return "rejected";
+    case UploadErrorClass::receipt_invalid: return "receipt_invalid";
+  }
+  return "unknown";
+}
+
+void UploadCounters::count_error(UploadErrorClass error_class) {
+  errors.at(static_cast<std::size_t>(error_class)).fetch_add(1, std::memory_order_relaxed);
+  std::int64_t none = 0;
+  failing_since_ms.compare_exchange_strong(none, unix_ms());
+}
+
+void UploadCounters::count_success() { failing_since_ms.store(0); }
 
 void check_client_credentials(const CentralConfig& central) {
   for (const auto& [key, file] : {std::pair{"central.ca", central.ca}, {"central.cert", central.cert}}) {
@@ -248,6 +287,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     report.outside_window = true;
     return finish();
   }
+  if (spool_.due(1).empty()) return finish();  // nothing to send: do not contact the central
   try {
     check_client_credentials(central_);
   } catch (const std::exception& error) {
@@ -399,6 +439,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     curl_easy_setopt(probe.easy.get(), CURLOPT_HTTPHEADER, probe.headers.get());
     const CURLcode code = curl_easy_perform(probe.easy.get());
     if (tls_refused(code, probe.error)) {
+      if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::tls);
       report.hard_error = true;
       report.error = "TLS with the central failed: " + std::string(probe.error[0] ? probe.error : curl_easy_strerror(code)) +
                      " (check central.ca, central.cert/key, central.pin and the central's certificate); nothing was sent";
@@ -457,6 +498,10 @@ UploadReport Uploader::drain(const DrainOptions& options) {
 
   refill();
   while (!report.hard_error) {
+    if (options.stop != nullptr && options.stop->load()) {
+      report.stopped = true;
+      break;
+    }
     if (!in_window()) {
       report.outside_window = true;
       break;
@@ -493,7 +538,10 @@ UploadReport Uploader::drain(const DrainOptions& options) {
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &raw->status);
       curl_off_t uploaded = 0;
       curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-      if (raw->step == Step::patch) report.bytes_sent += static_cast<std::uint64_t>(uploaded);
+      if (raw->step == Step::patch) {
+        report.bytes_sent += static_cast<std::uint64_t>(uploaded);
+        if (options.counters != nullptr) options.counters->bytes_sent += static_cast<std::uint64_t>(uploaded);
+      }
       curl_multi_remove_handle(multi.get(), e);
       --active;
       auto node = running.extract(raw->object.object_id);
@@ -564,6 +612,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
                   t->recorded = t->offset;
                 }
                 t->failures = 0;
+                if (options.counters != nullptr) options.counters->count_success();
                 t->step = t->offset == t->object.size ? Step::receipt : Step::patch;
               }
             } else if (status == 404 || status == 410) {
@@ -613,17 +662,20 @@ UploadReport Uploader::drain(const DrainOptions& options) {
                 }
                 if (!valid) {
                   ++report.receipts_invalid;
+                  if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::receipt_invalid);
                   logger_.error("upload.receipt_invalid",
                                 "ALARM: the central's receipt for a delivered object does not check out (wrong "
                                 "object, or a bad signature); keep the receipt and tell the central's operators",
                                 {{"seq", t->object.seq}});
                 } else if (receipt_key) {
                   ++report.receipts_verified;
+                  if (options.counters != nullptr) ++options.counters->receipts_verified;
                 } else {
                   ++report.receipts_unverified;
                 }
               } catch (const spool::JsonError&) {
                 ++report.receipts_invalid;
+                if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::receipt_invalid);
                 logger_.error("upload.receipt_invalid", "ALARM: the central's receipt is not valid JSON",
                               {{"seq", t->object.seq}});
               }
@@ -633,6 +685,12 @@ UploadReport Uploader::drain(const DrainOptions& options) {
             spool_.mark_delivered(t->object.object_id, receipt);
             ++report.delivered;
             report.delivered_bytes += t->object.size;
+            if (options.counters != nullptr) {
+              ++options.counters->delivered;
+              options.counters->delivered_bytes += t->object.size;
+              options.counters->last_delivered_ms = unix_ms();
+              options.counters->count_success();
+            }
             done = true;
             break;
           }
@@ -654,6 +712,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
         continue;
       }
       if (failure) {
+        if (options.counters != nullptr) options.counters->count_error(classify_failure(code, t->status, *failure));
         switch (*failure) {
           case Outcome::hard:
             logger_.error("upload.tls_refused", "TLS with the central failed", {{"error", why}});
@@ -671,7 +730,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
                          {{"seq", t->object.seq}, {"error", why}, {"attempt", static_cast<std::int64_t>(t->failures + 1)}});
             backoff(*t, retry_after);
             if (!t->url.empty()) t->step = Step::head;  // after any error: HEAD, resume from the server's offset
-            if (t->failures >= options.give_up_after) {
+            if (options.give_up_after > 0 && t->failures >= options.give_up_after) {
               give_up(*t, "the central could not be reached or kept failing: " + why);
             }
             break;

@@ -17,9 +17,12 @@
 #include <spool/log.hpp>
 #include <spool/spool.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace medgw::daemon {
 
@@ -35,17 +38,43 @@ struct UploadReport {
   std::uint64_t receipts_invalid = 0;     // alarm: a receipt that does not check out
   bool hard_error = false;              // stopped: TLS refused, or no progress within the retry budget
   bool outside_window = false;          // central.window closed: resumed in the next window
+  bool stopped = false;                 // DrainOptions::stop was set
   std::string error;                    // operator-facing, names what to check
   std::chrono::milliseconds duration{};
+};
+
+// Why a request to the central failed, for /metrics.
+enum class UploadErrorClass { tls, connect, timeout, http_5xx, http_4xx, protocol, rejected, receipt_invalid };
+inline constexpr std::size_t upload_error_class_count = 8;
+[[nodiscard]] std::string_view upload_error_class_name(UploadErrorClass error_class);
+
+// Running totals the daemon reads while a drain is in progress (another
+// thread: atomics only). Times are Unix milliseconds, 0 = never.
+struct UploadCounters {
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> delivered_bytes{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  std::atomic<std::uint64_t> receipts_verified{0};
+  std::array<std::atomic<std::uint64_t>, upload_error_class_count> errors{};
+  std::atomic<std::int64_t> last_delivered_ms{0};
+  // Since when requests have been failing without any success in between.
+  std::atomic<std::int64_t> failing_since_ms{0};
+
+  void count_error(UploadErrorClass error_class);
+  void count_success();
 };
 
 struct DrainOptions {
   std::size_t parallel = 4;
   // --once gives up after this many failures in a row of one object without
-  // progress (the daemon retries forever).
+  // progress; 0 = never (the daemon retries forever).
   int give_up_after = 8;
   std::chrono::milliseconds backoff_base{250};
   std::chrono::milliseconds backoff_cap{30'000};
+  // Set by another thread to stop at the next resumable point (every
+  // request's progress is on the central; the next drain resumes with HEAD).
+  const std::atomic<bool>* stop = nullptr;
+  UploadCounters* counters = nullptr;
 };
 
 class Uploader {

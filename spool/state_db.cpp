@@ -156,6 +156,13 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
   return StateDb(std::move(db), version, std::move(gateway), std::move(lock));
 }
 
+StateDb StateDb::another_connection() const {
+  if (!lock_) throw StateDbError("another_connection needs a state opened read_write");
+  Database db = Database::open(db_.file(), Database::Mode::read_write);
+  configure_connection(db, true);
+  return StateDb(std::move(db), schema_version_, gateway_id_, std::nullopt);
+}
+
 void StateDb::bind_facility(std::string_view facility_code) {
   WriteTransaction transaction(db_);
   auto stored = db_.query_text("SELECT facility_code FROM gateway");

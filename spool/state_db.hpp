@@ -67,6 +67,11 @@ class StateDb {
   [[nodiscard]] static StateDb open(const std::filesystem::path& state_dir, Access access,
                                     const log::Logger& logger);
 
+  // Another read-write connection to the same database for a second thread
+  // of the process holding the writer lock (WAL: readers never block the
+  // writer; writes wait on each other up to busy_timeout).
+  [[nodiscard]] StateDb another_connection() const;
+
   [[nodiscard]] Database& db() noexcept { return db_; }
   [[nodiscard]] int schema_version() const noexcept { return schema_version_; }
   // Random per-install identifier (UUIDv7) created with the database.

@@ -210,12 +210,12 @@ class Receiver:
     """medgw-receiver as a real child process on a free loopback port."""
 
     def __init__(self, directory: Path, pki, gateway_keys: list[str], facility: str = "131234567",
-                 landing: bool = True, identity: Path | None = None, server=None, extra: str = ""):
+                 landing: bool = True, identity: Path | None = None, server=None, extra: str = "", port: int = 0):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         server_cert, server_key = server or pki.server
         lines = [
-            'listen: "127.0.0.1:0"',
+            f'listen: "127.0.0.1:{port}"',
             f"tls: {{ca: {pki.ca.pem}, cert: {server_cert}, key: {server_key}}}",
             f"data_dir: {directory / 'data'}",
             "idle_timeout: 10s",

@@ -1,0 +1,198 @@
+"""The service (issue 8): `medgw run` driven as systemd would drive it, with a
+NOTIFY_SOCKET the test reads, against medgw-receiver on loopback with a
+throwaway PKI. Files added while it runs are delivered; SIGHUP reloads a valid
+config and keeps the old one on a bad one; SIGTERM mid-upload stops cleanly
+and the next start completes delivery; the watchdog is pinged; /healthz,
+/metrics and /status say what is going on."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from daemon_helpers import Daemon, free_port, wait_until
+from helpers import RECEIVER, SAMPLE, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
+from pki import Pki
+from test_collect_ssmix2 import assert_no_patient_data
+
+
+def sources(data: Path, scan_interval: str = "10s") -> str:
+    return (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, "
+            f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s, scan_interval: {scan_interval}}}\n"
+            f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s, scan_interval: {scan_interval}}}\n"
+            f"  - {{name: receipt, type: receipt, path: {data / 'receipt'}, settle: 0s, scan_interval: {scan_interval}}}\n")
+
+
+def landed_equals_source(receiver: Receiver, data: Path) -> bool:
+    landed = receiver.landed()
+    return (snapshot(landed / "ssmix2") == snapshot(data / "ssmix2" / "std")
+            and snapshot(landed / "ssmix2-ext") == snapshot(data / "ssmix2" / "ext")
+            and snapshot(landed / "dpc") == snapshot(data / "dpc")
+            and snapshot(landed / "receipt") == snapshot(data / "receipt"))
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    pattern = "^" + re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)$"
+    match = re.search(pattern, text, re.M)
+    if not match:
+        raise AssertionError(f"no {name}{{{labels}}} in /metrics")
+    return float(match.group(1))
+
+
+# The text exposition format 0.0.4, checked line by line (promtool does it
+# too when installed).
+METRIC_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+SAMPLE_LINE = re.compile(rf"^({METRIC_NAME})(?:\{{{LABEL}(?:,{LABEL})*\}})? (NaN|[+-]Inf|-?[0-9.]+(?:e[+-]?[0-9]+)?)$")
+
+
+def check_exposition_format(test: unittest.TestCase, text: str) -> int:
+    test.assertTrue(text.endswith("\n"))
+    families: dict[str, str] = {}
+    helped: set[str] = set()
+    samples = 0
+    current = None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            test.assertRegex(name, f"^{METRIC_NAME}$")
+            test.assertNotIn(name, helped, f"HELP twice for {name}")
+            helped.add(name)
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            test.assertIn(kind, ("counter", "gauge"))
+            test.assertNotIn(name, families, f"TYPE twice for {name}")
+            test.assertIn(name, helped, f"TYPE before HELP for {name}")
+            if kind == "counter":
+                test.assertTrue(name.endswith("_total"), f"counter {name} must end in _total")
+            families[name] = kind
+            current = name
+        else:
+            match = SAMPLE_LINE.match(line)
+            test.assertIsNotNone(match, f"not a valid sample line: {line!r}")
+            test.assertEqual(match.group(1), current, f"sample {line!r} outside its family")
+            if families[current] == "counter":
+                test.assertGreaterEqual(float(match.group(2)), 0)
+            samples += 1
+    return samples
+
+
+class Lifecycle(unittest.TestCase):
+    def test_run_reload_stop_restart(self):
+        """Acceptance 1, and the status endpoints on the way."""
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "12", "--seed", "31", "--months", "1", check=True)
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
+            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            daemon = Daemon(config, tmp, watchdog_usec=1_000_000)
+            daemon.start()
+            try:
+                # READY=1 came first (start waited for it); the watchdog is pinged from the loop.
+                daemon.wait_message(lambda m: "WATCHDOG=1" in m, timeout=10)
+                pings = sum("WATCHDOG=1" in m for m in daemon.messages)
+                time.sleep(2.2)
+                daemon.read_messages(0.1)
+                self.assertGreaterEqual(sum("WATCHDOG=1" in m for m in daemon.messages) - pings, 3)
+
+                # No central yet: spooled, not delivered; health stays fine (failing < 30 min).
+                wait_until(lambda: json.loads(daemon.get("/status")[1])["spool"]["ready_objects"] > 0, 60, "spooling")
+                code, body = daemon.get("/healthz")
+                self.assertEqual((code, body), (200, "ok\n"))
+
+                with Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity, port=port) as receiver:
+                    wait_until(lambda: landed_equals_source(receiver, data), 120, "the first delivery")
+
+                    # Files added while running are delivered.
+                    run(SAMPLE, "--mutate", data, "--changes", "25", "--seed", "8", check=True)
+                    wait_until(lambda: landed_equals_source(receiver, data), 120, "the changes to land")
+
+                    # SIGHUP with a valid config: RELOADING=1 then READY=1; applied.
+                    daemon.messages.clear()
+                    config.write_text(config.read_text().replace("scan_interval: 10s", "scan_interval: 20s"))
+                    daemon.send(signal.SIGHUP)
+                    daemon.wait_message(lambda m: "RELOADING=1" in m)
+                    daemon.wait_message(lambda m: "READY=1" in m)
+                    wait_until(lambda: "event=config.reloaded" in daemon.log_text(), 10, "config.reloaded")
+
+                    # SIGHUP with a broken config: logged with file:line, the old one stays in force.
+                    good = config.read_text()
+                    daemon.messages.clear()
+                    config.write_text(good + "central_typo: 1\n")
+                    daemon.send(signal.SIGHUP)
+                    ready = daemon.wait_message(lambda m: "READY=1" in m)
+                    self.assertIn("reload failed", ready)
+                    wait_until(lambda: "event=config.reload_failed" in daemon.log_text(), 10, "config.reload_failed")
+                    self.assertRegex(daemon.log_text(), rf"{re.escape(str(config))}:\d+:\d+")
+                    self.assertIsNone(daemon.process.poll())
+                    self.assertEqual(daemon.get("/healthz")[0], 200)
+                    run(SAMPLE, "--mutate", data, "--changes", "10", "--seed", "9", check=True)
+                    wait_until(lambda: landed_equals_source(receiver, data), 120, "delivery under the old config")
+                    config.write_text(good)
+
+                    # /metrics and /status say what happened.
+                    code, text = daemon.get("/metrics")
+                    self.assertEqual(code, 200)
+                    self.assertGreater(check_exposition_format(self, text), 40)
+                    if shutil.which("promtool"):
+                        checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                                                 text=True)
+                        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+                    delivered = metric(text, "medgw_objects_delivered_total")
+                    self.assertGreater(delivered, 0)
+                    self.assertEqual(metric(text, "medgw_healthy"), 1)
+                    self.assertEqual(metric(text, "medgw_spool_objects", 'state="ready"'), 0)
+                    self.assertEqual(metric(text, "medgw_config_reloads_total", 'result="failed"'), 1)
+                    self.assertGreater(metric(text, "medgw_files_collected_total", 'source="ssmix2",change="new"'), 0)
+                    self.assertGreater(metric(text, "medgw_certificate_expiry_seconds"), 300 * 86400)
+                    self.assertGreater(metric(text, "medgw_last_upload_success_timestamp_seconds"), time.time() - 600)
+                    status = json.loads(daemon.get("/status")[1])
+                    self.assertTrue(status["daemon"]["healthy"])
+                    self.assertEqual(status["delivered"]["objects"], delivered)
+                    cli = json.loads(run(os.fspath(daemon_binary()), "status", "--json", "-c", config, check=True).stdout)
+                    self.assertEqual(cli["spool"], status["spool"])
+                    self.assertEqual(daemon.get("/nothing")[0], 404)
+
+                    # SIGTERM mid-upload: a large file, sent slowly.
+                    config.write_text(good.replace("  chunk: 1MiB\n", "  chunk: 1MiB\n  bandwidth: 3MiB\n"))
+                    daemon.send(signal.SIGHUP)
+                    wait_until(lambda: daemon.log_text().count("event=config.reloaded") >= 2, 10, "bandwidth reload")
+                    big = next((data / "ssmix2" / "ext").rglob("*/*/*/*/*"))
+                    big = big.parent / "big-scan.bin" if big.is_file() else big / "big-scan.bin"
+                    big.write_bytes(os.urandom(24 << 20))
+                    before = metric(daemon.get("/metrics")[1], "medgw_upload_sent_bytes_total")
+                    wait_until(lambda: metric(daemon.get("/metrics")[1], "medgw_upload_sent_bytes_total") > before + (4 << 20),
+                               60, "the large upload to be under way")
+                    daemon.messages.clear()
+                    started = time.time()
+                    self.assertEqual(daemon.stop(signal.SIGTERM), 0, daemon.log_text()[-2000:])
+                    self.assertLess(time.time() - started, 20)
+                    self.assertTrue(any("STOPPING=1" in m for m in daemon.messages) or "event=service.stopping" in daemon.log_text())
+                    self.assertIn("event=service.stopped", daemon.log_text())
+                    self.assertFalse(landed_equals_source(receiver, data))
+
+                    # The next start completes delivery.
+                    daemon.start()
+                    wait_until(lambda: landed_equals_source(receiver, data), 120, "delivery after the restart")
+                    self.assertIn("no gaps", receiver.status())
+                    self.assertEqual(daemon.stop(signal.SIGTERM), 0)
+                outputs = daemon.log_text() + receiver.log.read_text() + text + json.dumps(status)
+                assert_no_patient_data(self, outputs, data / "patients.tsv")
+            finally:
+                daemon.stop(signal.SIGKILL)
+
+
+def daemon_binary() -> Path:
+    from helpers import MEDGW
+    return MEDGW
+
+
+if __name__ == "__main__":
+    unittest.main()
