@@ -402,8 +402,19 @@ struct Service::Impl {
     {
       const std::lock_guard lock(mutex);
       if (!policy_problem.empty()) reasons.push_back("opt-out list unusable, nothing is collected: " + policy_problem);
+      bool paused = false;
       for (const auto& [label, state] : sources) {
         if (!state.problem.empty()) reasons.push_back("source " + label + " unreachable: " + state.problem);
+        paused = paused || !state.pause_reason.empty();
+      }
+      // The spool refused the last pass of a source (an object would not
+      // fit): back-pressure, even while spooled bytes are below the limit.
+      if (paused && reasons_capacity_ok(reasons)) {
+        for (const auto& [label, state] : sources) {
+          if (state.pause_reason.empty()) continue;
+          reasons.push_back("collection paused (" + label + "): " + state.pause_reason);
+          break;
+        }
       }
       if (!delivery_problem.empty()) reasons.push_back("uploads stopped: " + delivery_problem);
     }
@@ -443,6 +454,13 @@ struct Service::Impl {
       status_line = line;
       notifier.status(status_line);
     }
+  }
+
+  // Whether no spool-capacity reason is listed yet (one is enough).
+  static bool reasons_capacity_ok(const std::vector<std::string>& reasons) {
+    return std::none_of(reasons.begin(), reasons.end(), [](const std::string& reason) {
+      return reason.starts_with("spool full") || reason.starts_with("disk low");
+    });
   }
 
   void schedule_health() {

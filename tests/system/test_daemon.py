@@ -189,6 +189,129 @@ class Lifecycle(unittest.TestCase):
                 daemon.stop(signal.SIGKILL)
 
 
+class Health(unittest.TestCase):
+    """Acceptance 3: /healthz flips to 503 and back."""
+
+    def test_spool_full_pauses_collection_and_resumes(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "6", "--seed", "41", "--months", "1", check=True)
+            # Incompressible files, 20 MiB each: four will not fit a 64 MiB spool.
+            ext_folder = next(p for p in (data / "ssmix2" / "ext").rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir()))
+            for i in range(5):
+                (ext_folder / f"scan-{i}.bin").write_bytes(os.urandom(20 << 20))
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            extra = ('status: {listen: "127.0.0.1:0"}\nspool: {max_bytes: 64MiB, min_free: 16MiB}\n'
+                     'log: {level: info}\n')
+            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            with Daemon(config, tmp) as daemon:
+                def degraded():
+                    code, body = daemon.get("/healthz")
+                    return body if code == 503 and "spool" in body and "full" in body else None
+                body = wait_until(degraded, 90, "/healthz 503 for a full spool")
+                self.assertNotIn("certificate", body)
+                text = daemon.get("/metrics")[1]
+                self.assertEqual(metric(text, "medgw_healthy"), 0)
+                self.assertLessEqual(metric(text, "medgw_spool_bytes"), 64 << 20)
+                self.assertGreater(metric(text, "medgw_spool_bytes"), 20 << 20)
+                self.assertGreater(metric(text, "medgw_collection_passes_total", 'source="ssmix2-ext",outcome="paused"'), 0)
+                status = json.loads(daemon.get("/status")[1])["daemon"]
+                self.assertFalse(status["healthy"])
+                self.assertTrue(any("full" in problem for problem in status["problems"]), status)
+                # The central comes back: uploads free room, collection resumes by itself, health recovers.
+                with Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity, port=port) as receiver:
+                    wait_until(lambda: landed_equals_source(receiver, data), 180, "everything to land")
+                    wait_until(lambda: daemon.get("/healthz")[0] == 200, 30, "/healthz 200 again")
+                    self.assertIn("no gaps", receiver.status())
+                self.assertIn("event=health.degraded", daemon.log_text())
+                self.assertIn("event=health.ok", daemon.log_text())
+
+    def test_certificate_expired_and_expiring(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "2", "--seed", "5", "--only", "ssmix2", check=True)
+            pki = Pki(tmp / "pki")
+            expired = pki.ca.issue("client-expired", pki.client_cn, server=False, days_valid=(-60, -2))
+            expiring = pki.ca.issue("client-expiring", pki.client_cn, server=False, days_valid=(-1, 10))
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
+            source = f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, settle: 0s}}\n"
+            config = delivery_config(tmp, recipient, source, pki, port, extra=extra, cert=expired)
+            with Daemon(config, tmp) as daemon:
+                code, body = daemon.get("/healthz")
+                self.assertEqual(code, 503)
+                self.assertRegex(body, r"certificate central.cert expired on \d{4}-\d\d-\d\d")
+                self.assertLess(metric(daemon.get("/metrics")[1], "medgw_certificate_expiry_seconds"), 0)
+                delivery_config(tmp, recipient, source, pki, port, extra=extra, cert=expiring)
+                daemon.send(signal.SIGHUP)
+                wait_until(lambda: "expires in" in daemon.get("/healthz")[1], 10, "the expiring certificate")
+                code, body = daemon.get("/healthz")
+                self.assertEqual(code, 503)
+                self.assertRegex(body, r"certificate central.cert expires in (9|10) days")
+                delivery_config(tmp, recipient, source, pki, port, extra=extra)
+                daemon.send(signal.SIGHUP)
+                wait_until(lambda: daemon.get("/healthz")[0] == 200, 10, "/healthz 200 with a valid certificate")
+
+
+class KillCycles(unittest.TestCase):
+    def test_kill_9_fifty_times_while_files_arrive_and_the_receiver_flaps(self):
+        """Acceptance 2."""
+        import random
+        rng = random.Random(int(os.environ.get("MEDGW_KILL_SEED", time.time())))
+        cycles = int(os.environ.get("MEDGW_KILL_CYCLES", "50"))
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "30", "--seed", "77", "--months", "2", check=True)
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
+            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            config.write_text(config.read_text().replace("  chunk: 1MiB\n", "  chunk: 256KiB\n"))
+            daemon = Daemon(config, tmp)
+            daemon.start()
+            receiver = Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity, port=port).start()
+            receiver_up = True
+            kills = flaps = mutations = 0
+            try:
+                for cycle in range(cycles):
+                    if rng.random() < 0.5:
+                        run(SAMPLE, "--mutate", data, "--changes", str(rng.randint(3, 15)), "--seed", str(cycle), check=True)
+                        mutations += 1
+                    if rng.random() < 0.2:
+                        if receiver_up:
+                            receiver.kill(9)
+                        else:
+                            receiver.restart_on_same_port()
+                        receiver_up = not receiver_up
+                        flaps += 1
+                    time.sleep(rng.uniform(0.05, 2.0))
+                    daemon.stop(signal.SIGKILL)
+                    kills += 1
+                    daemon.start()
+                if not receiver_up:
+                    receiver.restart_on_same_port()
+                wait_until(lambda: landed_equals_source(receiver, data), 300, "everything to land after the kills")
+                status = receiver.status()
+                match = re.search(r"(\d+) objects .* highest seq (\d+), landed through (\d+)", status)
+                self.assertIsNotNone(match, status)
+                self.assertEqual(match.group(1), match.group(2), "objects stored != highest seq: a duplicate or a gap")
+                self.assertIn("no gaps", status)
+                gateway = json.loads(run(daemon_binary(), "status", "--json", "-c", config, check=True).stdout)
+                wait_until(lambda: json.loads(run(daemon_binary(), "status", "--json", "-c", config, check=True)
+                                              .stdout)["spool"]["ready_objects"] == 0, 60, "an empty spool")
+                self.assertEqual(gateway["spool"]["lost_objects"], 0)
+                print(f"\nkill -9 cycles: {kills} kills, {flaps} receiver flaps, {mutations} rounds of new files; "
+                      f"{match.group(1)} objects landed exactly once", flush=True)
+                self.assertEqual(daemon.stop(signal.SIGTERM), 0)
+            finally:
+                daemon.stop(signal.SIGKILL)
+                receiver.kill(9)
+
+
 def daemon_binary() -> Path:
     from helpers import MEDGW
     return MEDGW
