@@ -127,6 +127,9 @@ struct Service::Impl {
   std::uint64_t reloads_ok = 0, reloads_failed = 0;
 
   std::atomic<bool> stopping{false};
+  // Ends the drain in progress at a resumable point: on stop, and on reload
+  // (the next drain uses the new central.* settings).
+  std::atomic<bool> interrupt_drain{false};
   std::atomic<int> workers_running{0};
   UploadCounters upload;
   std::thread collector;
@@ -316,7 +319,7 @@ struct Service::Impl {
                         runtime->logger.named("upload"));
       DrainOptions options;
       options.give_up_after = 0;  // the service retries forever, with backoff
-      options.stop = &stopping;
+      options.stop = &interrupt_drain;
       options.counters = &upload;
       UploadReport report;
       try {
@@ -326,6 +329,10 @@ struct Service::Impl {
         report.error = error.what();
       }
       if (stopping) break;
+      if (report.stopped) {  // a reload: drain again with the new settings
+        interrupt_drain = stopping.load();
+        continue;
+      }
       std::chrono::milliseconds wait = idle_delivery_poll;
       if (report.hard_error) {
         ++failures;
@@ -550,6 +557,7 @@ struct Service::Impl {
       }
       sources = std::move(kept);
       delivery_poke = true;
+      interrupt_drain = true;
       ++reloads_ok;
     }
     collect_wake.notify_one();
@@ -569,6 +577,7 @@ struct Service::Impl {
 
   void shutdown(std::string_view why) {
     if (stopping.exchange(true)) return;
+    interrupt_drain = true;
     notifier.stopping(why);
     logger.info("service.stopping", "stopping: interrupting the pass and the uploads at a resumable point",
                 {{"why", std::string(why)}});
