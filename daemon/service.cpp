@@ -17,8 +17,12 @@
 
 #include <medgw/build_info.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -117,23 +121,25 @@ struct Service::Impl {
   // Shared with the worker threads: only under `mutex`.
   std::mutex mutex;
   std::condition_variable collect_wake;
-  std::condition_variable delivery_wake;
   std::shared_ptr<const Config> config;
   std::map<std::string, SourceState> sources;
-  std::string policy_problem;    // the opt-out list cannot be used: nothing is collected
-  std::string delivery_problem;  // the last drain stopped on a hard error
-  bool outside_window = false;
-  bool delivery_poke = false;
+  std::string policy_problem;  // the opt-out list cannot be used: nothing is collected
   std::uint64_t reloads_ok = 0, reloads_failed = 0;
 
   std::atomic<bool> stopping{false};
+  std::atomic<int> workers_running{0};
+  std::thread collector;
+
+  // The delivery, on the loop.
+  asio::steady_timer delivery_timer{io};
   // Ends the drain in progress at a resumable point: on stop, and on reload
   // (the next drain uses the new central.* settings).
-  std::atomic<bool> interrupt_drain{false};
-  std::atomic<int> workers_running{0};
+  Control drain_control;
+  bool delivery_running = false;
+  bool delivery_poke = false;
+  std::string delivery_problem;  // the last drain stopped on a hard error
+  bool outside_window = false;
   UploadCounters upload;
-  std::thread collector;
-  std::thread delivery;
 
   // The loop thread's own.
   std::optional<spool::StateDb> reader;  // read-only connection for statistics
@@ -300,62 +306,79 @@ struct Service::Impl {
 
   // ---- the delivery thread ----
 
+  // From any thread: objects were spooled, or withdrawals.
   void wake_delivery() {
-    {
-      const std::lock_guard lock(mutex);
+    asio::post(io, [this] {
       delivery_poke = true;
-    }
-    delivery_wake.notify_one();
+      delivery_timer.cancel();
+    });
   }
 
-  void delivery_loop() {
-    spool::StateDb connection = runtime->state->another_connection();
-    spool::Spool spool(connection, spool_dir(runtime->config), spool_limits(runtime->config), spool_identity(*runtime),
-                       runtime->logger.named("spool"), spool::Clock{});
-    int failures = 0;
-    while (!stopping) {
-      const std::shared_ptr<const Config> current = snapshot();
-      Uploader uploader(current->central, current->facility.code, connection.gateway_id(), spool,
-                        runtime->logger.named("upload"));
-      DrainOptions options;
-      options.give_up_after = 0;  // the service retries forever, with backoff
-      options.stop = &interrupt_drain;
-      options.counters = &upload;
-      UploadReport report;
-      try {
-        report = uploader.drain(options);
-      } catch (const std::exception& error) {
-        report.hard_error = true;
-        report.error = error.what();
-      }
-      if (stopping) break;
-      if (report.stopped) {  // a reload: drain again with the new settings
-        interrupt_drain = stopping.load();
-        continue;
-      }
-      std::chrono::milliseconds wait = idle_delivery_poll;
-      if (report.hard_error) {
-        ++failures;
-        wait = delivery_backoff(failures);
-        logger.error("upload.stopped", "uploads stopped; retrying later",
-                     {{"error", report.error}, {"retry_in_s", static_cast<std::int64_t>(wait.count() / 1000)}});
-      } else {
-        failures = 0;
-        if (report.outside_window) wait = outside_window_poll;
-      }
-      std::unique_lock lock(mutex);
-      delivery_problem = report.hard_error ? report.error : std::string();
-      outside_window = report.outside_window;
-      if (report.delivered > 0) {
-        // Room again: paused passes need not wait for their retry.
-        for (auto& [label, state] : sources) {
-          if (!state.pause_reason.empty()) state.due = std::min(state.due, SteadyClock::now());
+  // On the loop: the uploader's multi handle is driven by the io_context.
+  asio::awaitable<void> delivery_loop() {
+    delivery_running = true;
+    try {
+      spool::StateDb connection = runtime->state->another_connection();
+      spool::Spool spool(connection, spool_dir(runtime->config), spool_limits(runtime->config),
+                         spool_identity(*runtime), runtime->logger.named("spool"), spool::Clock{});
+      int failures = 0;
+      while (!stopping) {
+        const std::shared_ptr<const Config> current = snapshot();
+        Uploader uploader(current->central, current->facility.code, connection.gateway_id(), spool,
+                          runtime->logger.named("upload"));
+        DrainOptions options;
+        options.give_up_after = 0;  // the service retries forever, with backoff
+        options.control = &drain_control;
+        options.counters = &upload;
+        UploadReport report;
+        try {
+          report = co_await uploader.drain_async(options);
+        } catch (const std::exception& error) {
+          report.hard_error = true;
+          report.error = error.what();
         }
-        collect_wake.notify_one();
+        if (stopping) break;
+        if (report.stopped) {  // a reload: drain again with the new settings
+          drain_control.stop = false;
+          continue;
+        }
+        std::chrono::milliseconds wait = idle_delivery_poll;
+        if (report.hard_error) {
+          ++failures;
+          wait = delivery_backoff(failures);
+          logger.error("upload.stopped", "uploads stopped; retrying later",
+                       {{"error", report.error}, {"retry_in_s", static_cast<std::int64_t>(wait.count() / 1000)}});
+        } else {
+          failures = 0;
+          if (report.outside_window) wait = outside_window_poll;
+        }
+        delivery_problem = report.hard_error ? report.error : std::string();
+        outside_window = report.outside_window;
+        if (report.delivered > 0) {
+          // Room again: paused passes need not wait for their retry.
+          const std::lock_guard lock(mutex);
+          for (auto& [label, state] : sources) {
+            if (!state.pause_reason.empty()) state.due = std::min(state.due, SteadyClock::now());
+          }
+          collect_wake.notify_one();
+        }
+        if (!delivery_poke && !stopping) {
+          delivery_timer.expires_after(wait);
+          boost::system::error_code ec;
+          co_await delivery_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        delivery_poke = false;
       }
-      delivery_wake.wait_for(lock, wait, [this] { return stopping.load() || delivery_poke; });
-      delivery_poke = false;
+    } catch (const std::exception& error) {
+      logger.error("service.worker_failed", "the delivery stopped on an error; the service stops so that systemd "
+                   "restarts it", {{"worker", "delivery"}, {"error", error.what()}});
+      exit_status = 1;
+      delivery_running = false;
+      shutdown("the delivery failed");
+      co_return;
     }
+    delivery_running = false;
+    check_stopped();
   }
 
   // ---- the loop thread ----
@@ -423,8 +446,8 @@ struct Service::Impl {
           break;
         }
       }
-      if (!delivery_problem.empty()) reasons.push_back("uploads stopped: " + delivery_problem);
     }
+    if (!delivery_problem.empty()) reasons.push_back("uploads stopped: " + delivery_problem);
     if (const std::int64_t since = upload.failing_since_ms.load(); since != 0) {
       const auto failing = std::chrono::milliseconds(unix_ms(now) - since);
       if (failing > upload_failing_after) {
@@ -556,12 +579,12 @@ struct Service::Impl {
         }
       }
       sources = std::move(kept);
-      delivery_poke = true;
-      interrupt_drain = true;
       ++reloads_ok;
     }
     collect_wake.notify_one();
-    delivery_wake.notify_one();
+    delivery_poke = true;
+    delivery_timer.cancel();
+    drain_control.request_stop();
     if (hints) hints->watch(watch_list(*fresh));
     refresh_certificate(true);
     refresh_health();
@@ -577,7 +600,8 @@ struct Service::Impl {
 
   void shutdown(std::string_view why) {
     if (stopping.exchange(true)) return;
-    interrupt_drain = true;
+    drain_control.request_stop();
+    delivery_timer.cancel();
     notifier.stopping(why);
     logger.info("service.stopping", "stopping: interrupting the pass and the uploads at a resumable point",
                 {{"why", std::string(why)}});
@@ -585,12 +609,7 @@ struct Service::Impl {
     if (hints) hints->stop();
     health_timer.cancel();
     signals.cancel();
-    {
-      const std::lock_guard lock(mutex);
-      delivery_poke = true;
-    }
     collect_wake.notify_all();
-    delivery_wake.notify_all();
     stop_timer.expires_after(stop_deadline);
     stop_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -602,7 +621,7 @@ struct Service::Impl {
   }
 
   void check_stopped() {
-    if (!stopping || workers_running.load() > 0) return;
+    if (!stopping || workers_running.load() > 0 || delivery_running) return;
     stop_timer.cancel();
     watchdog_timer.cancel();
     io.stop();
@@ -639,17 +658,19 @@ struct Service::Impl {
       doc.key("problems").begin_array();
       for (const std::string& reason : health_reasons) doc.value(reason);
       doc.end_array();
-      const std::lock_guard lock(mutex);
-      doc.key("collections").begin_array();
-      for (const auto& [label, state] : sources) {
-        doc.begin_object().field("label", label).field("running", state.running);
-        const auto due = std::chrono::duration_cast<std::chrono::seconds>(state.due - SteadyClock::now()).count();
-        doc.field("next_pass_in_seconds", static_cast<std::int64_t>(std::max<std::int64_t>(due, 0)));
-        if (!state.problem.empty()) doc.field("problem", state.problem);
-        if (!state.pause_reason.empty()) doc.field("paused", state.pause_reason);
-        doc.end_object();
+      {
+        const std::lock_guard lock(mutex);
+        doc.key("collections").begin_array();
+        for (const auto& [label, state] : sources) {
+          doc.begin_object().field("label", label).field("running", state.running);
+          const auto due = std::chrono::duration_cast<std::chrono::seconds>(state.due - SteadyClock::now()).count();
+          doc.field("next_pass_in_seconds", static_cast<std::int64_t>(std::max<std::int64_t>(due, 0)));
+          if (!state.problem.empty()) doc.field("problem", state.problem);
+          if (!state.pause_reason.empty()) doc.field("paused", state.pause_reason);
+          doc.end_object();
+        }
+        doc.end_array();
       }
-      doc.end_array();
       doc.key("uploads").begin_object();
       doc.field("delivered_since_start", upload.delivered.load());
       doc.field("outside_window", outside_window);
@@ -779,7 +800,7 @@ struct Service::Impl {
     refresh_certificate(true);
     refresh_health();
     start_worker(collector, &Impl::collector_loop, "collector");
-    start_worker(delivery, &Impl::delivery_loop, "delivery");
+    asio::co_spawn(io, delivery_loop(), asio::detached);
     schedule_health();
     if (const auto interval = notifier.watchdog_interval()) {
       notifier.watchdog();
@@ -800,7 +821,6 @@ struct Service::Impl {
       }
     }
     if (collector.joinable()) collector.join();
-    if (delivery.joinable()) delivery.join();
     logger.info("service.stopped", "medgw stopped", {});
     return exit_status;
   }

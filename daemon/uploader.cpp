@@ -1,5 +1,7 @@
 #include <daemon/uploader.hpp>
 
+#include <daemon/curl_driver.hpp>
+
 #include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
 #include <crypto/hex.hpp>
@@ -20,6 +22,10 @@
 #include <random>
 #include <set>
 #include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -270,6 +276,19 @@ Uploader::Uploader(const CentralConfig& central, std::string facility, std::stri
     : central_(central), facility_(std::move(facility)), gateway_(std::move(gateway)), spool_(spool), logger_(std::move(logger)) {}
 
 UploadReport Uploader::drain(const DrainOptions& options) {
+  boost::asio::io_context io;
+  UploadReport result;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, drain_async(options), [&](std::exception_ptr error, UploadReport report) {
+    failure = error;
+    result = std::move(report);
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return result;
+}
+
+boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
   UploadReport report;
   const auto started = Clock::now();
   auto finish = [&]() -> UploadReport {
@@ -285,15 +304,15 @@ UploadReport Uploader::drain(const DrainOptions& options) {
   };
   if (!in_window()) {
     report.outside_window = true;
-    return finish();
+    co_return finish();
   }
-  if (spool_.due(1).empty()) return finish();  // nothing to send: do not contact the central
+  if (spool_.due(1).empty()) co_return finish();  // nothing to send: do not contact the central
   try {
     check_client_credentials(central_);
   } catch (const std::exception& error) {
     report.hard_error = true;
     report.error = error.what();
-    return finish();
+    co_return finish();
   }
   std::optional<crypto::Ed25519PublicKey> receipt_key;
   if (!central_.receipt_key.empty()) {
@@ -305,7 +324,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
       report.hard_error = true;
       report.error = "central.receipt_key: " + central_.receipt_key.string() +
                      " does not hold the central's receipt key (one line ed25519:<base64>)";
-      return finish();
+      co_return finish();
     }
   }
   const std::string password = central_.key_password_file.empty() ? std::string() : read_password(central_.key_password_file);
@@ -316,6 +335,16 @@ UploadReport Uploader::drain(const DrainOptions& options) {
 
   Multi multi(curl_multi_init());
   curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.parallel));
+  CurlDriver driver(co_await boost::asio::this_coro::executor, multi.get());
+  if (options.control != nullptr) options.control->wake = [&driver] { driver.wake(); };
+  // The control outlives this drain; its wake must not.
+  struct Unhook {
+    Control* control;
+    ~Unhook() {
+      if (control != nullptr) control->wake = nullptr;
+    }
+  } unhook{options.control};
+  auto stop_requested = [&] { return options.control != nullptr && options.control->stop; };
   std::mt19937_64 random(std::random_device{}());
   bool checksum_offered = false;
   bool receipts_offered = false;  // medgw-receiver: every stored object has a receipt
@@ -437,14 +466,29 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     curl_easy_setopt(probe.easy.get(), CURLOPT_CUSTOMREQUEST, "OPTIONS");
     curl_easy_setopt(probe.easy.get(), CURLOPT_NOBODY, 1L);
     curl_easy_setopt(probe.easy.get(), CURLOPT_HTTPHEADER, probe.headers.get());
-    const CURLcode code = curl_easy_perform(probe.easy.get());
+    curl_multi_add_handle(multi.get(), probe.easy.get());
+    std::optional<CURLcode> result;
+    while (!result && !stop_requested()) {
+      driver.process();
+      int left = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi.get(), &left)) {
+        if (message->msg == CURLMSG_DONE && message->easy_handle == probe.easy.get()) result = message->data.result;
+      }
+      if (!result) co_await driver.wait(std::chrono::seconds(1));
+    }
+    curl_multi_remove_handle(multi.get(), probe.easy.get());
+    if (!result) {
+      report.stopped = true;
+      co_return finish();
+    }
+    const CURLcode code = *result;
     if (tls_refused(code, probe.error)) {
       if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::tls);
       report.hard_error = true;
       report.error = "TLS with the central failed: " + std::string(probe.error[0] ? probe.error : curl_easy_strerror(code)) +
                      " (check central.ca, central.cert/key, central.pin and the central's certificate); nothing was sent";
       logger_.error("upload.tls_refused", "TLS with the central failed; nothing was sent", {{"error", report.error}});
-      return finish();
+      co_return finish();
     }
     const auto extensions = probe.response_headers.find("tus-extension");
     const auto algorithms = probe.response_headers.find("tus-checksum-algorithm");
@@ -498,7 +542,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
 
   refill();
   while (!report.hard_error) {
-    if (options.stop != nullptr && options.stop->load()) {
+    if (stop_requested()) {
       report.stopped = true;
       break;
     }
@@ -524,8 +568,7 @@ UploadReport Uploader::drain(const DrainOptions& options) {
       if (waiting.empty()) break;  // the spool is empty (or holds only rejected objects)
       continue;
     }
-    int still = 0;
-    curl_multi_perform(multi.get(), &still);
+    driver.process();
     while (true) {
       int left = 0;
       CURLMsg* message = curl_multi_info_read(multi.get(), &left);
@@ -740,23 +783,23 @@ UploadReport Uploader::drain(const DrainOptions& options) {
     }
     if (report.hard_error) break;
     // Wait for sockets, or until the next backoff ends.
+    // (A waiting object that is due but has no free slot waits for a
+    // running one to finish: a socket event.)
     int timeout_ms = 1000;
     const auto soonest = Clock::now();
-    for (const auto& t : waiting) {
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(t->wake - soonest).count();
-      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(wait, 0, timeout_ms));
+    if (running.size() < options.parallel) {
+      for (const auto& t : waiting) {
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(t->wake - soonest).count();
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(wait, 0, timeout_ms));
+      }
     }
-    if (!running.empty()) {
-      curl_multi_poll(multi.get(), nullptr, 0, timeout_ms, nullptr);
-    } else if (!waiting.empty() && timeout_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));  // only backing off
-    }
+    if (!running.empty() || timeout_ms > 0) co_await driver.wait(std::chrono::milliseconds(timeout_ms));
     refill();
   }
   for (auto& [id, t] : running) {
     curl_multi_remove_handle(multi.get(), t->easy.get());
   }
-  return finish();
+  co_return finish();
 }
 
 }  // namespace medgw::daemon

@@ -17,8 +17,11 @@
 #include <spool/log.hpp>
 #include <spool/spool.hpp>
 
+#include <boost/asio/awaitable.hpp>
+
 #include <array>
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -64,6 +67,8 @@ struct UploadCounters {
   void count_success();
 };
 
+struct Control;
+
 struct DrainOptions {
   std::size_t parallel = 4;
   // --once gives up after this many failures in a row of one object without
@@ -71,10 +76,20 @@ struct DrainOptions {
   int give_up_after = 8;
   std::chrono::milliseconds backoff_base{250};
   std::chrono::milliseconds backoff_cap{30'000};
-  // Set by another thread to stop at the next resumable point (every
-  // request's progress is on the central; the next drain resumes with HEAD).
-  const std::atomic<bool>* stop = nullptr;
+  struct Control* control = nullptr;
   UploadCounters* counters = nullptr;
+};
+
+// Lets the owner of a drain_async end it at the next resumable point (every
+// request's progress is on the central; the next drain resumes with HEAD).
+// Used on the drain's own io_context thread.
+struct Control {
+  bool stop = false;
+  std::function<void()> wake;  // set by the drain while it runs
+  void request_stop() {
+    stop = true;
+    if (wake) wake();
+  }
 };
 
 class Uploader {
@@ -82,7 +97,10 @@ class Uploader {
   Uploader(const CentralConfig& central, std::string facility, std::string gateway, spool::Spool& spool,
            log::Logger logger);
 
-  // Delivers what the spool holds until it is empty or a hard error.
+  // Delivers what the spool holds until it is empty or a hard error, on the
+  // caller's io_context: the multi handle is driven by its reactor.
+  [[nodiscard]] boost::asio::awaitable<UploadReport> drain_async(DrainOptions options);
+  // The same on an io_context of its own (medgw upload --once).
   [[nodiscard]] UploadReport drain(const DrainOptions& options = {});
 
  private:
