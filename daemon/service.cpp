@@ -181,8 +181,9 @@ struct Service::Impl {
         collect_wake.wait(lock);
         continue;
       }
-      if (next->second.due > SteadyClock::now()) {
-        collect_wake.wait_until(lock, next->second.due);
+      if (const SteadyClock::time_point due = next->second.due; due > SteadyClock::now()) {
+        // (A copy: a reload replaces `sources` while this waits.)
+        collect_wake.wait_until(lock, due);
         continue;  // woken early (hint, reload, stop) or due now: choose again
       }
       const std::string label = next->first;
