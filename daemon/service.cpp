@@ -90,6 +90,7 @@ struct SourceState {
   bool running = false;
   std::string problem;       // unreachable, or the pass failed: why (no PHI)
   std::string pause_reason;  // the spool refused the last pass
+  bool deletes_withheld = false;  // the last pass did not believe a mass deletion
   std::int64_t last_success_ms = 0;
   double last_duration_seconds = 0;
   std::uint64_t files_last_pass = 0;
@@ -252,6 +253,7 @@ struct Service::Impl {
       set_state([&](SourceState& s) {
         s.problem.clear();
         s.pause_reason = summary.paused ? summary.pause_reason : std::string();
+        s.deletes_withheld = summary.deletes_withheld;
         s.files_last_pass = summary.files_seen;
         s.last_duration_seconds = std::chrono::duration<double>(SteadyClock::now() - pass_started).count();
         (summary.paused ? s.passes_paused : s.passes_finished) += 1;
@@ -435,7 +437,15 @@ struct Service::Impl {
       if (!policy_problem.empty()) reasons.push_back("opt-out list unusable, nothing is collected: " + policy_problem);
       bool paused = false;
       for (const auto& [label, state] : sources) {
-        if (!state.problem.empty()) reasons.push_back("source " + label + " unreachable: " + state.problem);
+        if (!state.problem.empty()) {
+          reasons.push_back(state.problem.starts_with("source ") ? state.problem
+                                                                 : "source " + label + ": " + state.problem);
+        }
+        if (state.deletes_withheld) {
+          reasons.push_back("source " + label + ": most of its files vanished at once; the deletions are not sent "
+                            "(an unmounted share?). If they were really deleted, run medgw collect --once "
+                            "--accept-deletions with the service stopped");
+        }
         paused = paused || !state.pause_reason.empty();
       }
       // The spool refused the last pass of a source (an object would not

@@ -256,6 +256,30 @@ class Health(unittest.TestCase):
                 wait_until(lambda: daemon.get("/healthz")[0] == 200, 10, "/healthz 200 with a valid certificate")
 
 
+    def test_source_unreachable_and_back(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "2", "--seed", "6", "--only", "ssmix2", check=True)
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
+            std = data / "ssmix2" / "std"
+            source = f"  - {{name: ssmix2, type: ssmix2, path: {std}, settle: 0s, scan_interval: 10s}}\n"
+            config = delivery_config(tmp, recipient, source, pki, free_port(), extra=extra)
+            with Daemon(config, tmp) as daemon:
+                wait_until(lambda: metric(daemon.get("/metrics")[1], "medgw_source_files", 'source="ssmix2"') > 0, 30,
+                           "a first pass")
+                self.assertEqual(daemon.get("/healthz")[0], 200)
+                std.rename(tmp / "unmounted")  # the share goes away
+                body = wait_until(lambda: daemon.get("/healthz")[1] if "not a folder" in daemon.get("/healthz")[1] else None,
+                                  30, "/healthz to name the source")
+                self.assertIn("source ssmix2", body)
+                self.assertEqual(daemon.get("/healthz")[0], 503)
+                self.assertEqual(metric(daemon.get("/metrics")[1], "medgw_source_up", 'source="ssmix2"'), 0)
+                (tmp / "unmounted").rename(std)
+                wait_until(lambda: daemon.get("/healthz")[0] == 200, 90, "/healthz 200 once the share is back")
+
+
 class KillCycles(unittest.TestCase):
     def test_kill_9_fifty_times_while_files_arrive_and_the_receiver_flaps(self):
         """Acceptance 2."""
