@@ -79,22 +79,10 @@ int command_status(Invocation& invocation) {
     return exit_ok;
   }
 
-  std::optional<spool::StateDb> state;
-  std::string state_problem;
-  if (!std::filesystem::exists(config.state_dir / spool::StateDb::file_name)) {
-    state_problem = "not initialised yet (no collection has run)";
-  } else {
-    try {
-      state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_only,
-                                         log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status")));
-    } catch (const std::exception& error) {
-      state_problem = error.what();
-    }
-  }
-  std::optional<spool::SpoolStats> stats;
-  if (state && state->schema_version() >= 2) {
-    stats = spool::read_spool_stats(state->db(), config.state_dir / spool::Spool::folder_name, limits, now);
-  }
+  StateView view = open_state_view(config, now);
+  std::optional<spool::StateDb>& state = view.state;
+  const std::string& state_problem = view.problem;
+  const std::optional<spool::SpoolStats>& stats = view.stats;
 
   const bool with_index = state && state->schema_version() >= 3;
 

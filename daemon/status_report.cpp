@@ -48,25 +48,33 @@ PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chron
   return facts;
 }
 
+StateView open_state_view(const Config& config, std::chrono::system_clock::time_point now) {
+  StateView view;
+  if (!std::filesystem::exists(config.state_dir / spool::StateDb::file_name)) {
+    view.problem = "not initialised yet (no collection has run)";
+    return view;
+  }
+  try {
+    view.state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_only,
+                                            log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status")));
+  } catch (const std::exception& error) {
+    view.problem = error.what();
+    return view;
+  }
+  if (view.state->schema_version() >= 2) {
+    view.stats = spool::read_spool_stats(view.state->db(), config.state_dir / spool::Spool::folder_name,
+                                         {config.spool.max_bytes, config.spool.min_free}, now);
+  }
+  return view;
+}
+
 std::string status_json(const Config& config, std::chrono::system_clock::time_point now,
                         const std::function<void(spool::JsonWriter&)>& extra) {
   const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
-  std::optional<spool::StateDb> state;
-  std::string state_problem;
-  if (!std::filesystem::exists(config.state_dir / spool::StateDb::file_name)) {
-    state_problem = "not initialised yet (no collection has run)";
-  } else {
-    try {
-      state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_only,
-                                         log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status")));
-    } catch (const std::exception& error) {
-      state_problem = error.what();
-    }
-  }
-  std::optional<spool::SpoolStats> stats;
-  if (state && state->schema_version() >= 2) {
-    stats = spool::read_spool_stats(state->db(), config.state_dir / spool::Spool::folder_name, limits, now);
-  }
+  StateView view = open_state_view(config, now);
+  std::optional<spool::StateDb>& state = view.state;
+  const std::string& state_problem = view.problem;
+  const std::optional<spool::SpoolStats>& stats = view.stats;
   const bool with_index = state && state->schema_version() >= 3;
   spool::JsonWriter doc;
   doc.begin_object();

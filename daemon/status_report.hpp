@@ -5,6 +5,7 @@
 #include <daemon/config.hpp>
 
 #include <spool/json.hpp>
+#include <spool/spool.hpp>
 #include <spool/state_db.hpp>
 
 #include <chrono>
@@ -28,6 +29,16 @@ struct PolicyFacts {
 };
 [[nodiscard]] PolicyFacts policy_facts(const Config& config, spool::StateDb* state,
                                        std::chrono::system_clock::time_point now);
+
+// state.db opened read-only (without the writer lock) and the spool's
+// statistics; `problem` says why there is no state (not created yet, newer
+// schema, unreadable).
+struct StateView {
+  std::optional<spool::StateDb> state;
+  std::string problem;
+  std::optional<spool::SpoolStats> stats;
+};
+[[nodiscard]] StateView open_state_view(const Config& config, std::chrono::system_clock::time_point now);
 
 // The JSON document; `extra` adds fields to the top-level object (the
 // daemon's health and timings).

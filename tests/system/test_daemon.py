@@ -18,13 +18,30 @@ from daemon_helpers import Daemon, free_port, wait_until
 from helpers import RECEIVER, SAMPLE, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
 from pki import Pki
 from test_collect_ssmix2 import assert_no_patient_data
+from test_delivery import all_sources
 
 
 def sources(data: Path, scan_interval: str = "10s") -> str:
-    return (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, "
-            f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s, scan_interval: {scan_interval}}}\n"
-            f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s, scan_interval: {scan_interval}}}\n"
-            f"  - {{name: receipt, type: receipt, path: {data / 'receipt'}, settle: 0s, scan_interval: {scan_interval}}}\n")
+    return all_sources(data, scan_interval)
+
+SERVICE_BASE = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
+
+
+class Site:
+    """A generated hospital, a throwaway PKI, the central's age identity and a
+    free port for the central; config() writes the service's medgw.yaml."""
+
+    def __init__(self, tmp: Path, *sample_args: str):
+        self.tmp = tmp
+        self.data = tmp / "hospital"
+        run(SAMPLE, "--out", self.data, *sample_args, check=True)
+        self.pki = Pki(tmp / "pki")
+        self.identity, self.recipient = new_identity(tmp)
+        self.port = free_port()
+
+    def config(self, source_lines: str | None = None, extra: str = "", **kwargs) -> Path:
+        return delivery_config(self.tmp, self.recipient, source_lines or sources(self.data), self.pki, self.port,
+                               extra=SERVICE_BASE + extra, **kwargs)
 
 
 def landed_equals_source(receiver: Receiver, data: Path) -> bool:
@@ -85,13 +102,9 @@ class Lifecycle(unittest.TestCase):
     def test_run_reload_stop_restart(self):
         """Acceptance 1, and the status endpoints on the way."""
         with TempDir() as tmp:
-            data = tmp / "hospital"
-            run(SAMPLE, "--out", data, "--patients", "12", "--seed", "31", "--months", "1", check=True)
-            pki = Pki(tmp / "pki")
-            identity, recipient = new_identity(tmp)
-            port = free_port()
-            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
-            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            site = Site(tmp, "--patients", "12", "--seed", "31", "--months", "1")
+            data, pki, identity, port = site.data, site.pki, site.identity, site.port
+            config = site.config()
             daemon = Daemon(config, tmp, watchdog_usec=1_000_000)
             daemon.start()
             try:
@@ -194,18 +207,14 @@ class Health(unittest.TestCase):
 
     def test_spool_full_pauses_collection_and_resumes(self):
         with TempDir() as tmp:
-            data = tmp / "hospital"
-            run(SAMPLE, "--out", data, "--patients", "6", "--seed", "41", "--months", "1", check=True)
+            site = Site(tmp, "--patients", "6", "--seed", "41", "--months", "1")
+            data = site.data
+            pki, identity, port = site.pki, site.identity, site.port
             # Incompressible files, 20 MiB each: four will not fit a 64 MiB spool.
             ext_folder = next(p for p in (data / "ssmix2" / "ext").rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir()))
             for i in range(5):
                 (ext_folder / f"scan-{i}.bin").write_bytes(os.urandom(20 << 20))
-            pki = Pki(tmp / "pki")
-            identity, recipient = new_identity(tmp)
-            port = free_port()
-            extra = ('status: {listen: "127.0.0.1:0"}\nspool: {max_bytes: 64MiB, min_free: 16MiB}\n'
-                     'log: {level: info}\n')
-            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            config = site.config(extra="spool: {max_bytes: 64MiB, min_free: 16MiB}\n")
             with Daemon(config, tmp) as daemon:
                 def degraded():
                     code, body = daemon.get("/healthz")
@@ -230,42 +239,32 @@ class Health(unittest.TestCase):
 
     def test_certificate_expired_and_expiring(self):
         with TempDir() as tmp:
-            data = tmp / "hospital"
-            run(SAMPLE, "--out", data, "--patients", "2", "--seed", "5", "--only", "ssmix2", check=True)
-            pki = Pki(tmp / "pki")
+            site = Site(tmp, "--patients", "2", "--seed", "5", "--only", "ssmix2")
+            pki = site.pki
             expired = pki.ca.issue("client-expired", pki.client_cn, server=False, days_valid=(-60, -2))
             expiring = pki.ca.issue("client-expiring", pki.client_cn, server=False, days_valid=(-1, 10))
-            identity, recipient = new_identity(tmp)
-            port = free_port()
-            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
-            source = f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, settle: 0s}}\n"
-            config = delivery_config(tmp, recipient, source, pki, port, extra=extra, cert=expired)
+            source = f"  - {{name: ssmix2, type: ssmix2, path: {site.data / 'ssmix2' / 'std'}, settle: 0s}}\n"
+            config = site.config(source, cert=expired)
             with Daemon(config, tmp) as daemon:
                 code, body = daemon.get("/healthz")
                 self.assertEqual(code, 503)
                 self.assertRegex(body, r"certificate central.cert expired on \d{4}-\d\d-\d\d")
                 self.assertLess(metric(daemon.get("/metrics")[1], "medgw_certificate_expiry_seconds"), 0)
-                delivery_config(tmp, recipient, source, pki, port, extra=extra, cert=expiring)
+                site.config(source, cert=expiring)
                 daemon.send(signal.SIGHUP)
                 wait_until(lambda: "expires in" in daemon.get("/healthz")[1], 10, "the expiring certificate")
                 code, body = daemon.get("/healthz")
                 self.assertEqual(code, 503)
                 self.assertRegex(body, r"certificate central.cert expires in (9|10) days")
-                delivery_config(tmp, recipient, source, pki, port, extra=extra)
+                site.config(source)
                 daemon.send(signal.SIGHUP)
                 wait_until(lambda: daemon.get("/healthz")[0] == 200, 10, "/healthz 200 with a valid certificate")
 
-
     def test_source_unreachable_and_back(self):
         with TempDir() as tmp:
-            data = tmp / "hospital"
-            run(SAMPLE, "--out", data, "--patients", "2", "--seed", "6", "--only", "ssmix2", check=True)
-            pki = Pki(tmp / "pki")
-            identity, recipient = new_identity(tmp)
-            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
-            std = data / "ssmix2" / "std"
-            source = f"  - {{name: ssmix2, type: ssmix2, path: {std}, settle: 0s, scan_interval: 10s}}\n"
-            config = delivery_config(tmp, recipient, source, pki, free_port(), extra=extra)
+            site = Site(tmp, "--patients", "2", "--seed", "6", "--only", "ssmix2")
+            std = site.data / "ssmix2" / "std"
+            config = site.config(f"  - {{name: ssmix2, type: ssmix2, path: {std}, settle: 0s, scan_interval: 10s}}\n")
             with Daemon(config, tmp) as daemon:
                 wait_until(lambda: metric(daemon.get("/metrics")[1], "medgw_source_files", 'source="ssmix2"') > 0, 30,
                            "a first pass")
@@ -287,13 +286,9 @@ class KillCycles(unittest.TestCase):
         rng = random.Random(int(os.environ.get("MEDGW_KILL_SEED", time.time())))
         cycles = int(os.environ.get("MEDGW_KILL_CYCLES", "50"))
         with TempDir() as tmp:
-            data = tmp / "hospital"
-            run(SAMPLE, "--out", data, "--patients", "30", "--seed", "77", "--months", "2", check=True)
-            pki = Pki(tmp / "pki")
-            identity, recipient = new_identity(tmp)
-            port = free_port()
-            extra = 'status: {listen: "127.0.0.1:0"}\nlog: {level: info}\n'
-            config = delivery_config(tmp, recipient, sources(data), pki, port, extra=extra)
+            site = Site(tmp, "--patients", "30", "--seed", "77", "--months", "2")
+            data, pki, identity, port = site.data, site.pki, site.identity, site.port
+            config = site.config()
             config.write_text(config.read_text().replace("  chunk: 1MiB\n", "  chunk: 256KiB\n"))
             daemon = Daemon(config, tmp)
             daemon.start()

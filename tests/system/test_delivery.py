@@ -17,11 +17,12 @@ from pki import Pki, spki_pin
 from test_collect_ssmix2 import assert_no_patient_data, collect
 
 
-def all_sources(data: Path) -> str:
+def all_sources(data: Path, scan_interval: str = "") -> str:
+    more = f", scan_interval: {scan_interval}" if scan_interval else ""
     return (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, "
-            f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s}}\n"
-            f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s}}\n"
-            f"  - {{name: receipt, type: receipt, path: {data / 'receipt'}, settle: 0s}}\n")
+            f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s{more}}}\n"
+            f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s{more}}}\n"
+            f"  - {{name: receipt, type: receipt, path: {data / 'receipt'}, settle: 0s{more}}}\n")
 
 
 def upload(config: Path, timeout: float = 300):
