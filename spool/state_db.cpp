@@ -64,6 +64,21 @@ void apply_migrations(Database& db, std::span<const Migration> migrations, const
                        "; it was written by a newer medgw. Install that version again, or restore "
                        "the state.db backup taken before the upgrade");
   }
+  if (current > 0 && current < latest) {
+    // An upgrade: keep a copy of the database as it was (VACUUM INTO writes
+    // a consistent snapshot), so a failed upgrade can be rolled back.
+    const std::filesystem::path backup =
+        db.file().parent_path() /
+        (db.file().filename().string() + ".schema" + std::to_string(current) + "-" +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()) +
+         ".bak");
+    db.prepare("VACUUM INTO ?1").bind_all(backup.string()).run();
+    ::chmod(backup.c_str(), 0600);
+    logger.info("statedb.backup", "copied the database before upgrading its schema",
+                {{"file", backup.string()}, {"from", current}, {"to", latest}});
+  }
   for (const Migration& migration : migrations) {
     if (migration.version <= current) continue;
     WriteTransaction transaction(db);

@@ -63,6 +63,35 @@ TEST_CASE("migrations apply in order, one transaction each, and a failing one le
   CHECK(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
 }
 
+TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating; a new database is not copied", "[statedb]") {
+  test::TempDir dir;
+  Database db = Database::open(dir / "m.db", Database::Mode::read_write_create);
+  configure_connection(db, true);
+  const Migration first[] = {{1, "one", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (42);"}};
+  apply_migrations(db, first, quiet_logger());
+  auto backups = [&] {
+    std::vector<std::filesystem::path> found;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().filename().string().starts_with("m.db.schema")) found.push_back(entry.path());
+    }
+    return found;
+  };
+  CHECK(backups().empty());
+  const Migration both[] = {first[0], {2, "two", "DROP TABLE a; CREATE TABLE b (y INTEGER);"}};
+  apply_migrations(db, both, quiet_logger());
+  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  const auto found = backups();
+  REQUIRE(found.size() == 1);
+  CHECK_THAT(found[0].filename().string(), Catch::StartsWith("m.db.schema1-") && Catch::EndsWith(".bak"));
+  CHECK((std::filesystem::status(found[0]).permissions() & std::filesystem::perms::group_read) ==
+        std::filesystem::perms::none);
+  Database old = Database::open(found[0], Database::Mode::read_only);
+  CHECK(old.query_int64("PRAGMA user_version") == 1);
+  CHECK(old.query_int64("SELECT x FROM a") == 42);
+  apply_migrations(db, both, quiet_logger());  // nothing to do: no second copy
+  CHECK(backups().size() == 1);
+}
+
 TEST_CASE("a database written by a newer medgw is refused with a clear error", "[statedb]") {
   test::TempDir dir;
   {

@@ -44,8 +44,12 @@ class Daemon:
             self.process = subprocess.Popen([str(MEDGW), "run", "-c", str(self.config)], stdout=log, stderr=log,
                                             env=env)
         if wait_ready:
-            self.wait_message(lambda m: "READY=1" in m, timeout=60)
-            self.port = self.status_port()
+            try:
+                self.wait_message(lambda m: "READY=1" in m, timeout=60)
+                self.port = self.status_port()
+            except BaseException:
+                self.stop(signal.SIGKILL)  # never leave a daemon behind
+                raise
         return self
 
     def log_text(self) -> str:
