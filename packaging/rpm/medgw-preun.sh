@@ -1,0 +1,4 @@
+if [ "$1" -eq 0 ] && [ -d /run/systemd/system ]; then
+  systemctl --no-reload disable --now medgw.service > /dev/null 2>&1 || :
+fi
+exit 0
