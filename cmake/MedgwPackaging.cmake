@@ -3,7 +3,10 @@
 # `medgw-receiver` (the reference central: component receiver).
 include(GNUInstallDirs)
 
-set(MEDGW_PACKAGE_VERSION "${PROJECT_VERSION}" CACHE STRING "Version written into the packages")
+set(MEDGW_PACKAGE_VERSION "" CACHE STRING "Version written into the packages (empty: the project's)")
+if(NOT MEDGW_PACKAGE_VERSION)
+  set(MEDGW_PACKAGE_VERSION "${PROJECT_VERSION}")
+endif()
 set(MEDGW_MAN_DIR "${PROJECT_BINARY_DIR}/man")
 set(MEDGW_PKG_DIR "${PROJECT_BINARY_DIR}/packaging")
 
