@@ -202,6 +202,24 @@ class Lifecycle(unittest.TestCase):
                 daemon.stop(signal.SIGKILL)
 
 
+    def test_change_hints_bring_the_next_pass_forward(self):
+        """inotify: with a scan_interval of an hour, new files still land within seconds."""
+        with TempDir() as tmp:
+            site = Site(tmp, "--patients", "4", "--seed", "12", "--months", "1")
+            config = site.config(sources(site.data, scan_interval="1h"))
+            with Daemon(config, tmp) as daemon:
+                with Receiver(tmp / "central", site.pki, [gateway_key(config)], identity=site.identity,
+                              port=site.port) as receiver:
+                    wait_until(lambda: landed_equals_source(receiver, site.data), 60, "the first delivery")
+                    self.assertRegex(daemon.log_text(), r"event=hints\.watching .*directories=[1-9]")
+                    run(SAMPLE, "--mutate", site.data, "--changes", "12", "--seed", "4", check=True)
+                    started = time.time()
+                    wait_until(lambda: landed_equals_source(receiver, site.data), 45,
+                               "the changes to land long before the next scheduled pass (1h)")
+                    print(f"\nchange hints: changes landed {time.time() - started:.1f} s after they were made "
+                          f"(scan_interval 1h)", flush=True)
+
+
 class Health(unittest.TestCase):
     """Acceptance 3: /healthz flips to 503 and back."""
 
