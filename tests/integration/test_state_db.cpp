@@ -63,7 +63,7 @@ TEST_CASE("migrations apply in order, one transaction each, and a failing one le
   CHECK(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
 }
 
-TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating; a new database is not copied", "[statedb]") {
+TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new database is not copied", "[statedb]") {
   test::TempDir dir;
   Database db = Database::open(dir / "m.db", Database::Mode::read_write_create);
   configure_connection(db, true);
