@@ -8,7 +8,7 @@ namespace medgw::daemon {
 namespace asio = boost::asio;
 
 CurlDriver::CurlDriver(const asio::any_io_executor& executor, CURLM* multi)
-    : executor_(executor), multi_(multi), curl_timer_(executor), wake_timer_(executor) {
+    : executor_(executor), multi_(multi), wake_timer_(executor) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlDriver::on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlDriver::on_timer);
@@ -51,15 +51,10 @@ int CurlDriver::on_socket(CURL*, curl_socket_t fd, int what, void* self_ptr, voi
 int CurlDriver::on_timer(CURLM*, long timeout_ms, void* self_ptr) {
   auto& self = *static_cast<CurlDriver*>(self_ptr);
   if (timeout_ms < 0) {
-    self.curl_timer_.cancel();
-    return 0;
+    self.curl_deadline_.reset();
+  } else {
+    self.curl_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   }
-  self.curl_timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-  self.curl_timer_.async_wait([&self](const boost::system::error_code& ec) {
-    if (ec) return;
-    self.timer_due_ = true;
-    self.wake_timer_.cancel();
-  });
   return 0;
 }
 
@@ -94,8 +89,8 @@ void CurlDriver::ready(curl_socket_t fd, int events) {
 
 void CurlDriver::process() {
   int running = 0;
-  if (timer_due_) {
-    timer_due_ = false;
+  if (curl_deadline_ && *curl_deadline_ <= std::chrono::steady_clock::now()) {
+    curl_deadline_.reset();
     curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   }
   std::vector<std::pair<curl_socket_t, int>> events;
@@ -114,11 +109,14 @@ void CurlDriver::process() {
 }
 
 asio::awaitable<void> CurlDriver::wait(std::chrono::milliseconds limit) {
-  if (!ready_.empty() || timer_due_ || woken_) {
+  const auto now = std::chrono::steady_clock::now();
+  auto until = now + limit;
+  if (curl_deadline_) until = std::min(until, *curl_deadline_);
+  if (!ready_.empty() || woken_ || until <= now) {
     woken_ = false;
     co_return;
   }
-  wake_timer_.expires_after(limit);
+  wake_timer_.expires_at(until);
   boost::system::error_code ec;
   co_await wake_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   woken_ = false;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -52,11 +53,12 @@ class CurlDriver {
 
   boost::asio::any_io_executor executor_;
   CURLM* multi_;
-  boost::asio::steady_timer curl_timer_;
+  // When curl wants to be called back (CURLMOPT_TIMERFUNCTION), folded into
+  // wait(): no timer of its own to re-arm at every call.
+  std::optional<std::chrono::steady_clock::time_point> curl_deadline_;
   boost::asio::steady_timer wake_timer_;
   std::map<curl_socket_t, std::shared_ptr<Socket>> sockets_;
   std::vector<std::pair<curl_socket_t, int>> ready_;
-  bool timer_due_ = false;
   bool woken_ = false;
 };
 

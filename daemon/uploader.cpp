@@ -500,8 +500,20 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
   std::deque<std::unique_ptr<Transfer>> waiting;  // not started, or backing off
   std::map<std::string, std::unique_ptr<Transfer>> running;
   std::set<std::string> known;
+  // New objects are looked for when a slot could use one: at once after a
+  // request finished, otherwise at most every 250 ms (not at every socket
+  // event: a query each time slows a large upload down).
+  auto last_refill = Clock::time_point{};
+  bool finished_since_refill = true;
   auto refill = [&] {
     if (waiting.size() + running.size() >= options.parallel * 2) return;
+    const auto now = Clock::now();
+    if (!finished_since_refill && !(waiting.empty() && running.empty()) &&
+        now - last_refill < std::chrono::milliseconds(250)) {
+      return;
+    }
+    last_refill = now;
+    finished_since_refill = false;
     for (spool::QueuedObject& object : spool_.due(options.parallel * 4)) {
       if (known.contains(object.object_id)) continue;
       known.insert(object.object_id);
@@ -587,6 +599,7 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
       }
       curl_multi_remove_handle(multi.get(), e);
       --active;
+      finished_since_refill = true;
       auto node = running.extract(raw->object.object_id);
       std::unique_ptr<Transfer> t = std::move(node.mapped());
       const auto header = [&](const char* name) -> std::string {
