@@ -30,9 +30,13 @@ class Daemon:
         self.sock_path = self.directory / f"notify-{time.monotonic_ns()}.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.sock_path))
+        # A fresh list and stop flag per start, handed to the reader: a reader left from the previous
+        # start must never append to this start's list.
         self.messages = []
+        self.reader_stop = threading.Event()
         # Read as systemd does, all the time: a full socket would block the daemon's loop.
-        self.reader = threading.Thread(target=self._read_forever, args=(self.sock,), daemon=True)
+        self.reader = threading.Thread(target=self._read_forever, args=(self.sock, self.messages, self.reader_stop),
+                                       daemon=True)
         self.reader.start()
         env = dict(os.environ, NOTIFY_SOCKET=str(self.sock_path), **self.extra_env)
         env.pop("WATCHDOG_USEC", None)
@@ -65,12 +69,20 @@ class Daemon:
             time.sleep(0.05)
         raise AssertionError("no service.ready line:\n" + self.log_text()[-3000:])
 
-    def _read_forever(self, sock):
-        while True:
+    @staticmethod
+    def _read_forever(sock, messages, stop):
+        # The socket is closed only after this thread has returned (see stop): closing it under a blocked
+        # recv() lets the next start's socket reuse the descriptor and this thread steal its messages
+        # (READY=1 went missing that way in CI).
+        sock.settimeout(0.1)
+        while not stop.is_set():
             try:
-                self.messages.append(sock.recv(65536).decode())
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            messages.append(data.decode())
 
     def read_messages(self, timeout: float):
         time.sleep(timeout)
@@ -105,7 +117,8 @@ class Daemon:
             self.process.send_signal(sig)
             self.process.wait(timeout=timeout)
         if self.sock:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.reader_stop.set()
+            self.reader.join()
             self.sock.close()
             self.sock = None
             self.sock_path.unlink(missing_ok=True)
