@@ -289,7 +289,8 @@ const std::vector<KeySpec>& table() {
        {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
 
       {"spool.max_bytes", V::size, "size", false, "20GiB",
-       "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped).", {}, {},
+       "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped). A single file "
+       "larger than this is still collected, alone in an empty spool.", {}, {},
        check_max_bytes, [](Config& c, SourceConfig*, const ConfigValue& v) { c.spool.max_bytes = v.size; }},
       {"spool.min_free", V::size, "size", false, "2GiB",
        "Free space to leave on the state_dir filesystem; below it, collection pauses.", {}, {}, nullptr,

@@ -78,7 +78,12 @@ std::uint64_t Spool::spooled_bytes() {
 }
 
 Capacity Spool::capacity(std::uint64_t upcoming) {
-  if (spooled_bytes() + upcoming > limits_.max_bytes) return Capacity::spool_full;
+  const std::uint64_t spooled = spooled_bytes();
+  // An object larger than spool.max_bytes by itself is let into an empty spool
+  // (the disk check below still holds): refused, it would keep its source
+  // paused for ever. The spool then reads as full until it is delivered.
+  const bool alone_oversized = spooled == 0 && upcoming > limits_.max_bytes;
+  if (spooled + upcoming > limits_.max_bytes && !alone_oversized) return Capacity::spool_full;
   struct statvfs info {};
   if (::statvfs(dir_.c_str(), &info) == 0) {
     const std::uint64_t free = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
@@ -108,6 +113,12 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
       outcome.message = "free space on the state filesystem is below spool.min_free";
       return outcome;
     case Capacity::ok: break;
+  }
+  if (estimate > limits_.max_bytes) {
+    logger_.warn("spool.oversized_object",
+                 "an object larger than spool.max_bytes is spooled on its own; raise spool.max_bytes above the "
+                 "largest source file",
+                 {{"estimate_bytes", estimate}, {"max_bytes", limits_.max_bytes}});
   }
 
   Database& db = state_.db();

@@ -122,7 +122,8 @@ class Spool {
 
   [[nodiscard]] RecoveryReport recover();
 
-  // Whether `upcoming` more bytes would fit now.
+  // Whether `upcoming` more bytes would fit now. An object larger than
+  // spool.max_bytes on its own fits an empty spool (disk space permitting).
   [[nodiscard]] Capacity capacity(std::uint64_t upcoming = 0);
 
   // Builds an object from `entries` and records it. `record` runs inside the

@@ -213,6 +213,20 @@ TEST_CASE("capacity: a full spool or a low disk refuses new objects and keeps th
     fixture.spool().mark_delivered(fixture.spool().due(1)[0].object_id, "");
     CHECK(fixture.spool().build(std::vector{entry_for(file, "s", "3")}).committed());
   }
+  SECTION("an object larger than spool.max_bytes by itself waits for an empty spool, then goes in alone") {
+    test::SpoolFixture fixture({100'000, 0});
+    const auto small = make_file(fixture.dir, "small", random_bytes(20'000, 4));
+    const auto large = make_file(fixture.dir, "large", random_bytes(150'000, 5));
+    REQUIRE(fixture.spool().build(std::vector{entry_for(small, "s", "1")}).committed());
+    CHECK(fixture.spool().build(std::vector{entry_for(large, "s", "2")}).status == BuildStatus::spool_full);
+    fixture.spool().mark_delivered(fixture.spool().due(1)[0].object_id, "");
+    REQUIRE(fixture.spool().build(std::vector{entry_for(large, "s", "2")}).committed());
+    // Over the limit now: reads as full, nothing else gets in until it is delivered.
+    CHECK(fixture.spool().stats().capacity == Capacity::spool_full);
+    CHECK(fixture.spool().build(std::vector{entry_for(small, "s", "3")}).status == BuildStatus::spool_full);
+    fixture.spool().mark_delivered(fixture.spool().due(1)[0].object_id, "");
+    CHECK(fixture.spool().build(std::vector{entry_for(small, "s", "3")}).committed());
+  }
   SECTION("spool.min_free") {
     test::SpoolFixture fixture({1ULL << 40, 1ULL << 60});
     const auto file = make_file(fixture.dir, "f", "x");
