@@ -258,6 +258,26 @@ class Health(unittest.TestCase):
                 self.assertIn("event=health.degraded", daemon.log_text())
                 self.assertIn("event=health.ok", daemon.log_text())
 
+    def test_a_file_larger_than_the_whole_spool_is_still_delivered(self):
+        """Alone in an empty spool; refused, it would keep its source paused for ever."""
+        with TempDir() as tmp:
+            site = Site(tmp, "--patients", "2", "--seed", "43", "--only", "ssmix2")
+            data = site.data
+            ext_folder = next(p for p in (data / "ssmix2" / "ext").rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir()))
+            (ext_folder / "huge-scan.bin").write_bytes(os.urandom(70 << 20))
+            sources = (f"  - {{name: ssmix2, type: ssmix2, path: {data / 'ssmix2' / 'std'}, "
+                       f"extended_path: {data / 'ssmix2' / 'ext'}, settle: 0s, scan_interval: 10s}}\n")
+            config = site.config(sources, extra="spool: {max_bytes: 64MiB, min_free: 16MiB}\n")
+            with Daemon(config, tmp) as daemon, \
+                    Receiver(tmp / "central", site.pki, [gateway_key(config)], identity=site.identity,
+                             port=site.port) as receiver:
+                wait_until(lambda: snapshot(receiver.landed() / "ssmix2-ext") == snapshot(data / "ssmix2" / "ext"),
+                           180, "the large file to land")
+                self.assertEqual(snapshot(receiver.landed() / "ssmix2"), snapshot(data / "ssmix2" / "std"))
+                self.assertIn("event=spool.oversized_object", daemon.log_text())
+                wait_until(lambda: daemon.get("/healthz")[0] == 200, 30, "/healthz 200 once it is delivered")
+                self.assertIn("no gaps", receiver.status())
+
     def test_certificate_expired_and_expiring(self):
         with TempDir() as tmp:
             site = Site(tmp, "--patients", "2", "--seed", "5", "--only", "ssmix2")
