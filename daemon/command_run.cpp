@@ -22,7 +22,7 @@ int command_run(Invocation& invocation) {
   std::unique_ptr<Runtime> runtime;
   try {
     RuntimeOptions options;
-    options.stderr_level = log::parse_level(config.log.level).value_or(log::Level::info);
+    options.stderr_level = log::Level::debug;  // the service's stderr (the journal) follows log.level
     runtime = open_runtime(config, options);
   } catch (const std::exception& error) {
     err << "medgw run: " << error.what() << "\n";

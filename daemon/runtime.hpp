@@ -28,6 +28,10 @@ struct Runtime {
   Config config;
   std::shared_ptr<log::LogCore> log_core;
   log::Logger logger;
+  // The sinks' filters, for a reloaded log.level (log.file is bound at start).
+  log::Level stderr_floor = log::Level::warn;
+  std::shared_ptr<log::FilteredSink> stderr_sink;
+  std::shared_ptr<log::FilteredSink> file_sink;
   std::optional<spool::StateDb> state;
   std::optional<crypto::SigningKey> signer;
   std::optional<crypto::PatientTagger> tagger;
@@ -36,6 +40,9 @@ struct Runtime {
 
   Runtime(Config config, std::shared_ptr<log::LogCore> core);
   ~Runtime();
+
+  // Applies a new log.level to every sink (from any thread).
+  void set_log_level(log::Level level);
 };
 
 // Throws (std::exception with an operator-facing message) when something
@@ -46,6 +53,9 @@ struct Runtime {
 // "medgw COMMAND: why" to `err` (the command then exits 1).
 [[nodiscard]] std::unique_ptr<Runtime> open_runtime_reporting(const Config& config, std::string_view command,
                                                               std::ostream& err);
+
+// The parsed central.recipients of a validated config.
+[[nodiscard]] std::vector<crypto::X25519PublicKey> recipients_of(const Config& config);
 
 // Who the spool's objects are for and signed by (state, signer of `runtime`).
 [[nodiscard]] spool::SpoolIdentity spool_identity(const Runtime& runtime);

@@ -193,6 +193,8 @@ struct Service::Impl {
       lock.unlock();
       if (current != used) {
         policy_loader.emplace(current->policy);
+        runtime->spool->set_limits(spool_limits(*current));
+        runtime->spool->set_recipients(recipients_of(*current));
         used = current;
         register_pending = true;
       }
@@ -569,11 +571,11 @@ struct Service::Impl {
     keep(next.state_dir != old->state_dir, "state_dir", next.state_dir, old->state_dir);
     keep(next.facility.code != old->facility.code, "facility.code", next.facility.code, old->facility.code);
     keep(next.status.listen != old->status.listen, "status.listen", next.status.listen, old->status.listen);
-    keep(next.central.recipients != old->central.recipients, "central.recipients", next.central.recipients,
-         old->central.recipients);
-    keep(next.spool.max_bytes != old->spool.max_bytes || next.spool.min_free != old->spool.min_free, "spool",
-         next.spool, old->spool);
-    keep(next.log.level != old->log.level || next.log.file != old->log.file, "log", next.log, old->log);
+    keep(next.log.file != old->log.file, "log.file", next.log.file, old->log.file);
+    // Applied now: log.level here; spool.* and central.recipients by the collector before its next pass.
+    if (next.log.level != old->log.level) {
+      runtime->set_log_level(log::parse_level(next.log.level).value_or(log::Level::info));
+    }
     auto fresh = std::make_shared<const Config>(std::move(next));
     {
       const std::lock_guard lock(mutex);

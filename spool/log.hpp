@@ -87,11 +87,12 @@ class FilteredSink final : public Sink {
  public:
   FilteredSink(Level min_level, std::shared_ptr<Sink> inner) : min_level_(min_level), inner_(std::move(inner)) {}
   void write(const Record& record) override {
-    if (record.level >= min_level_) inner_->write(record);
+    if (record.level >= min_level_.load(std::memory_order_relaxed)) inner_->write(record);
   }
+  void set_level(Level level) noexcept { min_level_.store(level, std::memory_order_relaxed); }
 
  private:
-  Level min_level_;
+  std::atomic<Level> min_level_;
   std::shared_ptr<Sink> inner_;
 };
 

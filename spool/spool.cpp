@@ -68,6 +68,11 @@ Spool::Spool(StateDb& state, std::filesystem::path dir, SpoolLimits limits, Spoo
   if (ec) throw std::system_error(ec, "cannot create the spool folder " + dir_.string());
 }
 
+void Spool::set_recipients(std::vector<crypto::X25519PublicKey> recipients) {
+  if (recipients.empty()) throw std::invalid_argument("spool needs at least one recipient");
+  identity_.recipients = std::move(recipients);
+}
+
 std::int64_t Spool::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_().time_since_epoch()).count();
 }

@@ -122,6 +122,10 @@ class Spool {
 
   [[nodiscard]] RecoveryReport recover();
 
+  // A reloaded configuration: applies to the objects built from now on.
+  void set_limits(SpoolLimits limits) noexcept { limits_ = limits; }
+  void set_recipients(std::vector<crypto::X25519PublicKey> recipients);
+
   // Whether `upcoming` more bytes would fit now. An object larger than
   // spool.max_bytes on its own fits an empty spool (disk space permitting).
   [[nodiscard]] Capacity capacity(std::uint64_t upcoming = 0);

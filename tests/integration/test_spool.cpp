@@ -1,4 +1,5 @@
 #include <tests/integration/spool_fixture.hpp>
+#include <crypto/age.hpp>
 #include <tests/support/object_reader.hpp>
 
 #include <catch2/catch.hpp>
@@ -235,6 +236,32 @@ TEST_CASE("capacity: a full spool or a low disk refuses new objects and keeps th
     CHECK(fixture.spool().stats().capacity == Capacity::disk_low);
     CHECK(fixture.db().query_int64("SELECT next_seq FROM gateway") == 1);
   }
+}
+
+TEST_CASE("a reloaded configuration: new limits and recipients apply from the next object on", "[spool]") {
+  test::SpoolFixture fixture;
+  const auto file = make_file(fixture.dir, "f", random_bytes(50'000, 6));
+  const BuildOutcome first = fixture.spool().build(std::vector{entry_for(file, "s", "1")});
+  REQUIRE(first.committed());
+  const crypto::X25519Identity escrow = crypto::generate_identity();
+  fixture.spool().set_recipients({fixture.central.public_key, escrow.public_key});
+  const BuildOutcome second = fixture.spool().build(std::vector{entry_for(file, "s", "2")});
+  REQUIRE(second.committed());
+  auto opens_with = [&](const CommittedObject& object, const crypto::X25519Identity& identity) {
+    crypto::age::Identities identities;
+    identities.x25519.push_back(crypto::X25519Identity{identity.secret, identity.public_key});
+    const std::string bytes = test::read_file(fixture.spool_dir() / object.file_name);
+    return !crypto::age::decrypt(crypto::as_bytes(bytes), identities).failure;
+  };
+  CHECK(opens_with(*first.object, fixture.central));
+  CHECK_FALSE(opens_with(*first.object, escrow));
+  CHECK(opens_with(*second.object, fixture.central));
+  CHECK(opens_with(*second.object, escrow));
+  CHECK_THROWS_AS(fixture.spool().set_recipients({}), std::invalid_argument);
+
+  fixture.spool().set_limits({first.object->size + second.object->size + 1000, 0});
+  CHECK(fixture.spool().stats().limits.max_bytes == first.object->size + second.object->size + 1000);
+  CHECK(fixture.spool().build(std::vector{entry_for(file, "s", "3")}).status == BuildStatus::spool_full);
 }
 
 TEST_CASE("recovery: temporary files, orphans, lost and damaged objects, interrupted uploads", "[spool]") {
