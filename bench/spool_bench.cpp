@@ -4,11 +4,13 @@
 // `--files-per-object` files) and prints one line:
 //   files=N objects=N content_bytes=N object_bytes=N seconds=S
 // Only the build and commit are timed.
+#include <spool/spool.hpp>
+
 #include <crypto/age_keys.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
 #include <crypto/signing.hpp>
-#include <spool/spool.hpp>
+
+#include <base/hex.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -26,9 +28,9 @@ std::string hash_file(const std::filesystem::path& file) {
   crypto::Sha256 hash;
   std::vector<char> buffer(1 << 20);
   while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
-    hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(in.gcount())));
+    hash.update(base::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(in.gcount())));
   }
-  return crypto::to_hex(hash.finish());
+  return base::to_hex(hash.finish());
 }
 
 }  // namespace

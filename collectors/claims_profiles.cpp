@@ -1,9 +1,10 @@
 #include <collectors/claims_profiles.hpp>
+
 #include <collectors/text_encoding.hpp>
 #include <collectors/text_split.hpp>
 #include <collectors/uke_validator.hpp>
 
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -40,7 +41,7 @@ std::string upper(std::string_view text) {
   return out;
 }
 
-void write_anomalies(spool::JsonWriter& json, AnomalySet anomalies) {
+void write_anomalies(base::JsonWriter& json, AnomalySet anomalies) {
   bool problems = false;
   for (std::size_t i = 0; i < anomaly_count; ++i) {
     if ((anomalies & (AnomalySet{1} << i)) != 0 && !is_notice(static_cast<Anomaly>(i))) problems = true;
@@ -142,7 +143,7 @@ const DpcKind* dpc_kind_from_record(const std::vector<std::string_view>& fields)
   }
 }
 
-void write_dpc_meta(spool::JsonWriter& json, const DpcKind* kind, std::string_view facility, std::string_view month) {
+void write_dpc_meta(base::JsonWriter& json, const DpcKind* kind, std::string_view facility, std::string_view month) {
   json.begin_object().field("kind", kind != nullptr ? kind->name : std::string_view("unknown"));
   if (!facility.empty()) json.field("facility", facility);
   if (!month.empty()) json.field("month", month);
@@ -174,7 +175,7 @@ class DpcCheck final : public ContentCheck {
     }
     Analysis analysis;
     analysis.anomalies = anomalies_;
-    spool::JsonWriter json;
+    base::JsonWriter json;
     write_dpc_meta(json, kind_, facility_.empty() ? std::string_view(name_.facility) : std::string_view(facility_),
                    name_.month);
     json.field("records", records_).field("header", header_);
@@ -275,7 +276,7 @@ class ReceiptCheck final : public ContentCheck {
 
   Analysis finish() override {
     Analysis analysis;
-    spool::JsonWriter json;
+    base::JsonWriter json;
     json.begin_object().field("kind", kind_);
     if (!validating()) {
       analysis.anomalies = bit(Anomaly::unknown_kind);
@@ -347,7 +348,7 @@ std::unique_ptr<ContentCheck> DpcProfile::stream_check(std::string_view relative
 
 Analysis DpcProfile::analyze_path(std::string_view relative_path) const {
   const DpcName name = parse_dpc_name(relative_path);
-  spool::JsonWriter json;
+  base::JsonWriter json;
   write_dpc_meta(json, name.kind, name.facility, name.month);
   json.end_object();
   return Analysis{json.take(), 0, {}, {}};
@@ -358,7 +359,7 @@ std::unique_ptr<ContentCheck> ReceiptProfile::stream_check(std::string_view rela
 }
 
 Analysis ReceiptProfile::analyze_path(std::string_view relative_path) const {
-  spool::JsonWriter json;
+  base::JsonWriter json;
   json.begin_object().field("kind", receipt_kind(relative_path));
   if (std::string month = month_folder_of(relative_path); !month.empty()) json.field("folder_month", month);
   json.end_object();

@@ -1,7 +1,7 @@
 // Collection pass: driver and the scan phase.
 #include <collectors/collection_pass.hpp>
 
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -31,7 +31,7 @@ std::uint64_t PassSummary::anomalous_files() const {
 }
 
 std::string PassSummary::to_json() const {
-  spool::JsonWriter json;
+  base::JsonWriter json;
   json.begin_object().field("source", source);
   json.field("files_seen", files_seen).field("unchanged", unchanged).field("added", added).field("modified", modified);
   json.field("renamed", renamed).field("deleted", deleted).field("metadata_only", metadata_only);
@@ -122,9 +122,9 @@ PassSummary CollectionPass::run() {
   summary_.source = settings_.source;
   waiting_sizes_.clear();
   now_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_().time_since_epoch()).count();
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   auto clear_scan_tables = [&] {
-    spool::WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     db.prepare("DELETE FROM scan_new WHERE source = ?1").bind_all(settings_.source).run();
     db.prepare("DELETE FROM scan_gone WHERE source = ?1").bind_all(settings_.source).run();
     transaction.commit();
@@ -133,7 +133,7 @@ PassSummary CollectionPass::run() {
 
   bool indexed = false;
   {
-    spool::Statement any = db.prepare("SELECT 1 FROM file_index WHERE source = ?1 LIMIT 1");
+    base::Statement any = db.prepare("SELECT 1 FROM file_index WHERE source = ?1 LIMIT 1");
     any.bind_all(settings_.source);
     indexed = any.step();
   }
@@ -184,9 +184,9 @@ PassSummary CollectionPass::run() {
 }
 
 void CollectionPass::record(std::string_view outcome, std::string_view line) {
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   const auto finished = std::chrono::duration_cast<std::chrono::milliseconds>(clock_().time_since_epoch()).count();
-  spool::WriteTransaction transaction(db);
+  base::WriteTransaction transaction(db);
   db.prepare("INSERT INTO source_passes (source, finished_at, outcome, line, summary) VALUES (?1, ?2, ?3, ?4, ?5) "
              "ON CONFLICT (source) DO UPDATE SET finished_at = excluded.finished_at, outcome = excluded.outcome, "
              "line = excluded.line, summary = excluded.summary")
@@ -196,7 +196,7 @@ void CollectionPass::record(std::string_view outcome, std::string_view line) {
 }
 
 void CollectionPass::scan() {
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   std::error_code ec;
   if (!std::filesystem::is_directory(settings_.root, ec)) {
     throw CollectionError("source " + settings_.source + ": " + settings_.root.string() +
@@ -204,22 +204,22 @@ void CollectionPass::scan() {
   }
   std::uint64_t index_rows = 0;
   {
-    spool::Statement count = db.prepare("SELECT count(*) FROM file_index WHERE source = ?1");
+    base::Statement count = db.prepare("SELECT count(*) FROM file_index WHERE source = ?1");
     count.bind_all(settings_.source);
     if (count.step()) index_rows = static_cast<std::uint64_t>(count.column_int64(0));
   }
 
-  spool::Statement cursor =
+  base::Statement cursor =
       db.prepare("SELECT path, size, mtime_ns, ctime_ns, inode FROM file_index WHERE source = ?1 ORDER BY path");
   cursor.bind_all(settings_.source);
-  spool::Statement insert_new = db.prepare(
+  base::Statement insert_new = db.prepare(
       "INSERT INTO scan_new (source, path, size, mtime_ns, ctime_ns, device, inode, modified) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  spool::Statement insert_gone = db.prepare(
+  base::Statement insert_gone = db.prepare(
       "INSERT INTO scan_gone (source, path, size, mtime_ns, device, inode, sha256) "
       "SELECT source, path, size, mtime_ns, device, inode, sha256 FROM file_index WHERE source = ?1 AND path = ?2");
 
-  std::optional<spool::WriteTransaction> transaction;
+  std::optional<base::WriteTransaction> transaction;
   transaction.emplace(db);
   std::size_t pending_writes = 0;
   auto opened = std::chrono::steady_clock::now();

@@ -21,10 +21,12 @@
 #include <collectors/source_profile.hpp>
 #include <collectors/tree_walker.hpp>
 
-#include <crypto/patient_tag.hpp>
-#include <spool/log.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
+
+#include <crypto/patient_tag.hpp>
+
+#include <base/log.hpp>
 
 #include <array>
 #include <chrono>

@@ -3,7 +3,8 @@
 #include <collectors/collection_pass.hpp>
 
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
+
+#include <base/hex.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -43,7 +44,7 @@ spool::ObjectEntry entry_without_content(const std::string& source, const std::s
   entry.change = change;
   entry.size = gone.size;
   entry.mtime_ns = mtime_ns;
-  entry.sha256 = crypto::to_hex(crypto::as_bytes(gone.sha256));
+  entry.sha256 = base::to_hex(base::as_bytes(gone.sha256));
   entry.meta_json = analysis.meta_json;
   return entry;
 }
@@ -128,17 +129,17 @@ void CollectionPass::note_anomalies(const Analysis& analysis, std::string_view a
 
 void CollectionPass::flush(Batch& batch) {
   if (batch.empty()) return;
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   auto apply_ops = [&](std::int64_t object_seq) {
-    spool::Statement upsert = db.prepare(
+    base::Statement upsert = db.prepare(
         "INSERT INTO file_index (source, path, size, mtime_ns, ctime_ns, device, inode, sha256, object_seq, anomalies) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (source, path) DO UPDATE SET "
         "size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, device = excluded.device, "
         "inode = excluded.inode, sha256 = excluded.sha256, object_seq = excluded.object_seq, anomalies = excluded.anomalies");
-    spool::Statement touch = db.prepare(
+    base::Statement touch = db.prepare(
         "UPDATE file_index SET size = ?3, mtime_ns = ?4, ctime_ns = ?5, device = ?6, inode = ?7 "
         "WHERE source = ?1 AND path = ?2");
-    spool::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path = ?2");
+    base::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path = ?2");
     for (const Batch::IndexOp& op : batch.ops) {
       switch (op.kind) {
         case Batch::IndexOp::Kind::upsert:
@@ -165,7 +166,7 @@ void CollectionPass::flush(Batch& batch) {
 
   if (batch.entries.empty()) {
     // Only metadata changed: nothing to send, the index learns the new stat.
-    spool::WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     apply_ops(0);
     transaction.commit();
     summary_.metadata_only += batch.ops.size();
@@ -174,7 +175,7 @@ void CollectionPass::flush(Batch& batch) {
   }
 
   const spool::BuildOutcome outcome =
-      spool_.build(batch.entries, [&](spool::Database&, const spool::CommittedObject& object) {
+      spool_.build(batch.entries, [&](base::Database&, const spool::CommittedObject& object) {
         apply_ops(static_cast<std::int64_t>(object.seq));
       });
   switch (outcome.status) {
@@ -260,7 +261,7 @@ class FilterRun {
 
  private:
   void take() {
-    hash_.update(crypto::as_bytes(scratch_));
+    hash_.update(base::as_bytes(scratch_));
     size_ += scratch_.size();
     if (keep_) kept_.append(scratch_);
     scratch_.clear();
@@ -297,7 +298,7 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
         error = errno;
         break;
       }
-      hash.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
+      hash.update(base::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
       if (check != nullptr) check->update(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
       if (filter_run) filter_run->feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
     }
@@ -321,7 +322,7 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     read.content.clear();
     return read;
   }
-  if (!large) hash.update(crypto::as_bytes(read.content));
+  if (!large) hash.update(base::as_bytes(read.content));
   const auto digest = hash.finish();
   read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
   if (filter_run) {
@@ -358,23 +359,23 @@ constexpr std::size_t read_ahead_threads = 2;
 }  // namespace
 
 void CollectionPass::process_changes(PageSource next_page_source) {
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   Batch batch(settings_.object_target + settings_.in_memory_limit + (64 << 10));
   const std::string root = settings_.root.string();
   std::string after;  // keyset pagination over scan_new, so no statement stays open across commits
   // Prepared once; each is reset right after use, so none holds a read
   // transaction open while an object is committed.
-  spool::Statement page_query = db.prepare(
+  base::Statement page_query = db.prepare(
       "SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
       "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3");
-  spool::Statement gone_by_inode = db.prepare(
+  base::Statement gone_by_inode = db.prepare(
       "SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND device = ?2 AND "
       "inode = ?3");
-  spool::Statement gone_by_sha256 =
+  base::Statement gone_by_sha256 =
       db.prepare("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND sha256 = ?2");
-  spool::Statement consume = db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2");
-  spool::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
-  auto take_gone = [&](spool::Statement& query) -> std::optional<GoneRow> {
+  base::Statement consume = db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2");
+  base::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
+  auto take_gone = [&](base::Statement& query) -> std::optional<GoneRow> {
     std::optional<GoneRow> gone;
     if (query.step()) {
       gone = GoneRow{text(query.column_blob(0)), static_cast<std::uint64_t>(query.column_int64(1)),
@@ -567,14 +568,14 @@ void CollectionPass::process_changes(PageSource next_page_source) {
         entry.change = change;
         entry.size = row.stat.size;
         entry.mtime_ns = row.stat.mtime_ns;
-        entry.sha256 = crypto::to_hex(crypto::as_bytes(read.sha256));
+        entry.sha256 = base::to_hex(base::as_bytes(read.sha256));
         entry.meta_json = analysis.meta_json;
         const bool filtered = read.filtered && read.filtered->changed();
         if (filtered) {
           // The copy sent leaves out opted-out patients; the index keeps the
           // file's own hash, so the file is not read again until it changes.
           entry.size = read.filtered_size;
-          entry.sha256 = crypto::to_hex(crypto::as_bytes(read.filtered_sha256));
+          entry.sha256 = base::to_hex(base::as_bytes(read.filtered_sha256));
           entry.meta_json = with_filter_meta(entry.meta_json, *read.filtered);
           summary_.rows_removed += read.filtered->rows_removed;
           summary_.receipts_removed += read.filtered->receipts_removed;
@@ -585,7 +586,7 @@ void CollectionPass::process_changes(PageSource next_page_source) {
             entry.filter = [profile = &profile_, path = row.path, policy = settings_.policy]()
                 -> std::unique_ptr<spool::ContentFilter> { return profile->optout_filter(path, policy); };
             entry.source_size = row.stat.size;
-            entry.source_sha256 = crypto::to_hex(crypto::as_bytes(read.sha256));
+            entry.source_sha256 = base::to_hex(base::as_bytes(read.sha256));
           }
         } else {
           const std::string& bytes = filtered ? read.filtered_content : read.content;
@@ -613,7 +614,7 @@ void CollectionPass::process_changes(PageSource next_page_source) {
 
 void CollectionPass::process_gone() {
   if (summary_.paused) return;
-  spool::Database& db = state_.db();
+  base::Database& db = state_.db();
   Batch batch(0);
   std::sort(waiting_sizes_.begin(), waiting_sizes_.end());
   std::string after;
@@ -622,7 +623,7 @@ void CollectionPass::process_gone() {
     while (true) {
       page.clear();
       {
-        spool::Statement query = db.prepare(
+        base::Statement query = db.prepare(
             "SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND path > ?2 "
             "ORDER BY path LIMIT ?3");
         query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));

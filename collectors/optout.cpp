@@ -1,7 +1,8 @@
 #include <collectors/optout.hpp>
+
 #include <collectors/text_encoding.hpp>
 
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -97,7 +98,7 @@ std::string normalize_kana(std::string_view utf8) {
 OptOutList OptOutList::parse(std::string_view bytes) {
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);  // a BOM from Excel
   std::string text;
-  if (spool::is_valid_utf8(bytes)) {
+  if (base::is_valid_utf8(bytes)) {
     text = std::string(bytes);
   } else if (auto decoded = decode_cp932(bytes)) {
     text = std::move(*decoded);

@@ -1,6 +1,6 @@
 #include <collectors/optout_register.hpp>
 
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <map>
 #include <set>
@@ -20,7 +20,7 @@ std::int64_t unix_ms(const spool::Clock& clock) {
 }
 
 std::string withdraw_meta(const OptOutEntry& entry) {
-  spool::JsonWriter json;
+  base::JsonWriter json;
   json.begin_object().field("patient_id", entry.patient_id);
   if (!entry.dpc_id.empty()) json.field("dpc_id", entry.dpc_id);
   if (!entry.requested_on.empty()) json.field("requested_on", entry.requested_on);
@@ -32,10 +32,10 @@ std::string withdraw_meta(const OptOutEntry& entry) {
 // Removes the index rows under `prefix` in `source` (paths are raw bytes,
 // compared byte-wise: the rows from prefix up to prefix with its last byte
 // raised are exactly those that start with it).
-std::uint64_t release_folder(spool::Database& db, const std::string& source, const std::string& prefix) {
+std::uint64_t release_folder(base::Database& db, const std::string& source, const std::string& prefix) {
   std::string upper = prefix;
   upper.back() = static_cast<char>(upper.back() + 1);
-  spool::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path >= ?2 AND path < ?3");
+  base::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path >= ?2 AND path < ?3");
   remove.bind_all(source, blob(prefix), blob(upper));
   remove.run();
   return static_cast<std::uint64_t>(db.changes());
@@ -48,14 +48,14 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
                                       const crypto::PatientTagger& tagger, log::Logger& logger,
                                       const spool::Clock& clock) {
   RegisterUpdate update;
-  spool::Database& db = state.db();
+  base::Database& db = state.db();
   std::map<std::string, const OptOutEntry*> listed;
   for (const OptOutEntry& entry : policy.optout->entries()) listed.emplace(tagger.digest(entry.patient_id), &entry);
   update.listed = listed.size();
 
   std::set<std::string> registered;
   {
-    spool::Statement rows = db.prepare("SELECT patient_key FROM optout_register");
+    base::Statement rows = db.prepare("SELECT patient_key FROM optout_register");
     while (rows.step()) {
       const std::vector<std::uint8_t> key = rows.column_blob(0);
       registered.emplace(key.begin(), key.end());
@@ -68,8 +68,8 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
     if (!listed.contains(key)) resumed.push_back(key);
   }
   if (!resumed.empty()) {
-    spool::WriteTransaction transaction(db);
-    spool::Statement remove = db.prepare("DELETE FROM optout_register WHERE patient_key = ?1");
+    base::WriteTransaction transaction(db);
+    base::Statement remove = db.prepare("DELETE FROM optout_register WHERE patient_key = ?1");
     for (const std::string& key : resumed) {
       remove.bind_all(blob(key)).run();
       remove.reset();
@@ -91,13 +91,13 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
   // object there is nothing to withdraw, and no withdraw entry is made.
   bool anything_sent = false;
   {
-    spool::Statement next = db.prepare("SELECT next_seq FROM gateway");
+    base::Statement next = db.prepare("SELECT next_seq FROM gateway");
     anything_sent = next.step() && next.column_int64(0) > 1;
   }
   const std::int64_t now = unix_ms(clock);
-  auto register_rows = [&](spool::Database& database, std::span<const std::pair<std::string, const OptOutEntry*>> part,
+  auto register_rows = [&](base::Database& database, std::span<const std::pair<std::string, const OptOutEntry*>> part,
                            std::optional<std::int64_t> seq) {
-    spool::Statement insert = database.prepare(
+    base::Statement insert = database.prepare(
         "INSERT INTO optout_register (patient_key, listed_at, withdraw_seq) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (patient_key) DO NOTHING");
     for (const auto& [key, entry] : part) {
@@ -112,7 +112,7 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
   };
 
   if (!anything_sent) {
-    spool::WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     register_rows(db, fresh, std::nullopt);
     transaction.commit();
     return update;
@@ -131,7 +131,7 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
       withdraw.meta_json = withdraw_meta(*entry);
       entries.push_back(std::move(withdraw));
     }
-    const spool::BuildOutcome outcome = spool.build(entries, [&](spool::Database& database, const spool::CommittedObject& object) {
+    const spool::BuildOutcome outcome = spool.build(entries, [&](base::Database& database, const spool::CommittedObject& object) {
       register_rows(database, part, static_cast<std::int64_t>(object.seq));
     });
     if (!outcome.committed()) {

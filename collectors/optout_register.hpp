@@ -14,10 +14,12 @@
 #include <collectors/policy.hpp>
 #include <collectors/source_profile.hpp>
 
-#include <crypto/patient_tag.hpp>
-#include <spool/log.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
+
+#include <crypto/patient_tag.hpp>
+
+#include <base/log.hpp>
 
 #include <span>
 #include <string>

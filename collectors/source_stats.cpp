@@ -10,10 +10,10 @@ std::uint64_t SourceStats::files_with_problems() const {
   return total;
 }
 
-SourceStats read_source_stats(spool::Database& db, std::string_view source) {
+SourceStats read_source_stats(base::Database& db, std::string_view source) {
   SourceStats stats;
   {
-    spool::Statement query = db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM file_index WHERE source = ?1");
+    base::Statement query = db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM file_index WHERE source = ?1");
     query.bind_all(source);
     if (query.step()) {
       stats.indexed_files = static_cast<std::uint64_t>(query.column_int64(0));
@@ -22,7 +22,7 @@ SourceStats read_source_stats(spool::Database& db, std::string_view source) {
   }
   {
     // The partial index on anomalies keeps this cheap on a large storage.
-    spool::Statement query = db.prepare(
+    base::Statement query = db.prepare(
         "SELECT anomalies, count(*) FROM file_index WHERE source = ?1 AND anomalies != 0 GROUP BY anomalies");
     query.bind_all(source);
     while (query.step()) {
@@ -34,7 +34,7 @@ SourceStats read_source_stats(spool::Database& db, std::string_view source) {
     }
   }
   {
-    spool::Statement query = db.prepare("SELECT finished_at, outcome, line, summary FROM source_passes WHERE source = ?1");
+    base::Statement query = db.prepare("SELECT finished_at, outcome, line, summary FROM source_passes WHERE source = ?1");
     query.bind_all(source);
     if (query.step()) {
       stats.last_pass_ms = query.column_int64(0);

@@ -4,7 +4,7 @@
 // Counts only; no path or patient leaves this struct.
 #include <collectors/anomaly.hpp>
 
-#include <spool/sqlite.hpp>
+#include <base/sqlite.hpp>
 
 #include <array>
 #include <cstdint>
@@ -26,6 +26,6 @@ struct SourceStats {
 };
 
 // The database must have the collector tables (schema 3 or later).
-[[nodiscard]] SourceStats read_source_stats(spool::Database& db, std::string_view source);
+[[nodiscard]] SourceStats read_source_stats(base::Database& db, std::string_view source);
 
 }  // namespace medgw::collectors

@@ -1,11 +1,12 @@
+#include <collectors/ssmix2_profile.hpp>
+
 #include <collectors/hl7.hpp>
 #include <collectors/ssmix2_name.hpp>
-#include <collectors/ssmix2_profile.hpp>
 #include <collectors/ssmix2_types.hpp>
-#include <collectors/text_split.hpp>
 #include <collectors/text_encoding.hpp>
+#include <collectors/text_split.hpp>
 
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <optional>
 #include <vector>
@@ -30,7 +31,7 @@ bool valid_segment_id(std::string_view id) {
   return true;
 }
 
-void finish_meta(spool::JsonWriter& json, AnomalySet anomalies) {
+void finish_meta(base::JsonWriter& json, AnomalySet anomalies) {
   if (anomalies != 0) {
     json.key("anomalies").begin_array();
     for (std::string_view name : anomaly_names(anomalies)) json.value(name);
@@ -42,7 +43,7 @@ void finish_meta(spool::JsonWriter& json, AnomalySet anomalies) {
 // MSH/PID checks of an HL7 file's content; adds the message type to `json`.
 // Only MSH and the first PID are split into fields: this runs on every file.
 AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std::string_view data_type,
-                     spool::JsonWriter& json, std::string& content_patient_id) {
+                     base::JsonWriter& json, std::string& content_patient_id) {
   auto text = decode_iso2022jp(content);
   if (!text) return bit(Anomaly::encoding_invalid);
   const std::string_view message = hl7_strip_framing(*text);
@@ -120,7 +121,7 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
       case Ssmix2PathProblem::type_mismatch: analysis.anomalies |= bit(Anomaly::type_folder_mismatch); break;
     }
   }
-  spool::JsonWriter json;
+  base::JsonWriter json;
   json.begin_object().field("storage", "standard");
   std::string data_type;
   if (check.name) {
@@ -175,7 +176,7 @@ Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::opt
   (void)content;  // documents (CDA, PDF, images) are carried as they are
   Analysis analysis;
   const auto parts = split_on(relative_path, '/');
-  spool::JsonWriter json;
+  base::JsonWriter json;
   json.begin_object().field("storage", "extended");
   if (parts.size() < 7) {
     analysis.anomalies |= bit(Anomaly::wrong_depth);

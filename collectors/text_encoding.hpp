@@ -40,6 +40,6 @@ class Transcoder {
 [[nodiscard]] std::optional<std::string> encode_iso2022jp(std::string_view utf8, ConversionError* error = nullptr);
 [[nodiscard]] std::optional<std::string> encode_cp932(std::string_view utf8, ConversionError* error = nullptr);
 
-// UTF-8 validation is spool::is_valid_utf8 (<spool/json.hpp>).
+// UTF-8 validation is base::is_valid_utf8 (<base/json.hpp>).
 
 }  // namespace medgw::collectors

@@ -1,4 +1,5 @@
 #include <crypto/aead.hpp>
+
 #include <crypto/error.hpp>
 
 #include <climits>
@@ -51,7 +52,6 @@ EVP_CIPHER_CTX* new_context(ByteView key, bool encrypt) {
 
 }  // namespace
 
-void ChaCha20Poly1305::Deleter::operator()(EVP_CIPHER_CTX* ctx) const noexcept { EVP_CIPHER_CTX_free(ctx); }
 
 ChaCha20Poly1305::ChaCha20Poly1305(ByteView key) : encrypt_(new_context(key, true)), decrypt_(new_context(key, false)) {}
 ChaCha20Poly1305::ChaCha20Poly1305(ChaCha20Poly1305&&) noexcept = default;

@@ -3,12 +3,13 @@
 // KDFs age needs: HKDF-SHA256 and scrypt.
 #include <crypto/secure_bytes.hpp>
 
+#include <base/openssl_handles.hpp>
+
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
-typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
 namespace medgw::crypto {
 
@@ -30,11 +31,8 @@ class ChaCha20Poly1305 {
   [[nodiscard]] bool open(const std::array<std::uint8_t, aead_nonce_size>& nonce, ByteView in, std::uint8_t* out);
 
  private:
-  struct Deleter {
-    void operator()(EVP_CIPHER_CTX* ctx) const noexcept;
-  };
-  std::unique_ptr<EVP_CIPHER_CTX, Deleter> encrypt_;
-  std::unique_ptr<EVP_CIPHER_CTX, Deleter> decrypt_;
+  base::openssl::CipherContext encrypt_;
+  base::openssl::CipherContext decrypt_;
 };
 
 [[nodiscard]] SecureBytes hkdf_sha256(ByteView key, ByteView salt, std::string_view info, std::size_t length);

@@ -10,8 +10,9 @@
 // must not publish a partial plaintext write to a temporary file and rename
 // it on success (the CLI does).
 #include <crypto/age_keys.hpp>
-#include <crypto/byte_sink.hpp>
 #include <crypto/secure_bytes.hpp>
+
+#include <base/byte_sink.hpp>
 
 #include <array>
 #include <cstdint>
@@ -110,8 +111,8 @@ struct Identities {
 class Encryptor {
  public:
   // Writes the header to `out` at once.
-  Encryptor(std::span<const X25519PublicKey> recipients, ByteSink& out);
-  Encryptor(std::string_view passphrase, int work_factor, ByteSink& out);
+  Encryptor(std::span<const X25519PublicKey> recipients, base::ByteSink& out);
+  Encryptor(std::string_view passphrase, int work_factor, base::ByteSink& out);
   Encryptor(const Encryptor&) = delete;
   Encryptor& operator=(const Encryptor&) = delete;
   ~Encryptor();
@@ -121,14 +122,14 @@ class Encryptor {
   void finish();
 
  private:
-  void start(const std::vector<Stanza>& stanzas, const SecureBytes& file_key, ByteSink& out);
+  void start(const std::vector<Stanza>& stanzas, const SecureBytes& file_key, base::ByteSink& out);
   struct State;
   std::unique_ptr<State> state_;
 };
 
 class Decryptor {
  public:
-  Decryptor(const Identities& identities, ByteSink& plaintext);
+  Decryptor(const Identities& identities, base::ByteSink& plaintext);
   Decryptor(const Decryptor&) = delete;
   Decryptor& operator=(const Decryptor&) = delete;
   ~Decryptor();

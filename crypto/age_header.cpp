@@ -1,6 +1,7 @@
 // age header: parsing (strict, canonical) and serialisation.
 #include <crypto/age.hpp>
-#include <crypto/base64.hpp>
+
+#include <base/base64.hpp>
 
 namespace medgw::crypto::age {
 namespace {
@@ -80,7 +81,7 @@ HeaderParse parse_header(std::string_view data, bool at_end) {
     if (!line) return incomplete();
     if (line->starts_with("---")) {
       if (!line->starts_with("--- ")) return fail(Error::header_malformed, "bad MAC line");
-      auto mac = base64_decode_canonical(line->substr(4));
+      auto mac = base::base64_decode_canonical(line->substr(4));
       if (!mac || mac->size() != 32 || line->size() != 4 + 43) {
         return fail(Error::header_malformed, "the header MAC is not a canonical 32-byte base64 value");
       }
@@ -110,7 +111,7 @@ HeaderParse parse_header(std::string_view data, bool at_end) {
       body_text.append(*body_line);
       if (body_line->size() < body_columns) break;  // the short line ends the body
     }
-    auto body = base64_decode_canonical(body_text);
+    auto body = base::base64_decode_canonical(body_text);
     if (!body) return fail(Error::header_malformed, "a stanza body is not canonical base64");
     stanza.body = std::move(*body);
     result.header.stanzas.push_back(std::move(stanza));
@@ -127,7 +128,7 @@ std::string header_text_without_mac(const std::vector<Stanza>& stanzas) {
       out.append(argument);
     }
     out.push_back('\n');
-    const std::string body = base64_encode(stanza.body);
+    const std::string body = base::base64_encode(stanza.body);
     for (std::size_t i = 0; i <= body.size(); i += body_columns) {
       // Always end with a short (possibly empty) line.
       out.append(body.substr(i, body_columns));

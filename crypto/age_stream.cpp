@@ -1,10 +1,11 @@
 // age: recipient stanzas, header MAC, and the STREAM payload in both directions.
 #include <crypto/aead.hpp>
 #include <crypto/age.hpp>
-#include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
 #include <crypto/random.hpp>
 #include <crypto/x25519.hpp>
+
+#include <base/base64.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -71,13 +72,13 @@ std::optional<Failure> validate_stanzas(const Header& header) {
     const std::string& type = stanza.arguments[0];
     if (type == "X25519") {
       if (stanza.arguments.size() != 2) return failure(Error::stanza_invalid, "an X25519 stanza needs exactly one argument");
-      auto share = base64_decode_canonical(stanza.arguments[1]);
+      auto share = base::base64_decode_canonical(stanza.arguments[1]);
       if (!share || share->size() != x25519_key_size) return failure(Error::stanza_invalid, "an X25519 share is not 32 bytes of canonical base64");
       if (stanza.body.size() != file_key_size + aead_tag_size) return failure(Error::stanza_invalid, "an X25519 stanza body is not 32 bytes");
     } else if (type == "scrypt") {
       if (header.stanzas.size() != 1) return failure(Error::scrypt_not_alone, "a scrypt stanza must be the only stanza");
       if (stanza.arguments.size() != 3) return failure(Error::stanza_invalid, "a scrypt stanza needs a salt and a work factor");
-      auto salt = base64_decode_canonical(stanza.arguments[1]);
+      auto salt = base::base64_decode_canonical(stanza.arguments[1]);
       if (!salt || salt->size() != 16) return failure(Error::stanza_invalid, "a scrypt salt is not 16 bytes of canonical base64");
       if (!parse_work_factor(stanza.arguments[2])) return failure(Error::stanza_invalid, "a scrypt work factor is not a plain decimal 1-64");
       if (stanza.body.size() != file_key_size + aead_tag_size) return failure(Error::stanza_invalid, "a scrypt stanza body is not 32 bytes");
@@ -95,7 +96,7 @@ Unwrapped find_file_key(const Header& header, const Identities& identities) {
   for (const Stanza& stanza : header.stanzas) {
     const std::string& type = stanza.arguments[0];
     if (type == "X25519") {
-      const SecureBytes share = *base64_decode_canonical(stanza.arguments[1]);
+      const SecureBytes share = *base::base64_decode_canonical(stanza.arguments[1]);
       for (const X25519Identity& identity : identities.x25519) {
         auto shared = x25519_shared_secret(identity.secret, share);
         if (!shared) return {std::nullopt, failure(Error::weak_share, "an X25519 share is a low-order point")};
@@ -110,7 +111,7 @@ Unwrapped find_file_key(const Header& header, const Identities& identities) {
                                       "scrypt work factor " + std::to_string(work_factor) + " is above the limit of " +
                                           std::to_string(identities.max_work_factor))};
       }
-      const SecureBytes salt = concat(as_bytes(scrypt_label), *base64_decode_canonical(stanza.arguments[1]));
+      const SecureBytes salt = concat(as_bytes(scrypt_label), *base::base64_decode_canonical(stanza.arguments[1]));
       const SecureBytes wrap_key = scrypt(as_bytes(std::string_view(*identities.passphrase)), salt, work_factor, 32);
       if (auto key = unwrap_file_key(wrap_key, stanza.body)) return {std::move(key), std::nullopt};
     }
@@ -118,7 +119,7 @@ Unwrapped find_file_key(const Header& header, const Identities& identities) {
   return {std::nullopt, failure(Error::no_identity_matched, "no identity matches any recipient of the file")};
 }
 
-class VectorSink final : public ByteSink {
+class VectorSink final : public base::ByteSink {
  public:
   explicit VectorSink(std::vector<std::uint8_t>& target) : target_(target) {}
   void write(ByteView bytes) override { target_.insert(target_.end(), bytes.begin(), bytes.end()); }
@@ -191,8 +192,8 @@ std::string Failure::message() const {
 // ---- Encryptor ----------------------------------------------------------------
 
 struct Encryptor::State {
-  State(ByteSink& sink, ByteView payload_key) : out(sink), aead(payload_key), buffer(chunk_size), sealed(encrypted_chunk_size) {}
-  ByteSink& out;
+  State(base::ByteSink& sink, ByteView payload_key) : out(sink), aead(payload_key), buffer(chunk_size), sealed(encrypted_chunk_size) {}
+  base::ByteSink& out;
   ChaCha20Poly1305 aead;
   SecureBytes buffer;
   std::size_t filled = 0;
@@ -206,10 +207,10 @@ struct Encryptor::State {
   }
 };
 
-void Encryptor::start(const std::vector<Stanza>& stanzas, const SecureBytes& file_key, ByteSink& out) {
+void Encryptor::start(const std::vector<Stanza>& stanzas, const SecureBytes& file_key, base::ByteSink& out) {
   const std::string text = header_text_without_mac(stanzas);
   const auto mac = header_mac(file_key, text);
-  std::string header = text + " " + base64_encode(mac) + "\n";
+  std::string header = text + " " + base::base64_encode(mac) + "\n";
   std::array<std::uint8_t, nonce_size> nonce{};
   random_bytes(nonce);
   const SecureBytes payload_key = hkdf_sha256(file_key, nonce, "payload", 32);
@@ -236,7 +237,7 @@ std::vector<Stanza> x25519_stanzas(std::span<const X25519PublicKey> recipients, 
     if (!shared) throw std::invalid_argument("an age recipient is a low-order point; it cannot be encrypted to");
     const SecureBytes salt = concat(share, recipient);
     const SecureBytes wrap_key = hkdf_sha256(*shared, salt, x25519_label, 32);
-    stanzas.push_back(Stanza{{"X25519", base64_encode(share)}, wrap_file_key(wrap_key, file_key)});
+    stanzas.push_back(Stanza{{"X25519", base::base64_encode(share)}, wrap_file_key(wrap_key, file_key)});
   }
   return stanzas;
 }
@@ -246,17 +247,17 @@ std::vector<Stanza> scrypt_stanzas(std::string_view passphrase, int work_factor,
   std::array<std::uint8_t, 16> salt{};
   random_bytes(salt);
   const SecureBytes wrap_key = scrypt(as_bytes(passphrase), concat(as_bytes(scrypt_label), salt), work_factor, 32);
-  return {Stanza{{"scrypt", base64_encode(salt), std::to_string(work_factor)}, wrap_file_key(wrap_key, file_key)}};
+  return {Stanza{{"scrypt", base::base64_encode(salt), std::to_string(work_factor)}, wrap_file_key(wrap_key, file_key)}};
 }
 
 }  // namespace
 
-Encryptor::Encryptor(std::span<const X25519PublicKey> recipients, ByteSink& out) {
+Encryptor::Encryptor(std::span<const X25519PublicKey> recipients, base::ByteSink& out) {
   const SecureBytes file_key = new_file_key();
   start(x25519_stanzas(recipients, file_key), file_key, out);
 }
 
-Encryptor::Encryptor(std::string_view passphrase, int work_factor, ByteSink& out) {
+Encryptor::Encryptor(std::string_view passphrase, int work_factor, base::ByteSink& out) {
   const SecureBytes file_key = new_file_key();
   start(scrypt_stanzas(passphrase, work_factor, file_key), file_key, out);
 }
@@ -297,10 +298,10 @@ void Encryptor::finish() {
 struct Decryptor::State {
   enum class Phase { header, nonce, payload, done, failed };
 
-  State(const Identities& ids, ByteSink& sink) : identities(ids), out(sink), plaintext(chunk_size) {}
+  State(const Identities& ids, base::ByteSink& sink) : identities(ids), out(sink), plaintext(chunk_size) {}
 
   const Identities& identities;
-  ByteSink& out;
+  base::ByteSink& out;
   Phase phase = Phase::header;
   std::string header_bytes;
   std::size_t header_line_start = 0;  // where the line being received begins
@@ -481,7 +482,7 @@ struct Decryptor::State {
   }
 };
 
-Decryptor::Decryptor(const Identities& identities, ByteSink& plaintext)
+Decryptor::Decryptor(const Identities& identities, base::ByteSink& plaintext)
     : state_(std::make_unique<State>(identities, plaintext)) {}
 Decryptor::~Decryptor() = default;
 std::optional<Failure> Decryptor::feed(ByteView ciphertext) { return state_->feed(ciphertext); }

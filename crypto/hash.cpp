@@ -1,11 +1,11 @@
-#include <crypto/error.hpp>
 #include <crypto/hash.hpp>
+
+#include <crypto/error.hpp>
 
 #include <openssl/evp.h>
 
 namespace medgw::crypto {
 
-void Sha256::Deleter::operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (!ctx_) throw CryptoError("out of memory creating a SHA-256 context");

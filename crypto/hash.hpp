@@ -2,11 +2,12 @@
 // SHA-256 and HMAC-SHA256 on OpenSSL 3 EVP.
 #include <crypto/secure_bytes.hpp>
 
+#include <base/openssl_handles.hpp>
+
 #include <array>
 #include <cstdint>
 #include <memory>
 
-typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace medgw::crypto {
 
@@ -26,10 +27,7 @@ class Sha256 {
   void reset();
 
  private:
-  struct Deleter {
-    void operator()(EVP_MD_CTX* ctx) const noexcept;
-  };
-  std::unique_ptr<EVP_MD_CTX, Deleter> ctx_;
+  base::openssl::MdContext ctx_;
 };
 
 [[nodiscard]] Digest256 sha256(ByteView data);

@@ -1,8 +1,10 @@
-#include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
 #include <crypto/patient_tag.hpp>
-#include <crypto/private_file.hpp>
+
+#include <crypto/hash.hpp>
 #include <crypto/random.hpp>
+
+#include <base/hex.hpp>
+#include <base/private_file.hpp>
 
 #include <stdexcept>
 #include <system_error>
@@ -21,7 +23,7 @@ SecureBytes parse_key_file(const SecureBytes& content, const std::filesystem::pa
                              "remove it to start a new key (tags in old logs will then differ)");
   }
   text.remove_prefix(key_file_header.size());
-  auto decoded = from_hex(text);
+  auto decoded = base::from_hex(text);
   if (!decoded || decoded->size() != PatientTagger::key_size) {
     throw std::runtime_error(file.string() + " holds a damaged patient-tag key");
   }
@@ -42,26 +44,26 @@ PatientTagger PatientTagger::load_or_create(const std::filesystem::path& key_fil
     SecureBytes key(key_size);
     random_bytes(key);
     SecureString content(key_file_header);
-    const std::string hex = to_hex(key);
+    const std::string hex = base::to_hex(key);
     content.append(hex).push_back('\n');
     try {
-      create_private_file(key_file, as_bytes(std::string_view(content)));
+      base::create_private_file(key_file, as_bytes(std::string_view(content)));
       return PatientTagger(std::move(key));
     } catch (const std::system_error& error) {
       // Lost a race with another process creating it: use theirs.
       if (error.code() != std::errc::file_exists) throw;
     }
   }
-  return PatientTagger(parse_key_file(read_private_file(key_file), key_file));
+  return PatientTagger(parse_key_file(base::read_private_file(key_file), key_file));
 }
 
 std::string PatientTagger::tag(std::string_view patient_id) const {
   const Digest256 mac = hmac_sha256(key_, as_bytes(patient_id));
-  return "pt:" + to_hex(std::span(mac).first(4));
+  return "pt:" + base::to_hex(std::span(mac).first(4));
 }
 
 std::string PatientTagger::digest(std::string_view patient_id) const {
-  return to_hex(hmac_sha256(key_, as_bytes(patient_id)));
+  return base::to_hex(hmac_sha256(key_, as_bytes(patient_id)));
 }
 
 }  // namespace medgw::crypto

@@ -1,9 +1,11 @@
-#include <crypto/base64.hpp>
-#include <crypto/error.hpp>
-#include <crypto/openssl_handles.hpp>
-#include <crypto/private_file.hpp>
-#include <crypto/random.hpp>
 #include <crypto/signing.hpp>
+
+#include <crypto/error.hpp>
+#include <crypto/random.hpp>
+
+#include <base/base64.hpp>
+#include <base/openssl_handles.hpp>
+#include <base/private_file.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -16,8 +18,8 @@ namespace {
 
 constexpr std::string_view key_header = "medgw-signing-key/1 ";
 
-using openssl::MdContext;
-using openssl::Pkey;
+using base::openssl::MdContext;
+using base::openssl::Pkey;
 
 Pkey private_key(ByteView seed) {
   Pkey key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
@@ -52,23 +54,23 @@ SigningKey SigningKey::load_or_create(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file, ec)) {
     SigningKey key = generate();
     SecureString content(key_header);
-    const std::string encoded = base64_encode(key.seed_);
+    const std::string encoded = base::base64_encode(key.seed_);
     content.append(encoded).push_back('\n');
     try {
-      create_private_file(file, as_bytes(std::string_view(content)));
+      base::create_private_file(file, as_bytes(std::string_view(content)));
       return key;
     } catch (const std::system_error& error) {
       if (error.code() != std::errc::file_exists) throw;
     }
   }
-  const SecureBytes content = read_private_file(file);
+  const SecureBytes content = base::read_private_file(file);
   std::string_view text = as_chars(content);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   if (!text.starts_with(key_header)) {
     throw std::runtime_error(file.string() + " is not a medgw signing key; restore it from backup (the central "
                                              "knows this gateway by its public key)");
   }
-  auto seed = base64_decode_canonical(text.substr(key_header.size()));
+  auto seed = base::base64_decode_canonical(text.substr(key_header.size()));
   if (!seed || seed->size() != 32) throw std::runtime_error(file.string() + " holds a damaged signing key");
   return from_seed(*seed);
 }
@@ -85,7 +87,7 @@ Ed25519Signature SigningKey::sign(ByteView message) const {
   return signature;
 }
 
-std::string SigningKey::public_key_text() const { return "ed25519:" + base64_encode(public_key_, true); }
+std::string SigningKey::public_key_text() const { return "ed25519:" + base::base64_encode(public_key_, true); }
 
 bool verify_signature(const Ed25519PublicKey& key, ByteView message, const Ed25519Signature& signature) {
   Pkey public_key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.data(), key.size()));
@@ -108,8 +110,8 @@ std::string receipt_statement(std::string_view object_id, std::uint64_t seq, std
 
 std::optional<Ed25519PublicKey> parse_public_key_text(std::string_view text) {
   if (!text.starts_with("ed25519:")) return std::nullopt;
-  auto bytes = base64_decode_padded(text.substr(8));
-  if (!bytes) bytes = base64_decode_canonical(text.substr(8));
+  auto bytes = base::base64_decode_padded(text.substr(8));
+  if (!bytes) bytes = base::base64_decode_canonical(text.substr(8));
   if (!bytes || bytes->size() != 32) return std::nullopt;
   Ed25519PublicKey key{};
   std::copy(bytes->begin(), bytes->end(), key.begin());

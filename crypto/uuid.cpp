@@ -1,6 +1,8 @@
-#include <crypto/random.hpp>
 #include <crypto/uuid.hpp>
-#include <crypto/hex.hpp>
+
+#include <crypto/random.hpp>
+
+#include <base/hex.hpp>
 
 #include <array>
 
@@ -16,7 +18,7 @@ std::string uuid_v7(std::chrono::system_clock::time_point now) {
   }
   bytes[6] = static_cast<std::uint8_t>(0x70 | (bytes[6] & 0x0F));  // version 7
   bytes[8] = static_cast<std::uint8_t>(0x80 | (bytes[8] & 0x3F));  // variant 10
-  const std::string hex = to_hex(bytes);
+  const std::string hex = base::to_hex(bytes);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20);
 }

@@ -1,7 +1,9 @@
-#include <crypto/error.hpp>
-#include <crypto/openssl_handles.hpp>
-#include <crypto/random.hpp>
 #include <crypto/x25519.hpp>
+
+#include <crypto/error.hpp>
+#include <crypto/random.hpp>
+
+#include <base/openssl_handles.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -11,8 +13,8 @@
 namespace medgw::crypto {
 namespace {
 
-using openssl::Pkey;
-using openssl::PkeyContext;
+using base::openssl::Pkey;
+using base::openssl::PkeyContext;
 
 Pkey private_key(ByteView secret) {
   if (secret.size() != x25519_key_size) throw CryptoError("X25519 secret must be 32 bytes");

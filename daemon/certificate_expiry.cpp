@@ -1,5 +1,7 @@
 #include <daemon/certificate_expiry.hpp>
 
+#include <base/openssl_handles.hpp>
+
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -9,22 +11,12 @@
 #include <openssl/x509.h>
 
 namespace medgw::daemon {
-namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* file) const noexcept { std::fclose(file); }
-};
-struct X509Deleter {
-  void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-
-}  // namespace
 
 std::variant<std::chrono::system_clock::time_point, std::string> certificate_not_after(
     const std::filesystem::path& file) {
-  const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(file.c_str(), "rb"));
+  const base::openssl::File in(std::fopen(file.c_str(), "rb"));
   if (!in) return "cannot read " + file.string();
-  const std::unique_ptr<X509, X509Deleter> cert(PEM_read_X509(in.get(), nullptr, nullptr, nullptr));
+  const base::openssl::X509Cert cert(PEM_read_X509(in.get(), nullptr, nullptr, nullptr));
   if (!cert) return file.string() + " holds no PEM certificate";
   std::tm when{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &when) != 1) {

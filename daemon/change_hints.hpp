@@ -5,7 +5,7 @@
 // only local writes), the watch limit or an overflowed queue costs latency,
 // never data. Watches are added in slices on the event loop so a large tree
 // never blocks it; paths never reach the log.
-#include <spool/log.hpp>
+#include <base/log.hpp>
 
 #include <boost/asio/io_context.hpp>
 

@@ -2,8 +2,9 @@
 #include <daemon/commands.hpp>
 
 #include <crypto/age.hpp>
-#include <crypto/output_file.hpp>
-#include <crypto/private_file.hpp>
+
+#include <base/output_file.hpp>
+#include <base/private_file.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -58,17 +59,17 @@ void read_all(const Input& input, Consume&& consume) {
       throw std::system_error(errno, std::generic_category(), "cannot read " + input.name);
     }
     if (got == 0) return;
-    if (!consume(crypto::ByteView(buffer.data(), static_cast<std::size_t>(got)))) return;
+    if (!consume(base::ByteView(buffer.data(), static_cast<std::size_t>(got)))) return;
   }
 }
 
-crypto::SecureString read_passphrase(const std::filesystem::path& file) {
-  const crypto::SecureBytes content = crypto::read_private_file(file);
-  std::string_view text = crypto::as_chars(content);
+base::SecureString read_passphrase(const std::filesystem::path& file) {
+  const base::SecureBytes content = base::read_private_file(file);
+  std::string_view text = base::as_chars(content);
   text = text.substr(0, text.find('\n'));
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   if (text.empty()) throw UsageError(file.string() + ": the passphrase file is empty");
-  return crypto::SecureString(text);
+  return base::SecureString(text);
 }
 
 std::vector<crypto::X25519PublicKey> collect_recipients(const Invocation& invocation) {
@@ -124,18 +125,18 @@ int command_encrypt(Invocation& invocation) {
       throw UsageError("refusing to write binary age output to a terminal; use -o FILE or redirect it");
     }
     const auto input = open_input(invocation);
-    std::optional<crypto::AtomicFile> file;
-    crypto::FdSink stdout_sink(STDOUT_FILENO, "standard output");
+    std::optional<base::AtomicFile> file;
+    base::FdSink stdout_sink(STDOUT_FILENO, "standard output");
     if (to_file) file.emplace(invocation.value("output"), 0666);
-    crypto::ByteSink& sink = file ? static_cast<crypto::ByteSink&>(*file) : stdout_sink;
+    base::ByteSink& sink = file ? static_cast<base::ByteSink&>(*file) : stdout_sink;
     std::unique_ptr<crypto::age::Encryptor> encryptor;
     if (passphrase) {
-      const crypto::SecureString secret = read_passphrase(invocation.value("passphrase-file"));
+      const base::SecureString secret = read_passphrase(invocation.value("passphrase-file"));
       encryptor = std::make_unique<crypto::age::Encryptor>(std::string_view(secret), crypto::age::default_work_factor, sink);
     } else {
       encryptor = std::make_unique<crypto::age::Encryptor>(recipients, sink);
     }
-    read_all(*input, [&](crypto::ByteView block) {
+    read_all(*input, [&](base::ByteView block) {
       encryptor->write(block);
       return true;
     });
@@ -149,9 +150,9 @@ int command_decrypt(Invocation& invocation) {
   return guarded(invocation, "decrypt", [&] {
     crypto::age::Identities identities;
     for (const std::string& file : invocation.values("identity")) {
-      const crypto::SecureBytes content = crypto::read_private_file(file);
+      const base::SecureBytes content = base::read_private_file(file);
       crypto::KeyFileError error;
-      auto parsed = crypto::parse_identity_file(crypto::as_chars(content), error);
+      auto parsed = crypto::parse_identity_file(base::as_chars(content), error);
       if (parsed.empty()) {
         throw UsageError(file + (error.line ? ":" + std::to_string(error.line) : std::string()) + ": " + error.message);
       }
@@ -162,15 +163,15 @@ int command_decrypt(Invocation& invocation) {
 
     const auto input = open_input(invocation);
     const bool to_file = invocation.has("output");
-    std::optional<crypto::AtomicFile> file;
-    crypto::FdSink stdout_sink(STDOUT_FILENO, "standard output");
+    std::optional<base::AtomicFile> file;
+    base::FdSink stdout_sink(STDOUT_FILENO, "standard output");
     // Plaintext goes to a private temporary file, renamed only once the last
     // chunk has authenticated.
     if (to_file) file.emplace(invocation.value("output"), 0600);
-    crypto::ByteSink& sink = file ? static_cast<crypto::ByteSink&>(*file) : stdout_sink;
+    base::ByteSink& sink = file ? static_cast<base::ByteSink&>(*file) : stdout_sink;
     crypto::age::Decryptor decryptor(identities, sink);
     std::optional<crypto::age::Failure> failure;
-    read_all(*input, [&](crypto::ByteView block) {
+    read_all(*input, [&](base::ByteView block) {
       failure = decryptor.feed(block);
       return !failure;
     });

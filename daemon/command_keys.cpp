@@ -2,8 +2,9 @@
 #include <daemon/commands.hpp>
 
 #include <crypto/age_keys.hpp>
-#include <crypto/private_file.hpp>
-#include <spool/time_format.hpp>
+
+#include <base/private_file.hpp>
+#include <base/time_format.hpp>
 
 #include <ostream>
 
@@ -17,10 +18,10 @@ int command_keys_generate(Invocation& invocation) {
   }
   const std::filesystem::path file = invocation.value("output");
   const crypto::X25519Identity identity = crypto::generate_identity();
-  const crypto::SecureString text =
-      crypto::identity_file_text(identity, spool::rfc3339_utc(std::chrono::system_clock::now()));
+  const base::SecureString text =
+      crypto::identity_file_text(identity, base::rfc3339_utc(std::chrono::system_clock::now()));
   try {
-    crypto::create_private_file(file, crypto::as_bytes(std::string_view(text)));
+    base::create_private_file(file, base::as_bytes(std::string_view(text)));
   } catch (const std::system_error& error) {
     err << "medgw keys generate: " << error.what() << "\n";
     return exit_failure;
@@ -32,9 +33,9 @@ int command_keys_generate(Invocation& invocation) {
 int command_keys_recipient(Invocation& invocation) {
   const std::filesystem::path file = invocation.positional[0];
   try {
-    const crypto::SecureBytes content = crypto::read_private_file(file);
+    const base::SecureBytes content = base::read_private_file(file);
     crypto::KeyFileError error;
-    const auto identities = crypto::parse_identity_file(crypto::as_chars(content), error);
+    const auto identities = crypto::parse_identity_file(base::as_chars(content), error);
     if (identities.empty()) {
       *invocation.err << "medgw keys recipient: " << file.string();
       if (error.line > 0) *invocation.err << ":" << error.line;

@@ -8,12 +8,13 @@
 
 #include <collectors/source_stats.hpp>
 
-#include <crypto/signing.hpp>
-
-#include <spool/json.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
-#include <spool/time_format.hpp>
+
+#include <crypto/signing.hpp>
+
+#include <base/json.hpp>
+#include <base/time_format.hpp>
 
 #include <array>
 #include <cstdio>
@@ -45,7 +46,7 @@ std::string human_age(std::chrono::milliseconds age) {
 }
 
 std::string from_millis(std::int64_t ms) {
-  return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  return base::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
 std::string policy_line(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {

@@ -1,15 +1,15 @@
 #include <daemon/config_loader.hpp>
 
-#include <ostream>
 #include <daemon/config_table.hpp>
 #include <daemon/sources.hpp>
 
-#include <crypto/private_file.hpp>
+#include <base/private_file.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -519,7 +519,7 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
                                                         errno_text(errno)));
   } else {
     try {
-      crypto::require_private_mode(config.central.key);
+      base::require_private_mode(config.central.key);
     } catch (const std::system_error& error) {
       out.push_back(warning_at(loaded, "central.key", std::string("central.key: ") + error.what()));
     }

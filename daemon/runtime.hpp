@@ -5,11 +5,13 @@
 // spool (recovered). Built here once, passed to the components.
 #include <daemon/config.hpp>
 
-#include <crypto/patient_tag.hpp>
-#include <crypto/signing.hpp>
-#include <spool/log.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
+
+#include <crypto/patient_tag.hpp>
+#include <crypto/signing.hpp>
+
+#include <base/log.hpp>
 
 #include <iosfwd>
 #include <memory>

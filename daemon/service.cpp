@@ -13,7 +13,7 @@
 
 #include <collectors/collection_pass.hpp>
 
-#include <spool/time_format.hpp>
+#include <base/time_format.hpp>
 
 #include <medgw/build_info.hpp>
 
@@ -469,7 +469,7 @@ struct Service::Impl {
     }
     if (const auto* not_after = std::get_if<SystemClock::time_point>(&certificate)) {
       const auto left = std::chrono::duration_cast<std::chrono::hours>(*not_after - now).count();
-      const std::string date = spool::rfc3339_utc(*not_after).substr(0, 10);
+      const std::string date = base::rfc3339_utc(*not_after).substr(0, 10);
       if (*not_after <= now) {
         reasons.push_back("certificate central.cert expired on " + date + ": renew it (uploads are refused)");
       } else if (left < 24 * certificate_warning_days) {
@@ -662,11 +662,11 @@ struct Service::Impl {
   std::string status_document() {
     const std::shared_ptr<const Config> current = snapshot();
     const auto now = SystemClock::now();
-    return status_json(*current, now, [&](spool::JsonWriter& doc) {
+    return status_json(*current, now, [&](base::JsonWriter& doc) {
       doc.key("daemon").begin_object();
       doc.field("pid", static_cast<std::int64_t>(::getpid()));
       doc.field("version", std::string(build_info::version));
-      doc.field("started", spool::rfc3339_utc(started));
+      doc.field("started", base::rfc3339_utc(started));
       doc.field("healthy", health_reasons.empty());
       doc.key("problems").begin_array();
       for (const std::string& reason : health_reasons) doc.value(reason);

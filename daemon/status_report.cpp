@@ -5,16 +5,17 @@
 
 #include <collectors/source_stats.hpp>
 
+#include <spool/spool.hpp>
+
 #include <crypto/signing.hpp>
 
-#include <spool/spool.hpp>
-#include <spool/time_format.hpp>
+#include <base/time_format.hpp>
 
 namespace medgw::daemon {
 namespace {
 
 std::string from_millis(std::int64_t ms) {
-  return spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  return base::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
 }  // namespace
@@ -42,7 +43,7 @@ PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chron
     if (!since.empty()) facts.since = since.substr(0, 4) + "-" + since.substr(4, 2) + "-" + since.substr(6, 2);
   }
   if (state != nullptr && state->schema_version() >= 4) {
-    spool::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
+    base::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
     if (count.step()) facts.withdrawn = static_cast<std::uint64_t>(count.column_int64(0));
   }
   return facts;
@@ -69,19 +70,19 @@ StateView open_state_view(const Config& config, std::chrono::system_clock::time_
 }
 
 std::string status_json(const Config& config, std::chrono::system_clock::time_point now,
-                        const std::function<void(spool::JsonWriter&)>& extra) {
+                        const std::function<void(base::JsonWriter&)>& extra) {
   const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
   StateView view = open_state_view(config, now);
   std::optional<spool::StateDb>& state = view.state;
   const std::string& state_problem = view.problem;
   const std::optional<spool::SpoolStats>& stats = view.stats;
   const bool with_index = state && state->schema_version() >= 3;
-  spool::JsonWriter doc;
+  base::JsonWriter doc;
   doc.begin_object();
   doc.field("facility", config.facility.code);
   doc.field("gateway", state ? state->gateway_id() : std::string());
   doc.field("gateway_key", gateway_key(config));
-  doc.field("generated", spool::rfc3339_utc(now));
+  doc.field("generated", base::rfc3339_utc(now));
   doc.key("state").begin_object();
   doc.field("dir", config.state_dir.string());
   doc.field("ok", state_problem.empty());

@@ -4,9 +4,10 @@
 // paths of the sources and tags only; never a patient's ID or name.
 #include <daemon/config.hpp>
 
-#include <spool/json.hpp>
 #include <spool/spool.hpp>
 #include <spool/state_db.hpp>
+
+#include <base/json.hpp>
 
 #include <chrono>
 #include <functional>
@@ -43,6 +44,6 @@ struct StateView {
 // The JSON document; `extra` adds fields to the top-level object (the
 // daemon's health and timings).
 [[nodiscard]] std::string status_json(const Config& config, std::chrono::system_clock::time_point now,
-                                      const std::function<void(spool::JsonWriter&)>& extra = {});
+                                      const std::function<void(base::JsonWriter&)>& extra = {});
 
 }  // namespace medgw::daemon

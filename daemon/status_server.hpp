@@ -3,7 +3,7 @@
 // GET /healthz, /metrics, /status. Plain HTTP/1.1 on the daemon's
 // io_context, one coroutine per connection, every read and write with a
 // deadline, a cap on connections; only GET and HEAD.
-#include <spool/log.hpp>
+#include <base/log.hpp>
 
 #include <boost/asio/io_context.hpp>
 

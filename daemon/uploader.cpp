@@ -2,14 +2,16 @@
 
 #include <daemon/curl_driver.hpp>
 
-#include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/private_file.hpp>
 #include <crypto/random.hpp>
 #include <crypto/signing.hpp>
-#include <spool/json_reader.hpp>
-#include <spool/time_format.hpp>
+
+#include <base/base64.hpp>
+#include <base/curl_handles.hpp>
+#include <base/hex.hpp>
+#include <base/json_reader.hpp>
+#include <base/private_file.hpp>
+#include <base/time_format.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -36,21 +38,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct EasyDeleter {
-  void operator()(CURL* easy) const noexcept { curl_easy_cleanup(easy); }
-};
-struct MultiDeleter {
-  void operator()(CURLM* multi) const noexcept { curl_multi_cleanup(multi); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-struct UrlDeleter {
-  void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
-};
-using Easy = std::unique_ptr<CURL, EasyDeleter>;
-using Multi = std::unique_ptr<CURLM, MultiDeleter>;
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using base::curl::Easy;
+using base::curl::Multi;
+using base::curl::Slist;
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -68,7 +58,7 @@ std::optional<std::uint64_t> to_number(std::string_view text) {
   return value;
 }
 
-std::string b64(std::string_view text) { return crypto::base64_encode(crypto::as_bytes(text), true); }
+std::string b64(std::string_view text) { return base::base64_encode(base::as_bytes(text), true); }
 
 // scheme, host and port of a URL (default ports filled in), or nullopt.
 struct Origin {
@@ -76,7 +66,7 @@ struct Origin {
   bool operator==(const Origin&) const = default;
 };
 std::optional<Origin> origin_of(const std::string& url) {
-  std::unique_ptr<CURLU, UrlDeleter> parsed(curl_url());
+  base::curl::Url parsed(curl_url());
   if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
   auto part = [&](CURLUPart which, unsigned flags) -> std::string {
     char* value = nullptr;
@@ -93,7 +83,7 @@ std::optional<Origin> origin_of(const std::string& url) {
 // A Location resolved against the endpoint; nullopt when it points anywhere
 // but the central's own scheme, host and port.
 std::optional<std::string> resolve_location(const std::string& endpoint, const std::string& location) {
-  std::unique_ptr<CURLU, UrlDeleter> parsed(curl_url());
+  base::curl::Url parsed(curl_url());
   if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, endpoint.c_str(), 0) != CURLUE_OK ||
       curl_url_set(parsed.get(), CURLUPART_URL, location.c_str(), 0) != CURLUE_OK) {
     return std::nullopt;
@@ -107,7 +97,7 @@ std::optional<std::string> resolve_location(const std::string& endpoint, const s
 }
 
 std::string read_password(const std::filesystem::path& file) {
-  const crypto::SecureBytes bytes = crypto::read_private_file(file);
+  const base::SecureBytes bytes = base::read_private_file(file);
   std::string text(bytes.begin(), bytes.end());
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;
@@ -186,10 +176,10 @@ std::string piece_checksum(int fd, std::uint64_t from, std::uint64_t to) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), to - at));
     const ssize_t got = ::pread(fd, block.data(), want, static_cast<off_t>(at));
     if (got <= 0) break;  // the send fails the same way, and is retried
-    hash.update(crypto::ByteView(block.data(), static_cast<std::size_t>(got)));
+    hash.update(base::ByteView(block.data(), static_cast<std::size_t>(got)));
     at += static_cast<std::uint64_t>(got);
   }
-  return crypto::base64_encode(hash.finish(), true);
+  return base::base64_encode(hash.finish(), true);
 }
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
@@ -267,8 +257,8 @@ void check_client_credentials(const CentralConfig& central) {
     if (!in) throw std::runtime_error(std::string(key) + ": cannot read " + file.string());
   }
   // Throws naming the file and the chmod that fixes it.
-  crypto::require_private_mode(central.key);
-  if (!central.key_password_file.empty()) crypto::require_private_mode(central.key_password_file);
+  base::require_private_mode(central.key);
+  if (!central.key_password_file.empty()) base::require_private_mode(central.key_password_file);
 }
 
 Uploader::Uploader(const CentralConfig& central, std::string facility, std::string gateway, spool::Spool& spool,
@@ -402,7 +392,7 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
         const std::string metadata =
             "object_id " + b64(t.object.object_id) + ",seq " + b64(std::to_string(t.object.seq)) + ",facility " +
             b64(facility_) + ",gateway " + b64(gateway_) + ",sha256 " + b64(t.object.sha256) + ",sig " +
-            b64(crypto::base64_encode(t.object.signature, true)) + ",created " + b64(spool::rfc3339_utc(created));
+            b64(base::base64_encode(t.object.signature, true)) + ",created " + b64(base::rfc3339_utc(created));
         add_header(t, "Upload-Length: " + std::to_string(t.object.size));
         add_header(t, "Upload-Metadata: " + metadata);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -699,13 +689,13 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
             if (status == 200) {
               receipt = t->body;
               try {
-                const spool::JsonValue json = spool::JsonValue::parse(receipt);
+                const base::JsonValue json = base::JsonValue::parse(receipt);
                 const bool matches = json.string_at("object_id") == t->object.object_id &&
                                      json.uint_at("seq") == t->object.seq && json.string_at("facility") == facility_ &&
                                      json.string_at("sha256") == t->object.sha256;
                 bool valid = matches;
                 if (matches && receipt_key) {
-                  auto signature = crypto::base64_decode_padded(json.string_at("signature"));
+                  auto signature = base::base64_decode_padded(json.string_at("signature"));
                   crypto::Ed25519Signature sig{};
                   valid = signature && signature->size() == sig.size();
                   if (valid) {
@@ -713,7 +703,7 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
                     const std::string statement =
                         crypto::receipt_statement(t->object.object_id, t->object.seq, facility_, t->object.sha256,
                                                   json.string_at("received_at"));
-                    valid = crypto::verify_signature(*receipt_key, crypto::as_bytes(statement), sig);
+                    valid = crypto::verify_signature(*receipt_key, base::as_bytes(statement), sig);
                   }
                 }
                 if (!valid) {
@@ -729,7 +719,7 @@ boost::asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options)
                 } else {
                   ++report.receipts_unverified;
                 }
-              } catch (const spool::JsonError&) {
+              } catch (const base::JsonError&) {
                 ++report.receipts_invalid;
                 if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::receipt_invalid);
                 logger_.error("upload.receipt_invalid", "ALARM: the central's receipt is not valid JSON",

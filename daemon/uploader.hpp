@@ -14,8 +14,9 @@
 // `rejected`.
 #include <daemon/config.hpp>
 
-#include <spool/log.hpp>
 #include <spool/spool.hpp>
+
+#include <base/log.hpp>
 
 #include <boost/asio/awaitable.hpp>
 

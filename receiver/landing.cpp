@@ -1,11 +1,13 @@
 #include <receiver/landing.hpp>
 
-#include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/output_file.hpp>
-#include <spool/json_reader.hpp>
-#include <spool/utf8_locale.hpp>
+
+#include <base/archive_handles.hpp>
+#include <base/base64.hpp>
+#include <base/hex.hpp>
+#include <base/json_reader.hpp>
+#include <base/output_file.hpp>
+#include <base/utf8_locale.hpp>
 
 #include <fstream>
 #include <map>
@@ -18,10 +20,6 @@
 namespace medgw::receiver {
 namespace {
 
-struct ArchiveDeleter {
-  void operator()(struct archive* a) const noexcept { archive_read_free(a); }
-};
-
 // Decrypts the object into a private temporary file beside the tree (the
 // tree is plaintext anyway); libarchive then reads the tar.zst from it.
 class PlainTemp {
@@ -31,14 +29,14 @@ class PlainTemp {
       : path_(directory / (".landing-" + object_file.filename().string() + ".tar.zst")) {
     std::ifstream in(object_file, std::ios::binary);
     if (!in) throw LandingError("cannot read " + object_file.string());
-    crypto::AtomicFile out(path_, 0600);
+    base::AtomicFile out(path_, 0600);
     crypto::age::Decryptor decryptor(identity, out);
     std::vector<char> block(1 << 20);
     while (in) {
       in.read(block.data(), static_cast<std::streamsize>(block.size()));
       const auto got = static_cast<std::size_t>(in.gcount());
       if (got == 0) break;
-      if (auto failure = decryptor.feed(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(block.data()), got))) {
+      if (auto failure = decryptor.feed(base::ByteView(reinterpret_cast<const std::uint8_t*>(block.data()), got))) {
         throw LandingError("the object does not decrypt: " + failure->message());
       }
     }
@@ -57,19 +55,19 @@ class PlainTemp {
   std::filesystem::path path_;
 };
 
-std::string entry_path(const spool::JsonValue& entry, std::string_view key) {
-  if (const spool::JsonValue* text = entry.find(key)) return text->text();
+std::string entry_path(const base::JsonValue& entry, std::string_view key) {
+  if (const base::JsonValue* text = entry.find(key)) return text->text();
   const std::string encoded = std::string(key) + "_base64";
-  if (const spool::JsonValue* base64 = entry.find(encoded)) {
-    auto bytes = crypto::base64_decode_padded(base64->text());
-    if (!bytes) bytes = crypto::base64_decode_canonical(base64->text());
+  if (const base::JsonValue* base64 = entry.find(encoded)) {
+    auto bytes = base::base64_decode_padded(base64->text());
+    if (!bytes) bytes = base::base64_decode_canonical(base64->text());
     if (bytes) return std::string(bytes->begin(), bytes->end());
   }
   throw LandingError("a manifest entry has no " + std::string(key));
 }
 
 struct Planned {
-  const spool::JsonValue* entry = nullptr;
+  const base::JsonValue* entry = nullptr;
   std::string source;
   std::string path;
   std::string change;
@@ -93,7 +91,7 @@ bool safe_relative_path(std::string_view path) {
 
 LandingSummary land_object(const std::filesystem::path& object_file, const crypto::age::Identities& identity,
                            const std::filesystem::path& facility_root) {
-  const spool::ScopedUtf8Locale utf8_locale;
+  const base::ScopedUtf8Locale utf8_locale;
   std::filesystem::create_directories(facility_root);
   // What a landing cut off by a crash left behind: its temporary files (the
   // tree itself holds only source folders). The object is landed again whole;
@@ -105,7 +103,7 @@ LandingSummary land_object(const std::filesystem::path& object_file, const crypt
     }
   }
   const PlainTemp plain(object_file, identity, facility_root);
-  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_read_new());
+  base::libarchive::Reader a(archive_read_new());
   archive_read_support_filter_zstd(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), plain.path().c_str(), 1 << 20) != ARCHIVE_OK) {
@@ -125,10 +123,10 @@ LandingSummary land_object(const std::filesystem::path& object_file, const crypt
       throw LandingError("MANIFEST.json is truncated");
     }
   }
-  const spool::JsonValue manifest = spool::JsonValue::parse(manifest_text);
+  const base::JsonValue manifest = base::JsonValue::parse(manifest_text);
   std::vector<Planned> plan;
   std::map<std::string, std::size_t> content_of;  // member name -> entry
-  for (const spool::JsonValue& entry : manifest.at("entries").items()) {
+  for (const base::JsonValue& entry : manifest.at("entries").items()) {
     Planned planned{&entry, entry.string_at("source"), entry_path(entry, "path"), entry.string_at("change")};
     if (!safe_relative_path(planned.source) || planned.source.find('/') != std::string::npos ||
         (planned.change != "withdraw" && !safe_relative_path(planned.path))) {
@@ -161,22 +159,22 @@ LandingSummary land_object(const std::filesystem::path& object_file, const crypt
     if (planned == content_of.end() || staged.contains(planned->second)) {
       throw LandingError("the object holds a file its manifest does not list");
     }
-    const spool::JsonValue& entry = *plan[planned->second].entry;
+    const base::JsonValue& entry = *plan[planned->second].entry;
     const std::filesystem::path temporary = facility_root / (".landing-member-" + std::to_string(planned->second));
     staged[planned->second] = temporary;
-    crypto::AtomicFile out(temporary, 0644);
+    base::AtomicFile out(temporary, 0644);
     crypto::Sha256 hash;
     std::uint64_t size = 0;
     while (true) {
       const la_ssize_t got = archive_read_data(a.get(), block.data(), block.size());
       if (got < 0) throw LandingError(std::string("the object's tar is damaged: ") + archive_error_string(a.get()));
       if (got == 0) break;
-      const crypto::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), static_cast<std::size_t>(got));
+      const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), static_cast<std::size_t>(got));
       out.write(bytes);
       hash.update(bytes);
       size += static_cast<std::uint64_t>(got);
     }
-    if (size != entry.uint_at("size") || crypto::to_hex(hash.finish()) != entry.string_at("sha256")) {
+    if (size != entry.uint_at("size") || base::to_hex(hash.finish()) != entry.string_at("sha256")) {
       throw LandingError("a file in the object does not match its manifest entry");
     }
     out.commit();

@@ -8,7 +8,7 @@
 
 #include <crypto/signing.hpp>
 
-#include <spool/log.hpp>
+#include <base/log.hpp>
 
 #include <boost/asio/signal_set.hpp>
 

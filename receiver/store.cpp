@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS landing (
 
 }  // namespace
 
-Store::Store(const std::filesystem::path& db_file) : db_(spool::Database::open(db_file, spool::Database::Mode::read_write_create)) {
+Store::Store(const std::filesystem::path& db_file) : db_(base::Database::open(db_file, base::Database::Mode::read_write_create)) {
   db_.exec("PRAGMA journal_mode = WAL");
   // Offsets and uploads are hints (a lost one means bytes sent again); an
   // object's row is made durable explicitly (add_object).
@@ -44,7 +44,7 @@ Store::Store(const std::filesystem::path& db_file) : db_(spool::Database::open(d
     throw std::runtime_error(db_file.string() + " was written by a newer medgw-receiver (schema " +
                              std::to_string(version) + "); use that version");
   }
-  spool::WriteTransaction transaction(db_);
+  base::WriteTransaction transaction(db_);
   db_.exec(schema);
   db_.exec("PRAGMA user_version = " + std::to_string(schema_version));
   transaction.commit();
@@ -59,7 +59,7 @@ void Store::add_upload(const Upload& upload) {
 
 std::optional<Upload> Store::upload(std::string_view id) {
   std::lock_guard lock(mutex_);
-  spool::Statement query = db_.prepare("SELECT facility, length, offset, metadata, expires_ms FROM uploads WHERE id = ?1");
+  base::Statement query = db_.prepare("SELECT facility, length, offset, metadata, expires_ms FROM uploads WHERE id = ?1");
   query.bind_all(id);
   if (!query.step()) return std::nullopt;
   return Upload{std::string(id), query.column_text(0), static_cast<std::uint64_t>(query.column_int64(1)),
@@ -79,7 +79,7 @@ void Store::remove_upload(std::string_view id) {
 std::vector<std::string> Store::expired_uploads(std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
   std::vector<std::string> ids;
-  spool::Statement query = db_.prepare("SELECT id FROM uploads WHERE expires_ms < ?1");
+  base::Statement query = db_.prepare("SELECT id FROM uploads WHERE expires_ms < ?1");
   query.bind_all(now_ms);
   while (query.step()) ids.push_back(query.column_text(0));
   return ids;
@@ -87,7 +87,7 @@ std::vector<std::string> Store::expired_uploads(std::int64_t now_ms) {
 
 std::optional<StoredObject> Store::object(std::string_view object_id) {
   std::lock_guard lock(mutex_);
-  spool::Statement query =
+  base::Statement query =
       db_.prepare("SELECT facility, seq, sha256, file, receipt, landed FROM objects WHERE object_id = ?1");
   query.bind_all(object_id);
   if (!query.step()) return std::nullopt;
@@ -101,10 +101,10 @@ bool Store::add_object(const StoredObject& object, std::uint64_t size, std::int6
   // survive a power loss before that answer goes out.
   db_.exec("PRAGMA synchronous = FULL");
   struct Restore {
-    spool::Database& db;
+    base::Database& db;
     ~Restore() { db.exec("PRAGMA synchronous = NORMAL"); }
   } restore{db_};
-  spool::Statement insert = db_.prepare(
+  base::Statement insert = db_.prepare(
       "INSERT INTO objects (object_id, facility, seq, sha256, file, size, received_ms, receipt) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (object_id) DO NOTHING");
   insert.bind_all(object.object_id, object.facility, object.seq, object.sha256, object.file, size, received_ms,
@@ -116,11 +116,11 @@ bool Store::add_object(const StoredObject& object, std::uint64_t size, std::int6
 std::optional<StoredObject> Store::next_to_land(std::string_view facility) {
   std::lock_guard lock(mutex_);
   const std::uint64_t through = [&] {
-    spool::Statement query = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
+    base::Statement query = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
     query.bind_all(facility);
     return query.step() ? static_cast<std::uint64_t>(query.column_int64(0)) : 0;
   }();
-  spool::Statement query = db_.prepare(
+  base::Statement query = db_.prepare(
       "SELECT object_id, sha256, file, receipt FROM objects WHERE facility = ?1 AND seq = ?2 LIMIT 1");
   query.bind_all(facility, through + 1);
   if (!query.step()) return std::nullopt;
@@ -130,7 +130,7 @@ std::optional<StoredObject> Store::next_to_land(std::string_view facility) {
 
 void Store::mark_landed(std::string_view facility, std::uint64_t seq) {
   std::lock_guard lock(mutex_);
-  spool::WriteTransaction transaction(db_);
+  base::WriteTransaction transaction(db_);
   db_.prepare("INSERT INTO landing (facility, landed_through) VALUES (?1, ?2) "
               "ON CONFLICT (facility) DO UPDATE SET landed_through = excluded.landed_through")
       .bind_all(facility, seq)
@@ -142,7 +142,7 @@ void Store::mark_landed(std::string_view facility, std::uint64_t seq) {
 std::vector<FacilityReport> Store::report() {
   std::lock_guard lock(mutex_);
   std::vector<FacilityReport> reports;
-  spool::Statement facilities = db_.prepare(
+  base::Statement facilities = db_.prepare(
       "SELECT facility, count(*), sum(size), max(seq) FROM objects GROUP BY facility ORDER BY facility");
   while (facilities.step()) {
     FacilityReport report;
@@ -153,7 +153,7 @@ std::vector<FacilityReport> Store::report() {
     reports.push_back(std::move(report));
   }
   for (FacilityReport& report : reports) {
-    spool::Statement seqs = db_.prepare("SELECT DISTINCT seq FROM objects WHERE facility = ?1 ORDER BY seq");
+    base::Statement seqs = db_.prepare("SELECT DISTINCT seq FROM objects WHERE facility = ?1 ORDER BY seq");
     seqs.bind_all(report.facility);
     std::uint64_t expected = 1;
     while (seqs.step()) {
@@ -161,10 +161,10 @@ std::vector<FacilityReport> Store::report() {
       if (seq > expected) report.gaps.emplace_back(expected, seq - 1);
       expected = seq + 1;
     }
-    spool::Statement landed = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
+    base::Statement landed = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
     landed.bind_all(report.facility);
     if (landed.step()) report.landed_through = static_cast<std::uint64_t>(landed.column_int64(0));
-    spool::Statement open = db_.prepare("SELECT count(*) FROM uploads WHERE facility = ?1");
+    base::Statement open = db_.prepare("SELECT count(*) FROM uploads WHERE facility = ?1");
     open.bind_all(report.facility);
     if (open.step()) report.open_uploads = static_cast<std::uint64_t>(open.column_int64(0));
   }

@@ -3,7 +3,7 @@
 // their offsets, and the objects received (object_id unique: a duplicate is
 // acknowledged and dropped), with their signed receipts and landing state.
 // Every method takes the one lock; the database is reached only through it.
-#include <spool/sqlite.hpp>
+#include <base/sqlite.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -64,7 +64,7 @@ class Store {
 
  private:
   std::mutex mutex_;
-  spool::Database db_;
+  base::Database db_;
 };
 
 }  // namespace medgw::receiver

@@ -1,13 +1,14 @@
 #include <receiver/tus_server.hpp>
 
 #include <crypto/age_keys.hpp>
-#include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/private_file.hpp>
 #include <crypto/random.hpp>
-#include <spool/json.hpp>
-#include <spool/time_format.hpp>
+
+#include <base/base64.hpp>
+#include <base/hex.hpp>
+#include <base/json.hpp>
+#include <base/private_file.hpp>
+#include <base/time_format.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -75,8 +76,8 @@ std::optional<std::map<std::string, std::string>> parse_metadata(std::string_vie
     const std::string key(pair.substr(0, space));
     std::string value;
     if (space != std::string_view::npos) {
-      auto bytes = crypto::base64_decode_padded(pair.substr(space + 1));
-      if (!bytes) bytes = crypto::base64_decode_canonical(pair.substr(space + 1));
+      auto bytes = base::base64_decode_padded(pair.substr(space + 1));
+      if (!bytes) bytes = base::base64_decode_canonical(pair.substr(space + 1));
       if (!bytes) return std::nullopt;
       value.assign(bytes->begin(), bytes->end());
     }
@@ -162,9 +163,9 @@ std::string sha256_of_file(const std::filesystem::path& file) {
     const ssize_t got = ::read(fd.get(), block.data(), block.size());
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
-    hash.update(crypto::ByteView(block.data(), static_cast<std::size_t>(got)));
+    hash.update(base::ByteView(block.data(), static_cast<std::size_t>(got)));
   }
-  return crypto::to_hex(hash.finish());
+  return base::to_hex(hash.finish());
 }
 
 // The running SHA-256 of an upload whose bytes all went through this process;
@@ -193,7 +194,7 @@ struct TusServer::Impl {
         receipt_key(crypto::SigningKey::load_or_create(config.receipt_key)) {
     std::filesystem::create_directories(config.data_dir / "uploads");
     std::filesystem::create_directories(config.data_dir / "store");
-    crypto::require_private_mode(config.key);
+    base::require_private_mode(config.key);
     ssl_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
     SSL_CTX_set_min_proto_version(ssl_context.native_handle(), TLS1_2_VERSION);
@@ -203,8 +204,8 @@ struct TusServer::Impl {
     ssl_context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     if (!config.landing.empty()) {
       crypto::KeyFileError error{};
-      const crypto::SecureBytes content = crypto::read_private_file(config.identity);
-      identities.x25519 = crypto::parse_identity_file(crypto::as_chars(content), error);
+      const base::SecureBytes content = base::read_private_file(config.identity);
+      identities.x25519 = crypto::parse_identity_file(base::as_chars(content), error);
       if (identities.x25519.empty()) {
         throw std::runtime_error(config.identity.string() + ": no age identity (AGE-SECRET-KEY-1...) in the file");
       }
@@ -378,7 +379,7 @@ struct TusServer::Impl {
     }
     std::array<std::uint8_t, 16> random{};
     crypto::random_bytes(random);
-    Upload upload{crypto::to_hex(random), facility.code, *length, 0, metadata,
+    Upload upload{base::to_hex(random), facility.code, *length, 0, metadata,
                   now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(config.expiration).count()};
     {
       const int fd = ::open(partial_file(upload.id).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -466,7 +467,7 @@ struct TusServer::Impl {
           broken = true;
           break;
         }
-        const crypto::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), got);
+        const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), got);
         if (running.through == at) {
           running.hash.update(bytes);
           running.through += got;
@@ -484,7 +485,7 @@ struct TusServer::Impl {
     // SHA-256 then differs, and the client is told to start again).
     if (checksum && !broken && !too_long) {
       const auto digest = chunk_hash.finish();
-      if (crypto::base64_encode(digest, true) != *checksum) {
+      if (base::base64_encode(digest, true) != *checksum) {
         // tus checksum: a body that does not match is discarded.
         discard_from(fd.get(), upload->offset);
         Response response = make_response(static_cast<http::status>(460), version, "checksum mismatch");
@@ -539,7 +540,7 @@ struct TusServer::Impl {
     {
       std::lock_guard lock(hashes_mutex);
       if (auto found = hashes.find(upload.id); found != hashes.end() && found->second.through == upload.length) {
-        computed = crypto::to_hex(found->second.hash.finish());
+        computed = base::to_hex(found->second.hash.finish());
       }
       hashes.erase(upload.id);
     }
@@ -553,26 +554,26 @@ struct TusServer::Impl {
     if (computed != sha256) {
       return refuse("the SHA-256 of the bytes received differs from the sha256 metadata; send the object again", true);
     }
-    auto signature_bytes = crypto::base64_decode_padded(fields.at("sig"));
-    if (!signature_bytes) signature_bytes = crypto::base64_decode_canonical(fields.at("sig"));
+    auto signature_bytes = base::base64_decode_padded(fields.at("sig"));
+    if (!signature_bytes) signature_bytes = base::base64_decode_canonical(fields.at("sig"));
     if (!signature_bytes || signature_bytes->size() != 64) return refuse("the sig metadata is not an Ed25519 signature");
     crypto::Ed25519Signature signature{};
     std::copy(signature_bytes->begin(), signature_bytes->end(), signature.begin());
     const std::string statement = crypto::object_statement(object_id, *seq, facility.code, sha256);
     bool signed_ok = false;
     for (const crypto::Ed25519PublicKey& key : facility.gateway_keys) {
-      if (crypto::verify_signature(key, crypto::as_bytes(statement), signature)) signed_ok = true;
+      if (crypto::verify_signature(key, base::as_bytes(statement), signature)) signed_ok = true;
     }
     if (!signed_ok) return refuse("the object is not signed by a gateway of this facility");
 
     const std::int64_t received = now_ms();
-    const std::string received_at = spool::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(received)));
+    const std::string received_at = base::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(received)));
     const auto receipt_signature =
-        receipt_key.sign(crypto::as_bytes(crypto::receipt_statement(object_id, *seq, facility.code, sha256, received_at)));
-    spool::JsonWriter json;
+        receipt_key.sign(base::as_bytes(crypto::receipt_statement(object_id, *seq, facility.code, sha256, received_at)));
+    base::JsonWriter json;
     json.begin_object().field("object_id", object_id).field("seq", *seq).field("facility", facility.code);
     json.field("sha256", sha256).field("received_at", received_at);
-    json.field("signature", crypto::base64_encode(receipt_signature, true)).end_object();
+    json.field("signature", base::base64_encode(receipt_signature, true)).end_object();
 
     const std::string relative = facility.code + "/" + std::to_string(*seq) + "-" + object_id + ".age";
     const std::filesystem::path target = config.data_dir / "store" / relative;
@@ -584,7 +585,7 @@ struct TusServer::Impl {
       return {};
     }
     std::filesystem::rename(partial_file(upload.id), target);
-    crypto::sync_directory(target.parent_path());
+    base::sync_directory(target.parent_path());
     if (!store.add_object(object, upload.length, received)) {
       std::error_code ec;
       std::filesystem::remove(target, ec);  // a racing duplicate won

@@ -17,7 +17,8 @@
 #include <receiver/store.hpp>
 
 #include <crypto/signing.hpp>
-#include <spool/log.hpp>
+
+#include <base/log.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

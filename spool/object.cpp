@@ -1,7 +1,7 @@
-#include <spool/json.hpp>
 #include <spool/object.hpp>
 
-#include <crypto/base64.hpp>
+#include <base/base64.hpp>
+#include <base/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -12,9 +12,9 @@ namespace {
 
 // JSON holds UTF-8 only: a name that is not UTF-8 is also given as base64 of
 // its raw bytes so that the central can recreate it exactly.
-void path_field(JsonWriter& json, std::string_view key, std::string_view path) {
+void path_field(base::JsonWriter& json, std::string_view key, std::string_view path) {
   json.field(key, path);
-  if (!is_valid_utf8(path)) json.field(std::string(key) + "_base64", crypto::base64_encode(crypto::as_bytes(path), true));
+  if (!base::is_valid_utf8(path)) json.field(std::string(key) + "_base64", base::base64_encode(base::as_bytes(path), true));
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ std::string rfc3339_nanos(std::int64_t unix_ns) {
 }
 
 std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntry> entries) {
-  JsonWriter json;
+  base::JsonWriter json;
   json.begin_object();
   json.field("format", object_format);
   json.field("facility", header.facility);

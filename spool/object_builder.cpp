@@ -1,10 +1,12 @@
 #include <spool/object_builder.hpp>
-#include <spool/utf8_locale.hpp>
 
 #include <crypto/age.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/output_file.hpp>
+
+#include <base/archive_handles.hpp>
+#include <base/hex.hpp>
+#include <base/output_file.hpp>
+#include <base/utf8_locale.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -24,18 +26,11 @@ namespace {
 
 constexpr std::size_t read_block = 256 << 10;
 
-struct ArchiveDeleter {
-  void operator()(struct archive* a) const noexcept { archive_write_free(a); }
-};
-struct EntryDeleter {
-  void operator()(struct archive_entry* e) const noexcept { archive_entry_free(e); }
-};
-
 // Hashes and counts the age bytes on their way to the file.
-class HashingSink final : public crypto::ByteSink {
+class HashingSink final : public base::ByteSink {
  public:
-  explicit HashingSink(crypto::ByteSink& inner) : inner_(inner) {}
-  void write(crypto::ByteView bytes) override {
+  explicit HashingSink(base::ByteSink& inner) : inner_(inner) {}
+  void write(base::ByteView bytes) override {
     inner_.write(bytes);
     hash_.update(bytes);
     size_ += bytes.size();
@@ -44,7 +39,7 @@ class HashingSink final : public crypto::ByteSink {
   [[nodiscard]] std::uint64_t size() const { return size_; }
 
  private:
-  crypto::ByteSink& inner_;
+  base::ByteSink& inner_;
   crypto::Sha256 hash_;
   std::uint64_t size_ = 0;
 };
@@ -57,7 +52,7 @@ struct Pipeline {
 la_ssize_t write_callback(struct archive*, void* client, const void* buffer, size_t length) {
   auto* pipeline = static_cast<Pipeline*>(client);
   try {
-    pipeline->encryptor->write(crypto::ByteView(static_cast<const std::uint8_t*>(buffer), length));
+    pipeline->encryptor->write(base::ByteView(static_cast<const std::uint8_t*>(buffer), length));
     return static_cast<la_ssize_t>(length);
   } catch (...) {
     pipeline->error = std::current_exception();
@@ -90,7 +85,7 @@ BuildFailure from_system_error(const std::system_error& error) {
 
 void write_header(struct archive* a, const Pipeline& pipeline, const std::string& name, std::uint64_t size,
                   std::int64_t mtime_ns) {
-  std::unique_ptr<struct archive_entry, EntryDeleter> entry(archive_entry_new());
+  base::libarchive::Entry entry(archive_entry_new());
   // Raw filesystem bytes; under the UTF-8 locale below libarchive writes a
   // UTF-8 name as a plain pax path, and anything else with hdrcharset=BINARY.
   archive_entry_copy_pathname(entry.get(), name.c_str());
@@ -164,7 +159,7 @@ void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntr
     if (output_total + filtered.size() > entry.size) {
       source.fail(BuildError::source_changed, "its filtered copy is longer than when it was hashed");
     }
-    output_hash.update(crypto::as_bytes(filtered));
+    output_hash.update(base::as_bytes(filtered));
     write_data(a, pipeline, filtered.data(), filtered.size());
     output_total += filtered.size();
     filtered.clear();
@@ -173,7 +168,7 @@ void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntr
     const std::size_t got = source.read(buffer);
     if (got == 0) break;
     if (total + got > expected) source.fail(BuildError::source_changed, "it grew while being read");
-    hash.update(crypto::ByteView(buffer.data(), got));
+    hash.update(base::ByteView(buffer.data(), got));
     total += got;
     if (filter) {
       filter->feed(std::string_view(reinterpret_cast<const char*>(buffer.data()), got), filtered);
@@ -183,7 +178,7 @@ void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntr
     }
   }
   if (total != expected) source.fail(BuildError::source_changed, "it shrank while being read");
-  const std::string source_sha256 = crypto::to_hex(hash.finish());
+  const std::string source_sha256 = base::to_hex(hash.finish());
   if (source_sha256 != (filter ? entry.source_sha256 : entry.sha256)) {
     source.fail(BuildError::source_changed, "its content changed");
   }
@@ -192,7 +187,7 @@ void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntr
     write_filtered();
     // The tar header promised entry.size bytes: a shorter output would
     // leave the archive inconsistent, so it fails the object.
-    if (output_total != entry.size || crypto::to_hex(output_hash.finish()) != entry.sha256) {
+    if (output_total != entry.size || base::to_hex(output_hash.finish()) != entry.sha256) {
       source.fail(BuildError::source_changed, "its filtered copy differs from when it was hashed");
     }
   }
@@ -215,14 +210,14 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
                                                      std::span<const ObjectEntry> entries,
                                                      std::span<const crypto::X25519PublicKey> recipients,
                                                      const BuildOptions& options) {
-  const ScopedUtf8Locale utf8_locale;
+  const base::ScopedUtf8Locale utf8_locale;
   try {
-    crypto::AtomicFile file(target, 0640);
+    base::AtomicFile file(target, 0640);
     HashingSink hashing(file);
     crypto::age::Encryptor encryptor(recipients, hashing);
     Pipeline pipeline{&encryptor, nullptr};
 
-    std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
+    base::libarchive::Writer a(archive_write_new());
     if (!a) throw std::bad_alloc();
     const std::string level = std::to_string(options.zstd_level);
     if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
@@ -265,7 +260,7 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
     encryptor.finish();
     BuiltObject built;
     built.size = hashing.size();
-    built.sha256 = crypto::to_hex(hashing.hash().finish());
+    built.sha256 = base::to_hex(hashing.hash().finish());
     built.content_bytes = content_bytes;
     file.commit();
     built.file = target;

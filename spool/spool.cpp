@@ -98,7 +98,7 @@ Capacity Spool::capacity(std::uint64_t upcoming) {
 }
 
 BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
-                          const std::function<void(Database&, const CommittedObject&)>& record) {
+                          const std::function<void(base::Database&, const CommittedObject&)>& record) {
   BuildOutcome outcome;
   if (entries.empty()) {
     outcome.message = "an object needs at least one entry";
@@ -126,7 +126,7 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
                  {{"estimate_bytes", estimate}, {"max_bytes", limits_.max_bytes}});
   }
 
-  Database& db = state_.db();
+  base::Database& db = state_.db();
   const auto seq = static_cast<std::uint64_t>(db.query_int64("SELECT next_seq FROM gateway").value_or(1));
   const auto now = clock_();
   ObjectHeader header{crypto::uuid_v7(now), seq, identity_.facility, identity_.gateway, now};
@@ -146,11 +146,11 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
   }
   const BuiltObject& object = std::get<BuiltObject>(built);
   const std::string statement = crypto::object_statement(header.object_id, seq, identity_.facility, object.sha256);
-  const crypto::Ed25519Signature signature = identity_.signer->sign(crypto::as_bytes(statement));
+  const crypto::Ed25519Signature signature = identity_.signer->sign(base::as_bytes(statement));
   CommittedObject committed{header.object_id, seq, file_name, object.size, object.sha256, object.content_bytes,
                             entries.size()};
   try {
-    WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     const auto current = static_cast<std::uint64_t>(db.query_int64("SELECT next_seq FROM gateway").value_or(0));
     if (current != seq) throw std::logic_error("object sequence moved during a build (two writers?)");
     db.prepare(
@@ -163,7 +163,7 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
     db.prepare("UPDATE gateway SET next_seq = ?1").bind_all(seq + 1).run();
     if (record) record(db, committed);
     transaction.commit();
-  } catch (const SqliteError& error) {
+  } catch (const base::SqliteError& error) {
     // Not recorded: the file must not outlive the failed commit.
     std::error_code ec;
     std::filesystem::remove(file, ec);

@@ -9,13 +9,14 @@
 //   with a distinct status; nothing already spooled is ever dropped.
 // - recover() at start removes temporary and never-committed files and marks
 //   rows whose file is gone as lost (counted loudly: it must never happen).
-#include <spool/log.hpp>
 #include <spool/object.hpp>
 #include <spool/object_builder.hpp>
 #include <spool/state_db.hpp>
 
 #include <crypto/age_keys.hpp>
 #include <crypto/signing.hpp>
+
+#include <base/log.hpp>
 
 #include <chrono>
 #include <functional>
@@ -102,7 +103,7 @@ struct SpoolStats {
 };
 
 // Reads the spool's statistics; works on a read-only connection.
-[[nodiscard]] SpoolStats read_spool_stats(Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
+[[nodiscard]] SpoolStats read_spool_stats(base::Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
                                           std::chrono::system_clock::time_point now);
 
 struct SpoolIdentity {
@@ -134,7 +135,7 @@ class Spool {
   // committing transaction (the collector's index updates, invariant 1); if it
   // throws, nothing is recorded and the file is removed.
   [[nodiscard]] BuildOutcome build(std::span<const ObjectEntry> entries,
-                                   const std::function<void(Database&, const CommittedObject&)>& record = {});
+                                   const std::function<void(base::Database&, const CommittedObject&)>& record = {});
 
   // ---- the uploader's side ----
   [[nodiscard]] std::vector<QueuedObject> due(std::size_t limit);

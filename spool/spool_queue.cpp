@@ -6,7 +6,7 @@
 namespace medgw::spool {
 
 std::vector<QueuedObject> Spool::due(std::size_t limit) {
-  Statement query = state_.db().prepare(
+  base::Statement query = state_.db().prepare(
       "SELECT object_id, seq, file_name, size, sha256, signature, created_at, coalesce(upload_url, ''), upload_offset, "
       "attempts FROM objects WHERE state IN ('ready', 'uploading') AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2");
   query.bind_all(now_ms(), static_cast<std::uint64_t>(limit));
@@ -29,7 +29,7 @@ std::vector<QueuedObject> Spool::due(std::size_t limit) {
 }
 
 void Spool::mark_uploading(std::string_view object_id, std::string_view upload_url) {
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db()
       .prepare("UPDATE objects SET state = 'uploading', upload_url = ?2, attempts = attempts + 1 WHERE object_id = ?1")
       .bind_all(object_id, upload_url)
@@ -38,13 +38,13 @@ void Spool::mark_uploading(std::string_view object_id, std::string_view upload_u
 }
 
 void Spool::record_offset(std::string_view object_id, std::uint64_t offset) {
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db().prepare("UPDATE objects SET upload_offset = ?2 WHERE object_id = ?1").bind_all(object_id, offset).run();
   transaction.commit();
 }
 
 void Spool::reset_upload(std::string_view object_id) {
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db()
       .prepare("UPDATE objects SET state = 'ready', upload_url = NULL, upload_offset = 0 WHERE object_id = ?1")
       .bind_all(object_id)
@@ -54,7 +54,7 @@ void Spool::reset_upload(std::string_view object_id) {
 
 void Spool::record_failure(std::string_view object_id, std::string_view error,
                            std::chrono::system_clock::time_point retry_at) {
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db()
       .prepare("UPDATE objects SET state = 'ready', last_error = ?2, next_attempt_at = ?3 WHERE object_id = ?1")
       .bind_all(object_id, error,
@@ -64,7 +64,7 @@ void Spool::record_failure(std::string_view object_id, std::string_view error,
 }
 
 void Spool::mark_rejected(std::string_view object_id, std::string_view reason) {
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db()
       .prepare("UPDATE objects SET state = 'rejected', last_error = ?2 WHERE object_id = ?1")
       .bind_all(object_id, reason)
@@ -75,11 +75,11 @@ void Spool::mark_rejected(std::string_view object_id, std::string_view reason) {
 }
 
 void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_json) {
-  Database& db = state_.db();
+  base::Database& db = state_.db();
   std::string file_name;
   {
-    WriteTransaction transaction(db);
-    Statement row = db.prepare("SELECT file_name, size FROM objects WHERE object_id = ?1");
+    base::WriteTransaction transaction(db);
+    base::Statement row = db.prepare("SELECT file_name, size FROM objects WHERE object_id = ?1");
     row.bind_all(object_id);
     if (!row.step()) return;  // already delivered
     file_name = row.column_text(0);
@@ -103,7 +103,7 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
 std::size_t Spool::prune_history() {
   const std::int64_t cutoff =
       now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(history_retention).count();
-  WriteTransaction transaction(state_.db());
+  base::WriteTransaction transaction(state_.db());
   state_.db().prepare("DELETE FROM delivered_objects WHERE delivered_at < ?1").bind_all(cutoff).run();
   const auto removed = static_cast<std::size_t>(state_.db().changes());
   transaction.commit();
@@ -112,12 +112,12 @@ std::size_t Spool::prune_history() {
 
 SpoolStats Spool::stats() { return read_spool_stats(state_.db(), dir_, limits_, clock_()); }
 
-SpoolStats read_spool_stats(Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
+SpoolStats read_spool_stats(base::Database& db, const std::filesystem::path& spool_dir, const SpoolLimits& limits,
                             std::chrono::system_clock::time_point now) {
   SpoolStats stats;
   stats.limits = limits;
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  Statement states = db.prepare("SELECT state, count(*), coalesce(sum(size), 0), min(created_at) FROM objects GROUP BY state");
+  base::Statement states = db.prepare("SELECT state, count(*), coalesce(sum(size), 0), min(created_at) FROM objects GROUP BY state");
   while (states.step()) {
     const std::string state = states.column_text(0);
     const auto count = static_cast<std::uint64_t>(states.column_int64(1));
@@ -133,7 +133,7 @@ SpoolStats read_spool_stats(Database& db, const std::filesystem::path& spool_dir
     }
     if (state != "lost") stats.spooled_bytes += bytes;
   }
-  Statement counters = db.prepare("SELECT name, value FROM spool_counters");
+  base::Statement counters = db.prepare("SELECT name, value FROM spool_counters");
   while (counters.step()) {
     const std::string name = counters.column_text(0);
     const auto value = static_cast<std::uint64_t>(counters.column_int64(1));

@@ -1,7 +1,7 @@
 // Spool: recovery at start.
 #include <spool/spool.hpp>
 
-#include <crypto/private_file.hpp>
+#include <base/private_file.hpp>
 
 #include <map>
 #include <system_error>
@@ -10,7 +10,7 @@ namespace medgw::spool {
 
 RecoveryReport Spool::recover() {
   RecoveryReport report;
-  Database& db = state_.db();
+  base::Database& db = state_.db();
   struct Row {
     std::string object_id;
     std::uint64_t seq;
@@ -19,7 +19,7 @@ RecoveryReport Spool::recover() {
   };
   std::map<std::string, Row> rows;  // by file name
   {
-    Statement query = db.prepare("SELECT file_name, object_id, seq, size, state FROM objects");
+    base::Statement query = db.prepare("SELECT file_name, object_id, seq, size, state FROM objects");
     while (query.step()) {
       rows.emplace(query.column_text(0), Row{query.column_text(1), static_cast<std::uint64_t>(query.column_int64(2)),
                                              static_cast<std::uint64_t>(query.column_int64(3)), query.column_text(4)});
@@ -52,9 +52,9 @@ RecoveryReport Spool::recover() {
     }
     file_sizes[name] = item.file_size(ec);
   }
-  if (removed_any) crypto::sync_directory(dir_);
+  if (removed_any) base::sync_directory(dir_);
 
-  WriteTransaction transaction(db);
+  base::WriteTransaction transaction(db);
   for (const auto& [name, row] : rows) {
     if (row.state == "lost") continue;
     const auto found = file_sizes.find(name);

@@ -1,7 +1,8 @@
 #include <spool/state_db.hpp>
-#include <spool/time_format.hpp>
 
 #include <crypto/uuid.hpp>
+
+#include <base/time_format.hpp>
 
 #include <chrono>
 #include <system_error>
@@ -23,7 +24,7 @@ int latest_version(std::span<const Migration> migrations) {
 
 }  // namespace
 
-void configure_connection(Database& db, bool writable) {
+void configure_connection(base::Database& db, bool writable) {
   db.exec("PRAGMA busy_timeout = 10000");
   db.exec("PRAGMA foreign_keys = ON");
   // Sorts and statement journals stay in memory: SQLite's temporary files
@@ -42,8 +43,8 @@ void configure_connection(Database& db, bool writable) {
   db.exec("PRAGMA synchronous = FULL");
 }
 
-void verify_integrity(Database& db) {
-  Statement check = db.prepare("PRAGMA quick_check(5)");
+void verify_integrity(base::Database& db) {
+  base::Statement check = db.prepare("PRAGMA quick_check(5)");
   std::string problems;
   while (check.step()) {
     std::string line = check.column_text(0);
@@ -55,7 +56,7 @@ void verify_integrity(Database& db) {
                      "); stop medgw and restore state.db from backup (docs/operations.md)");
 }
 
-void apply_migrations(Database& db, std::span<const Migration> migrations, const log::Logger& logger) {
+void apply_migrations(base::Database& db, std::span<const Migration> migrations, const log::Logger& logger) {
   const int current = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
   const int latest = latest_version(migrations);
   if (current > latest) {
@@ -81,7 +82,7 @@ void apply_migrations(Database& db, std::span<const Migration> migrations, const
   }
   for (const Migration& migration : migrations) {
     if (migration.version <= current) continue;
-    WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     // Re-read inside the write lock: another process may have migrated meanwhile.
     const int now = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
     if (migration.version <= now) continue;
@@ -124,7 +125,7 @@ WriterLock::~WriterLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
-StateDb::StateDb(Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock)
+StateDb::StateDb(base::Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock)
     : lock_(std::move(lock)), db_(std::move(db)), schema_version_(schema_version), gateway_id_(std::move(gateway_id)) {}
 
 StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger) {
@@ -135,7 +136,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
       throw StateDbError(file.string() + " does not exist yet; it is created by the first "
                                          "`medgw run` or `medgw collect --once`");
     }
-    Database db = Database::open(file, Database::Mode::read_only);
+    base::Database db = base::Database::open(file, base::Database::Mode::read_only);
     configure_connection(db, false);
     const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
     if (version > latest_version(state_migrations())) {
@@ -154,15 +155,15 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
     throw std::system_error(ec, "cannot create state_dir " + state_dir.string());
   }
   WriterLock lock(state_dir);
-  Database db = Database::open(file, Database::Mode::read_write_create);
+  base::Database db = base::Database::open(file, base::Database::Mode::read_write_create);
   configure_connection(db, true);
   verify_integrity(db);
   apply_migrations(db, state_migrations(), logger);
 
   {
-    WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     db.prepare("INSERT OR IGNORE INTO gateway (singleton, gateway_id, created_at) VALUES (1, ?1, ?2)")
-        .bind_all(crypto::uuid_v7(std::chrono::system_clock::now()), rfc3339_utc(std::chrono::system_clock::now()))
+        .bind_all(crypto::uuid_v7(std::chrono::system_clock::now()), base::rfc3339_utc(std::chrono::system_clock::now()))
         .run();
     transaction.commit();
   }
@@ -173,13 +174,13 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
 
 StateDb StateDb::another_connection() const {
   if (!lock_) throw StateDbError("another_connection needs a state opened read_write");
-  Database db = Database::open(db_.file(), Database::Mode::read_write);
+  base::Database db = base::Database::open(db_.file(), base::Database::Mode::read_write);
   configure_connection(db, true);
   return StateDb(std::move(db), schema_version_, gateway_id_, std::nullopt);
 }
 
 void StateDb::bind_facility(std::string_view facility_code) {
-  WriteTransaction transaction(db_);
+  base::WriteTransaction transaction(db_);
   auto stored = db_.query_text("SELECT facility_code FROM gateway");
   if (stored && *stored != facility_code) {
     throw StateDbError(db_.file().string() + " belongs to facility " + *stored +

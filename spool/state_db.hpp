@@ -2,8 +2,8 @@
 // state_dir/state.db: the gateway's durable state (file index, object queue,
 // delivery history). WAL, synchronous=FULL, incremental auto-vacuum, numbered
 // migrations compiled into the binary, each applied in its own transaction.
-#include <spool/log.hpp>
-#include <spool/sqlite.hpp>
+#include <base/log.hpp>
+#include <base/sqlite.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -30,14 +30,14 @@ class StateDbError : public std::runtime_error {
 
 // Applies the pending migrations of `migrations` to `db`, one transaction each.
 // Throws StateDbError when the database's schema is newer than the newest one.
-void apply_migrations(Database& db, std::span<const Migration> migrations, const log::Logger& logger);
+void apply_migrations(base::Database& db, std::span<const Migration> migrations, const log::Logger& logger);
 
 // Sets the pragmas medgw relies on. On a database without tables it first sets
 // auto_vacuum=INCREMENTAL, which SQLite only honours before the first table.
-void configure_connection(Database& db, bool writable);
+void configure_connection(base::Database& db, bool writable);
 
 // PRAGMA quick_check; throws StateDbError naming the first problems found.
-void verify_integrity(Database& db);
+void verify_integrity(base::Database& db);
 
 // An exclusive flock on state_dir/lock, held while a process writes the
 // state (the daemon, or collect/upload --once): the spool assumes one writer.
@@ -72,7 +72,7 @@ class StateDb {
   // writer; writes wait on each other up to busy_timeout).
   [[nodiscard]] StateDb another_connection() const;
 
-  [[nodiscard]] Database& db() noexcept { return db_; }
+  [[nodiscard]] base::Database& db() noexcept { return db_; }
   [[nodiscard]] int schema_version() const noexcept { return schema_version_; }
   // Random per-install identifier (UUIDv7) created with the database.
   [[nodiscard]] const std::string& gateway_id() const noexcept { return gateway_id_; }
@@ -83,9 +83,9 @@ class StateDb {
   void bind_facility(std::string_view facility_code);
 
  private:
-  StateDb(Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock);
+  StateDb(base::Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock);
   std::optional<WriterLock> lock_;
-  Database db_;
+  base::Database db_;
   int schema_version_;
   std::string gateway_id_;
 };

@@ -15,7 +15,7 @@ const medgw::crypto::age::Identities& identities() {
     medgw::crypto::age::Identities out;
     out.x25519.push_back(*medgw::crypto::parse_identity(
         "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"));
-    out.passphrase = medgw::crypto::SecureString("password");
+    out.passphrase = medgw::base::SecureString("password");
     out.max_work_factor = 10;
     return out;
   }();

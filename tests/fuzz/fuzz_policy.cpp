@@ -7,7 +7,8 @@
 // back its input byte for byte, however it was cut into pieces.
 #include <collectors/optout.hpp>
 #include <collectors/optout_filter.hpp>
-#include <spool/json_reader.hpp>
+
+#include <base/json_reader.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -59,8 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 3:
       try {
-        (void)spool::JsonValue::parse(input);
-      } catch (const spool::JsonError&) {
+        (void)base::JsonValue::parse(input);
+      } catch (const base::JsonError&) {
       }
       break;
   }

@@ -4,10 +4,12 @@
 // The parent kills it with SIGKILL at random moments.
 //
 //   spool_crash_child STATE_DIR SOURCE_DIR RECIPIENT
-#include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/signing.hpp>
 #include <spool/spool.hpp>
+
+#include <crypto/hash.hpp>
+#include <crypto/signing.hpp>
+
+#include <base/hex.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
     std::ostringstream text;
     text << in.rdbuf();
     contents.push_back(text.str());
-    hashes.push_back(crypto::to_hex(crypto::sha256(crypto::as_bytes(contents.back()))));
+    hashes.push_back(base::to_hex(crypto::sha256(base::as_bytes(contents.back()))));
   }
 
   while (true) {
@@ -64,7 +66,7 @@ int main(int argc, char** argv) {
       entry.mtime_ns = 1'700'000'000'000'000'000;
       entries.push_back(std::move(entry));
     }
-    const spool::BuildOutcome outcome = spool.build(entries, [&](spool::Database& db, const spool::CommittedObject& object) {
+    const spool::BuildOutcome outcome = spool.build(entries, [&](base::Database& db, const spool::CommittedObject& object) {
       for (const auto& entry : entries) {
         db.prepare("INSERT INTO crash_index (path, seq) VALUES (?1, ?2)").bind_all(entry.path, object.seq).run();
       }

@@ -1,11 +1,14 @@
 #pragma once
 // A spool on real files and a real state.db, with a settable clock.
+#include <tests/support/test_support.hpp>
+
+#include <spool/spool.hpp>
+
 #include <crypto/age_keys.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
 #include <crypto/signing.hpp>
-#include <spool/spool.hpp>
-#include <tests/support/test_support.hpp>
+
+#include <base/hex.hpp>
 
 #include <sys/stat.h>
 
@@ -20,7 +23,7 @@ inline spool::ObjectEntry entry_for(const std::filesystem::path& file, std::stri
   entry.file = file;
   const std::string content = read_file(file);
   entry.size = content.size();
-  entry.sha256 = crypto::to_hex(crypto::sha256(crypto::as_bytes(content)));
+  entry.sha256 = base::to_hex(crypto::sha256(base::as_bytes(content)));
   struct stat info {};
   ::stat(file.c_str(), &info);
   entry.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
@@ -50,7 +53,7 @@ struct SpoolFixture {
 
   spool::StateDb& state() { return *state_; }
   spool::Spool& spool() { return *spool_; }
-  spool::Database& db() { return state_->db(); }
+  base::Database& db() { return state_->db(); }
   std::filesystem::path spool_dir() const { return dir / "state" / "spool"; }
 
   TempDir dir;

@@ -1,10 +1,11 @@
 // The collection pass on real folders, a real state.db and real spool
 // objects (decrypted and unpacked as the central would), with a settable
 // clock for the settle rule.
-#include <collectors/collection_pass.hpp>
-#include <collectors/ssmix2_profile.hpp>
 #include <tests/integration/spool_fixture.hpp>
 #include <tests/support/object_reader.hpp>
+
+#include <collectors/collection_pass.hpp>
+#include <collectors/ssmix2_profile.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -47,19 +48,19 @@ struct CollectFixture : test::SpoolFixture {
   // Every object in seq order, opened as the central does.
   std::vector<test::ObjectContent> objects() {
     std::vector<test::ObjectContent> out;
-    spool::Statement query = db().prepare("SELECT file_name FROM objects ORDER BY seq");
+    base::Statement query = db().prepare("SELECT file_name FROM objects ORDER BY seq");
     while (query.step()) out.push_back(test::read_object(spool_dir() / query.column_text(0), central));
     return out;
   }
 
   std::int64_t indexed() {
-    spool::Statement query = db().prepare("SELECT count(*) FROM file_index WHERE source = 'ssmix2'");
+    base::Statement query = db().prepare("SELECT count(*) FROM file_index WHERE source = 'ssmix2'");
     REQUIRE(query.step());
     return query.column_int64(0);
   }
 
   bool in_index(const std::string& relative) {
-    spool::Statement query = db().prepare("SELECT 1 FROM file_index WHERE source = 'ssmix2' AND path = ?1");
+    base::Statement query = db().prepare("SELECT 1 FROM file_index WHERE source = 'ssmix2' AND path = ?1");
     query.bind_all(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(relative.data()), relative.size()));
     return query.step();
   }
@@ -67,7 +68,7 @@ struct CollectFixture : test::SpoolFixture {
   std::filesystem::path root = dir / "source";
   collectors::Ssmix2StandardProfile profile;
   collectors::CollectorSettings settings{"ssmix2", root, 0ms};
-  crypto::PatientTagger tagger{crypto::SecureBytes(32, 7)};
+  crypto::PatientTagger tagger{base::SecureBytes(32, 7)};
   std::chrono::seconds later{0};  // how far the collector's clock runs ahead (the settle rule)
 };
 
@@ -235,7 +236,7 @@ TEST_CASE("an empty source folder where files were collected is an error, record
   std::filesystem::create_directory(f.root);  // an unmounted share's mount point
   CHECK_THROWS_AS(f.pass(), collectors::CollectionError);
   CHECK(f.indexed() == 1);
-  spool::Statement query = f.db().prepare("SELECT outcome, line FROM source_passes WHERE source = 'ssmix2'");
+  base::Statement query = f.db().prepare("SELECT outcome, line FROM source_passes WHERE source = 'ssmix2'");
   REQUIRE(query.step());
   CHECK(query.column_text(0) == "failed");
   CHECK_THAT(query.column_text(1), Catch::Contains("is the share mounted?"));
@@ -263,7 +264,7 @@ TEST_CASE("a full spool pauses the pass, and the next pass resumes where it stop
   const auto committed_files = f.indexed();
   CHECK(committed_files > 0);
   CHECK(committed_files < 40);
-  spool::Statement query = f.db().prepare("SELECT outcome FROM source_passes WHERE source = 'ssmix2'");
+  base::Statement query = f.db().prepare("SELECT outcome FROM source_passes WHERE source = 'ssmix2'");
   REQUIRE(query.step());
   CHECK(query.column_text(0) == "paused");
 

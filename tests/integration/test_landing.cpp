@@ -2,14 +2,16 @@
 // its tree: absolute paths, "..", and members that are not regular files
 // (a symlink pointing out). Hostile objects are built here with libarchive
 // and age the way a gateway would, but with crafted names.
+#include <tests/support/test_support.hpp>
+
 #include <receiver/landing.hpp>
 
 #include <crypto/age.hpp>
 #include <crypto/age_keys.hpp>
-#include <crypto/byte_sink.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <tests/support/test_support.hpp>
+
+#include <base/byte_sink.hpp>
+#include <base/hex.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -61,13 +63,13 @@ void write_object(const std::filesystem::path& file, const crypto::X25519Identit
   archive_write_close(a);
   archive_write_free(a);
   const std::vector<crypto::X25519PublicKey> recipients{identity.public_key};
-  const auto encrypted = crypto::age::encrypt(crypto::as_bytes(tar), recipients);
+  const auto encrypted = crypto::age::encrypt(base::as_bytes(tar), recipients);
   test::write_file(file, std::string(encrypted.begin(), encrypted.end()));
 }
 
 std::string manifest_for(const std::string& path, const std::string& content, const std::string& change = "add") {
   return R"({"format":"medgw-object/1","entries":[{"source":"ssmix2","path":")" + path + R"(","size":)" +
-         std::to_string(content.size()) + R"(,"sha256":")" + crypto::to_hex(crypto::sha256(crypto::as_bytes(content))) +
+         std::to_string(content.size()) + R"(,"sha256":")" + base::to_hex(crypto::sha256(base::as_bytes(content))) +
          R"(","change":")" + change + R"(","meta":{}}]})";
 }
 

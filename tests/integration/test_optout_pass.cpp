@@ -2,11 +2,13 @@
 // large to hold is filtered while it is hashed and again while the object is
 // built, and the object holds exactly the filtered copy; the builder refuses
 // a file that changed in between, rather than send something else.
-#include <collectors/claims_profiles.hpp>
-#include <collectors/collection_pass.hpp>
-#include <daemon/policy_loader.hpp>
 #include <tests/integration/spool_fixture.hpp>
 #include <tests/support/object_reader.hpp>
+
+#include <daemon/policy_loader.hpp>
+
+#include <collectors/claims_profiles.hpp>
+#include <collectors/collection_pass.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -48,7 +50,7 @@ struct OptOutFixture : test::SpoolFixture {
   std::filesystem::path root = dir / "dpc";
   collectors::DpcProfile profile{"131234567"};
   collectors::CollectorSettings settings{"dpc", root, 0ms};
-  crypto::PatientTagger tagger{crypto::SecureBytes(32, 7)};
+  crypto::PatientTagger tagger{base::SecureBytes(32, 7)};
 };
 
 std::shared_ptr<const collectors::PatientPolicy> policy_for(const std::string& dpc_id) {
@@ -69,7 +71,7 @@ TEST_CASE("a large DPC file is filtered while streamed into its object", "[colle
   const collectors::PassSummary summary = fixture.pass();
   CHECK(summary.added == 1);
   CHECK(summary.rows_removed == 150);
-  spool::Statement query = fixture.db().prepare("SELECT file_name FROM objects ORDER BY seq");
+  base::Statement query = fixture.db().prepare("SELECT file_name FROM objects ORDER BY seq");
   REQUIRE(query.step());
   const test::ObjectContent object = test::read_object(fixture.spool_dir() / query.column_text(0), fixture.central);
   const std::string sent = object.files.at("dpc/202601/EFn_131234567_2601.txt");
@@ -92,9 +94,9 @@ TEST_CASE("a filtered file that changed between hashing and building is not sent
   entry.path = "EFn.txt";
   entry.file = file;
   entry.size = filtered.size();
-  entry.sha256 = crypto::to_hex(crypto::sha256(crypto::as_bytes(filtered)));
+  entry.sha256 = base::to_hex(crypto::sha256(base::as_bytes(filtered)));
   entry.source_size = content.size();
-  entry.source_sha256 = crypto::to_hex(crypto::sha256(crypto::as_bytes(content)));
+  entry.source_sha256 = base::to_hex(crypto::sha256(base::as_bytes(content)));
   entry.filter = [&policy] { return std::unique_ptr<spool::ContentFilter>(collectors::make_dpc_filter(policy, 2)); };
   REQUIRE(fixture.spool().build(std::vector{entry}).committed());
 

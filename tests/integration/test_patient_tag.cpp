@@ -1,6 +1,8 @@
-#include <crypto/patient_tag.hpp>
-#include <crypto/private_file.hpp>
 #include <tests/support/test_support.hpp>
+
+#include <crypto/patient_tag.hpp>
+
+#include <base/private_file.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +12,7 @@
 
 using namespace medgw;
 using namespace medgw::crypto;
+namespace base = medgw::base;
 
 TEST_CASE("patient tags are pt:<8 hex>, stable per install, different between installs", "[patient_tag]") {
   test::TempDir dir;
@@ -45,7 +48,7 @@ TEST_CASE("concurrent first use agrees on one key", "[patient_tag]") {
 TEST_CASE("a damaged or exposed key file is refused", "[patient_tag]") {
   test::TempDir dir;
   const auto key_file = dir / "patient-tag.key";
-  create_private_file(key_file, as_bytes("medgw-patient-tag-key/1 1234\n"));
+  base::create_private_file(key_file, as_bytes("medgw-patient-tag-key/1 1234\n"));
   CHECK_THROWS_WITH(PatientTagger::load_or_create(key_file), Catch::Contains("damaged"));
   const auto exposed = dir / "exposed.key";
   (void)PatientTagger::load_or_create(exposed);

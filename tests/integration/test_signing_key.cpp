@@ -1,6 +1,8 @@
-#include <crypto/private_file.hpp>
-#include <crypto/signing.hpp>
 #include <tests/support/test_support.hpp>
+
+#include <crypto/signing.hpp>
+
+#include <base/private_file.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -9,6 +11,7 @@
 
 using namespace medgw;
 using namespace medgw::crypto;
+namespace base = medgw::base;
 
 TEST_CASE("the gateway signing key is created on first use, 0600, and kept", "[signing]") {
   test::TempDir dir;
@@ -38,10 +41,10 @@ TEST_CASE("concurrent first use of the signing key agrees on one key", "[signing
 TEST_CASE("a damaged or exposed signing key is refused", "[signing]") {
   test::TempDir dir;
   const auto damaged = dir / "damaged.key";
-  create_private_file(damaged, as_bytes("medgw-signing-key/1 AAAA\n"));
+  base::create_private_file(damaged, as_bytes("medgw-signing-key/1 AAAA\n"));
   CHECK_THROWS_WITH(SigningKey::load_or_create(damaged), Catch::Contains("damaged"));
   const auto foreign = dir / "foreign.key";
-  create_private_file(foreign, as_bytes("-----BEGIN PRIVATE KEY-----\n"));
+  base::create_private_file(foreign, as_bytes("-----BEGIN PRIVATE KEY-----\n"));
   CHECK_THROWS_WITH(SigningKey::load_or_create(foreign), Catch::Contains("not a medgw signing key"));
   const auto exposed = dir / "exposed.key";
   (void)SigningKey::load_or_create(exposed);

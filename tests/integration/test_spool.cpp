@@ -1,6 +1,7 @@
 #include <tests/integration/spool_fixture.hpp>
-#include <crypto/age.hpp>
 #include <tests/support/object_reader.hpp>
+
+#include <crypto/age.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -65,7 +66,7 @@ TEST_CASE("an object holds MANIFEST.json first, then the files, and is signed", 
 
   const auto file = fixture.spool_dir() / object.file_name;
   CHECK(std::filesystem::file_size(file) == object.size);
-  CHECK(crypto::to_hex(crypto::sha256(crypto::as_bytes(test::read_file(file)))) == object.sha256);
+  CHECK(base::to_hex(crypto::sha256(base::as_bytes(test::read_file(file)))) == object.sha256);
   CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_all) == std::filesystem::perms::none);
 
   const test::ObjectContent content = test::read_object(file, fixture.central);
@@ -84,14 +85,14 @@ TEST_CASE("an object holds MANIFEST.json first, then the files, and is signed", 
   CHECK_THAT(manifest, Catch::Contains("\"path_base64\":\"b2RkL25hbWUt//4uYmlu\""));
   CHECK_THAT(manifest, Catch::Contains("\"path\":\"" + japanese + "\""));
 
-  Statement row = fixture.db().prepare("SELECT signature, state FROM objects WHERE seq = 1");
+  base::Statement row = fixture.db().prepare("SELECT signature, state FROM objects WHERE seq = 1");
   REQUIRE(row.step());
   const auto signature = row.column_blob(0);
   REQUIRE(signature.size() == 64);
   crypto::Ed25519Signature sig{};
   std::copy(signature.begin(), signature.end(), sig.begin());
   const std::string statement = crypto::object_statement(object.object_id, 1, "131234567", object.sha256);
-  CHECK(crypto::verify_signature(fixture.signer.public_key(), crypto::as_bytes(statement), sig));
+  CHECK(crypto::verify_signature(fixture.signer.public_key(), base::as_bytes(statement), sig));
   CHECK(row.column_text(1) == "ready");
   CHECK(fixture.capture->contains("event=spool.object_committed"));
 }
@@ -166,7 +167,7 @@ TEST_CASE("seq has no gaps across restarts and failed builds", "[spool]") {
   (void)fixture.spool().recover();
   for (int i = 0; i < 2; ++i) REQUIRE(fixture.spool().build(std::vector{entry_for(good, "s", "p")}).committed());
   std::vector<std::int64_t> seqs;
-  Statement query = fixture.db().prepare("SELECT seq FROM objects ORDER BY seq");
+  base::Statement query = fixture.db().prepare("SELECT seq FROM objects ORDER BY seq");
   while (query.step()) seqs.push_back(query.column_int64(0));
   CHECK(seqs == std::vector<std::int64_t>{1, 2, 3, 4, 5});
   // Failed builds left nothing behind.
@@ -182,13 +183,13 @@ TEST_CASE("the collector's updates commit with the object or not at all", "[spoo
   test::SpoolFixture fixture;
   fixture.db().exec("CREATE TABLE test_index (path TEXT, seq INTEGER)");
   const auto file = make_file(fixture.dir, "f", "data");
-  auto record = [](Database& db, const CommittedObject& object) {
+  auto record = [](base::Database& db, const CommittedObject& object) {
     db.prepare("INSERT INTO test_index VALUES ('p', ?1)").bind_all(object.seq).run();
   };
   REQUIRE(fixture.spool().build(std::vector{entry_for(file, "s", "p")}, record).committed());
   CHECK(fixture.db().query_int64("SELECT seq FROM test_index") == 1);
 
-  auto failing = [](Database& db, const CommittedObject&) {
+  auto failing = [](base::Database& db, const CommittedObject&) {
     db.exec("INSERT INTO test_index VALUES ('q', 2)");
     throw std::runtime_error("collector failed");
   };
@@ -251,7 +252,7 @@ TEST_CASE("a reloaded configuration: new limits and recipients apply from the ne
     crypto::age::Identities identities;
     identities.x25519.push_back(crypto::X25519Identity{identity.secret, identity.public_key});
     const std::string bytes = test::read_file(fixture.spool_dir() / object.file_name);
-    return !crypto::age::decrypt(crypto::as_bytes(bytes), identities).failure;
+    return !crypto::age::decrypt(base::as_bytes(bytes), identities).failure;
   };
   CHECK(opens_with(*first.object, fixture.central));
   CHECK_FALSE(opens_with(*first.object, escrow));

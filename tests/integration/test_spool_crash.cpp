@@ -5,13 +5,16 @@
 // input; seq has no gaps; the stand-in collector index matches the objects.
 //
 // MEDGW_CRASH_TRIALS sets the number of kills (default 200).
-#include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <crypto/private_file.hpp>
-#include <spool/spool.hpp>
 #include <tests/support/child_process.hpp>
 #include <tests/support/object_reader.hpp>
 #include <tests/support/test_support.hpp>
+
+#include <spool/spool.hpp>
+
+#include <crypto/hash.hpp>
+
+#include <base/hex.hpp>
+#include <base/private_file.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -55,7 +58,7 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
   }
   const crypto::X25519Identity central = crypto::generate_identity();
   const auto key_file = dir / "central.key";
-  crypto::create_private_file(key_file, crypto::as_bytes(std::string_view(crypto::identity_file_text(central, "test"))));
+  base::create_private_file(key_file, base::as_bytes(std::string_view(crypto::identity_file_text(central, "test"))));
   const std::string child = (test::binary_dir() / "tests/spool_crash_child").string();
   const std::string recipient = crypto::format_recipient(central.public_key);
 
@@ -102,7 +105,7 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
     orphans_total += report.orphan_files_removed;
     temporaries_total += report.temporary_files_removed;
 
-    spool::Database& db = state.db();
+    base::Database& db = state.db();
     const auto next_seq = static_cast<std::uint64_t>(db.query_int64("SELECT next_seq FROM gateway").value_or(1));
     // seq without gaps: exactly 1 .. next_seq - 1, all ready.
     CHECK(db.query_int64("SELECT count(*) FROM objects") == static_cast<std::int64_t>(next_seq - 1));
@@ -115,7 +118,7 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
 
     // No partial object is visible: every row's file is complete; nothing else is there.
     std::map<std::string, std::pair<std::uint64_t, std::string>> rows;
-    spool::Statement query = db.prepare("SELECT file_name, seq, sha256 FROM objects");
+    base::Statement query = db.prepare("SELECT file_name, seq, sha256 FROM objects");
     while (query.step()) {
       rows[query.column_text(0)] = {static_cast<std::uint64_t>(query.column_int64(1)), query.column_text(2)};
     }
@@ -126,7 +129,7 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
       REQUIRE(rows.contains(name));
       const auto& [object_seq, sha256] = rows[name];
       if (verified.contains(object_seq)) continue;
-      CHECK(crypto::to_hex(crypto::sha256(crypto::as_bytes(test::read_file(item.path())))) == sha256);
+      CHECK(base::to_hex(crypto::sha256(base::as_bytes(test::read_file(item.path())))) == sha256);
       // As the central would open it: the age CLI, then the tar.
       const auto tar = dir / "object.tar.zst";
       const std::string command = "age -d -i " + key_file.string() + " -o " + tar.string() + " " + item.path().string();

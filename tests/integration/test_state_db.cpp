@@ -1,5 +1,6 @@
-#include <spool/state_db.hpp>
 #include <tests/support/test_support.hpp>
+
+#include <spool/state_db.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -19,7 +20,7 @@ TEST_CASE("a new state database gets WAL, FULL sync, incremental vacuum and the 
   test::TempDir dir;
   auto capture = std::make_shared<test::LogCapture>();
   StateDb state = StateDb::open(dir / "state", StateDb::Access::read_write, test::capture_logger(capture));
-  Database& db = state.db();
+  base::Database& db = state.db();
   CHECK(db.query_text("PRAGMA journal_mode") == "wal");
   CHECK(db.query_int64("PRAGMA synchronous") == 2);   // FULL
   CHECK(db.query_int64("PRAGMA auto_vacuum") == 2);   // INCREMENTAL
@@ -52,20 +53,20 @@ TEST_CASE("reopening keeps the gateway id and applies nothing again", "[statedb]
 
 TEST_CASE("migrations apply in order, one transaction each, and a failing one leaves the previous state", "[statedb]") {
   test::TempDir dir;
-  Database db = Database::open(dir / "m.db", Database::Mode::read_write_create);
+  base::Database db = base::Database::open(dir / "m.db", base::Database::Mode::read_write_create);
   configure_connection(db, true);
   const Migration good[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {2, "two", "CREATE TABLE b (y INTEGER);"}};
   apply_migrations(db, good, quiet_logger());
   CHECK(db.query_int64("PRAGMA user_version") == 2);
   const Migration broken[] = {good[0], good[1], {3, "three", "CREATE TABLE c (z INTEGER); THIS IS NOT SQL;"}};
-  CHECK_THROWS_AS(apply_migrations(db, broken, quiet_logger()), SqliteError);
+  CHECK_THROWS_AS(apply_migrations(db, broken, quiet_logger()), base::SqliteError);
   CHECK(db.query_int64("PRAGMA user_version") == 2);
   CHECK(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
 }
 
 TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new database is not copied", "[statedb]") {
   test::TempDir dir;
-  Database db = Database::open(dir / "m.db", Database::Mode::read_write_create);
+  base::Database db = base::Database::open(dir / "m.db", base::Database::Mode::read_write_create);
   configure_connection(db, true);
   const Migration first[] = {{1, "one", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (42);"}};
   apply_migrations(db, first, quiet_logger());
@@ -85,7 +86,7 @@ TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new 
   CHECK_THAT(found[0].filename().string(), Catch::StartsWith("m.db.schema1-") && Catch::EndsWith(".bak"));
   CHECK((std::filesystem::status(found[0]).permissions() & std::filesystem::perms::group_read) ==
         std::filesystem::perms::none);
-  Database old = Database::open(found[0], Database::Mode::read_only);
+  base::Database old = base::Database::open(found[0], base::Database::Mode::read_only);
   CHECK(old.query_int64("PRAGMA user_version") == 1);
   CHECK(old.query_int64("SELECT x FROM a") == 42);
   apply_migrations(db, both, quiet_logger());  // nothing to do: no second copy
@@ -146,16 +147,16 @@ TEST_CASE("the state is bound to one facility", "[statedb]") {
 
 TEST_CASE("a write transaction rolls back unless committed", "[statedb]") {
   test::TempDir dir;
-  Database db = Database::open(dir / "t.db", Database::Mode::read_write_create);
+  base::Database db = base::Database::open(dir / "t.db", base::Database::Mode::read_write_create);
   configure_connection(db, true);
   db.exec("CREATE TABLE t (v INTEGER)");
   {
-    WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     db.prepare("INSERT INTO t VALUES (?1)").bind_all(1).run();
   }
   CHECK(db.query_int64("SELECT count(*) FROM t") == 0);
   {
-    WriteTransaction transaction(db);
+    base::WriteTransaction transaction(db);
     db.prepare("INSERT INTO t VALUES (?1)").bind_all(2).run();
     transaction.commit();
   }

@@ -1,4 +1,5 @@
 #include <tests/support/object_reader.hpp>
+
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>
@@ -45,7 +46,7 @@ ObjectContent read_object(const std::filesystem::path& file, const crypto::X2551
   const std::string bytes = read_file(file);
   crypto::age::Identities identities;
   identities.x25519.push_back(crypto::X25519Identity{identity.secret, identity.public_key});
-  auto result = crypto::age::decrypt(crypto::as_bytes(bytes), identities);
+  auto result = crypto::age::decrypt(base::as_bytes(bytes), identities);
   if (result.failure) FAIL("object " << file.filename().string() << " does not decrypt: " << result.failure->message());
   return read_tar_zstd(result.plaintext);
 }

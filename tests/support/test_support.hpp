@@ -1,6 +1,6 @@
 #pragma once
 // Shared fixtures: the public test data, temporary folders, log capture.
-#include <spool/log.hpp>
+#include <base/log.hpp>
 
 #include <chrono>
 #include <condition_variable>

@@ -1,11 +1,11 @@
-"""DESIGN.md §2: crypto -> spool -> collectors -> daemon; a lower layer never
+"""DESIGN.md §2: base -> crypto -> spool -> collectors -> daemon; a lower layer never
 includes a higher one, and headers are included by module path."""
 import re
 import unittest
 
 from helpers import SOURCE_DIR
 
-LAYERS = ["crypto", "spool", "collectors", "daemon"]
+LAYERS = ["base", "crypto", "spool", "collectors", "daemon"]
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -25,7 +25,8 @@ class Layering(unittest.TestCase):
 
     def test_cmake_links_follow_the_layers(self):
         links = {
-            "crypto": "",
+            "base": "",
+            "crypto": "medgw_base",
             "spool": "medgw_crypto",
             "collectors": "medgw_spool",
             "daemon": "medgw_collectors",
@@ -37,6 +38,23 @@ class Layering(unittest.TestCase):
                                  f"{layer} links {higher}")
             if links[layer]:
                 self.assertIn(links[layer], text)
+
+
+    def test_base_includes_nothing_of_medgw(self):
+        """The ground layer stands alone: only the standard library and the C
+        libraries it wraps."""
+        medgw_modules = {p.name for p in SOURCE_DIR.iterdir() if p.is_dir() and (p / "CMakeLists.txt").exists()}
+        for source in sorted((SOURCE_DIR / "base").rglob("*.[ch]pp")):
+            for include in INCLUDE.findall(source.read_text()):
+                top = include.split("/")[0]
+                if top == "base":
+                    continue
+                self.assertNotIn(top, medgw_modules, f"{source.relative_to(SOURCE_DIR)} includes <{include}>")
+
+    def test_the_receiver_does_not_link_the_gateway_layers(self):
+        text = (SOURCE_DIR / "receiver" / "CMakeLists.txt").read_text()
+        for layer in ("spool", "collectors", "daemon"):
+            self.assertNotIn(f"medgw_{layer}", text)
 
 
 class TestNames(unittest.TestCase):

@@ -1,14 +1,16 @@
 #include <crypto/age.hpp>
-#include <crypto/base64.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
 #include <crypto/signing.hpp>
+
+#include <base/base64.hpp>
+#include <base/hex.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <numeric>
 
 using namespace medgw::crypto;
+namespace base = medgw::base;
 using age::Error;
 
 namespace {
@@ -66,7 +68,7 @@ TEST_CASE("streaming writes of any size give a file age reads the same", "[age]"
   const X25519Identity a = generate_identity();
   const auto plaintext = pattern(300'001);
   for (std::size_t piece : {1UL, 1000UL, 65536UL, 65537UL, 200'000UL}) {
-    MemorySink sink;
+    base::MemorySink sink;
     age::Encryptor encryptor(std::vector{a.public_key}, sink);
     for (std::size_t i = 0; i < plaintext.size(); i += piece) {
       encryptor.write(ByteView(plaintext).subspan(i, std::min(piece, plaintext.size() - i)));
@@ -78,7 +80,7 @@ TEST_CASE("streaming writes of any size give a file age reads the same", "[age]"
 
 TEST_CASE("passphrase files (scrypt)", "[age]") {
   const auto plaintext = pattern(70'000);
-  MemorySink sink;
+  base::MemorySink sink;
   age::Encryptor encryptor("correct horse battery staple", 10, sink);
   encryptor.write(plaintext);
   encryptor.finish();
@@ -231,11 +233,11 @@ TEST_CASE("identity and recipient files", "[age]") {
 }
 
 TEST_CASE("Ed25519: RFC 8032 test 1 and the object statement", "[signing]") {
-  const auto seed = *from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  const auto seed = *base::from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   const SigningKey key = SigningKey::from_seed(seed);
-  CHECK(to_hex(key.public_key()) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  CHECK(base::to_hex(key.public_key()) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   const auto signature = key.sign({});
-  CHECK(to_hex(signature) ==
+  CHECK(base::to_hex(signature) ==
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
   CHECK(verify_signature(key.public_key(), {}, signature));
 
@@ -250,13 +252,13 @@ TEST_CASE("Ed25519: RFC 8032 test 1 and the object statement", "[signing]") {
 }
 
 TEST_CASE("strict base64", "[age]") {
-  CHECK(base64_encode(as_bytes("ab")) == "YWI");
-  CHECK(base64_encode(as_bytes("ab"), true) == "YWI=");
-  CHECK(base64_decode_canonical("YWI"));
-  CHECK_FALSE(base64_decode_canonical("YWI="));  // no padding in age
-  CHECK_FALSE(base64_decode_canonical("YWJ"));   // non-zero trailing bits
-  CHECK_FALSE(base64_decode_canonical("Y"));
-  CHECK_FALSE(base64_decode_canonical("YW I"));
-  CHECK(base64_decode_padded("YWI="));
-  CHECK_FALSE(base64_decode_padded("YWI"));
+  CHECK(base::base64_encode(as_bytes("ab")) == "YWI");
+  CHECK(base::base64_encode(as_bytes("ab"), true) == "YWI=");
+  CHECK(base::base64_decode_canonical("YWI"));
+  CHECK_FALSE(base::base64_decode_canonical("YWI="));  // no padding in age
+  CHECK_FALSE(base::base64_decode_canonical("YWJ"));   // non-zero trailing bits
+  CHECK_FALSE(base::base64_decode_canonical("Y"));
+  CHECK_FALSE(base::base64_decode_canonical("YW I"));
+  CHECK(base::base64_decode_padded("YWI="));
+  CHECK_FALSE(base::base64_decode_padded("YWI"));
 }

@@ -1,10 +1,12 @@
 // Every C2SP CCTV age vector in ../shared/testdata/age-cctv, read from the
 // files themselves, except hybrid* (ML-KEM) and armor* (ASCII armor), which
 // medgw does not implement.
+#include <tests/support/test_support.hpp>
+
 #include <crypto/age.hpp>
 #include <crypto/hash.hpp>
-#include <crypto/hex.hpp>
-#include <tests/support/test_support.hpp>
+
+#include <base/hex.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +17,7 @@
 
 using namespace medgw;
 using namespace medgw::crypto;
+namespace base = medgw::base;
 
 namespace {
 
@@ -81,7 +84,7 @@ std::string category_text(age::Category category) {
 
 age::DecryptResult decrypt_in_pieces(const std::string& body, const age::Identities& identities, std::size_t piece) {
   age::DecryptResult result;
-  MemorySink sink;
+  base::MemorySink sink;
   age::Decryptor decryptor(identities, sink);
   for (std::size_t i = 0; i < body.size() && !result.failure; i += piece) {
     result.failure = decryptor.feed(as_bytes(std::string_view(body).substr(i, piece)));
@@ -124,7 +127,7 @@ TEST_CASE("C2SP CCTV age vectors give their expected result", "[age][cctv]") {
       CHECK(category_text(age::category_of(whole.failure->code)) == vector.expect);
     }
     if (vector.payload_sha256 && (vector.expect == "success" || vector.expect == "payload failure")) {
-      CHECK(to_hex(sha256(whole.plaintext)) == *vector.payload_sha256);
+      CHECK(base::to_hex(sha256(whole.plaintext)) == *vector.payload_sha256);
     }
     // Feeding the file in odd-sized pieces must not change anything.
     for (std::size_t piece : {1U, 7U, 4096U}) {

@@ -1,10 +1,12 @@
 #include <crypto/age_keys.hpp>
 #include <crypto/bech32.hpp>
-#include <crypto/hex.hpp>
+
+#include <base/hex.hpp>
 
 #include <catch2/catch.hpp>
 
 using namespace medgw::crypto;
+namespace base = medgw::base;
 
 // A recipient printed by the Debian age-keygen 1.1.1.
 constexpr const char* known_recipient = "age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87";

@@ -1,5 +1,6 @@
-#include <spool/log.hpp>
 #include <tests/support/test_support.hpp>
+
+#include <base/log.hpp>
 
 #include <catch2/catch.hpp>
 

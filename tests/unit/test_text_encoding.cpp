@@ -1,9 +1,11 @@
 #include <collectors/text_encoding.hpp>
-#include <spool/json.hpp>
+
+#include <base/json.hpp>
 
 #include <catch2/catch.hpp>
 
 using namespace medgw::collectors;
+namespace base = medgw::base;
 
 TEST_CASE("ISO-2022-JP round trip, including JIS pairs holding HL7 delimiter bytes", "[encoding]") {
   // 山本 (0x5C '\'), 五十嵐 (0x5E '^'), 服部 (0x7E '~'), 奥村 (0x7C '|'), 勇 (0x26 '&').
@@ -44,11 +46,11 @@ TEST_CASE("CP932 round trip and lenient vendor characters", "[encoding]") {
 }
 
 TEST_CASE("UTF-8 validation", "[encoding]") {
-  using medgw::spool::is_valid_utf8;
-  CHECK(is_valid_utf8("plain ascii"));
-  CHECK(is_valid_utf8("日本語"));
-  CHECK_FALSE(is_valid_utf8(std::string("\xC0\xAF", 2)));          // overlong '/'
-  CHECK_FALSE(is_valid_utf8(std::string("\xED\xA0\x80", 3)));      // surrogate
-  CHECK_FALSE(is_valid_utf8(std::string("\xE6\x97", 2)));          // truncated
-  CHECK_FALSE(is_valid_utf8(std::string("\x93\xfa\x96\x7b", 4)));  // Shift_JIS 日本
+  using medgw::base::is_valid_utf8;
+  CHECK(base::is_valid_utf8("plain ascii"));
+  CHECK(base::is_valid_utf8("日本語"));
+  CHECK_FALSE(base::is_valid_utf8(std::string("\xC0\xAF", 2)));          // overlong '/'
+  CHECK_FALSE(base::is_valid_utf8(std::string("\xED\xA0\x80", 3)));      // surrogate
+  CHECK_FALSE(base::is_valid_utf8(std::string("\xE6\x97", 2)));          // truncated
+  CHECK_FALSE(base::is_valid_utf8(std::string("\x93\xfa\x96\x7b", 4)));  // Shift_JIS 日本
 }

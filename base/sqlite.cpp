@@ -1,8 +1,8 @@
-#include <spool/sqlite.hpp>
+#include <base/sqlite.hpp>
 
 #include <sqlite3.h>
 
-namespace medgw::spool {
+namespace medgw::base {
 namespace {
 
 std::string advice_for(int primary_code) {
@@ -204,4 +204,4 @@ void WriteTransaction::commit() {
   open_ = false;
 }
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

@@ -1,10 +1,10 @@
-#include <spool/json.hpp>
+#include <base/json.hpp>
 
 #include <array>
 #include <cmath>
 #include <cstdio>
 
-namespace medgw::spool {
+namespace medgw::base {
 namespace {
 
 // Length of the valid UTF-8 sequence at p, or 0.
@@ -180,4 +180,4 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   return *this;
 }
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

@@ -15,7 +15,7 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace medgw::spool {
+namespace medgw::base {
 
 class SqliteError : public std::runtime_error {
  public:
@@ -127,4 +127,4 @@ class WriteTransaction {
 // and, for the common failures, what the operator should do.
 void check_sqlite(sqlite3* db, int result, std::string_view action, const std::filesystem::path& file);
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

@@ -1,7 +1,7 @@
-#include <crypto/hex.hpp>
-#include <crypto/output_file.hpp>
-#include <crypto/private_file.hpp>
-#include <crypto/random.hpp>
+#include <base/output_file.hpp>
+
+#include <base/hex.hpp>
+#include <base/private_file.hpp>
 
 #include <array>
 #include <cerrno>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace medgw::crypto {
+namespace medgw::base {
 namespace {
 
 void write_fd(int fd, ByteView bytes, const std::string& name) {
@@ -32,7 +32,7 @@ void FdSink::write(ByteView bytes) { write_fd(fd_, bytes, name_); }
 AtomicFile::AtomicFile(std::filesystem::path target, unsigned mode) : target_(std::move(target)) {
   const std::filesystem::path folder = target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
   std::array<std::uint8_t, 8> nonce{};
-  random_bytes(nonce);
+  kernel_random(nonce);
   temporary_ = folder / ("." + target_.filename().string() + ".tmp-" + to_hex(nonce));
   // The umask still applies: 0666 gives the usual 0644, 0600 stays private.
   fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -66,4 +66,4 @@ void AtomicFile::commit() {
   sync_directory(target_.has_parent_path() ? target_.parent_path() : std::filesystem::path("."));
 }
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

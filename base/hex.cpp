@@ -1,6 +1,6 @@
-#include <crypto/hex.hpp>
+#include <base/hex.hpp>
 
-namespace medgw::crypto {
+namespace medgw::base {
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -35,4 +35,4 @@ std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text) {
   return out;
 }
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

@@ -1,8 +1,8 @@
-#include <crypto/base64.hpp>
+#include <base/base64.hpp>
 
 #include <array>
 
-namespace medgw::crypto {
+namespace medgw::base {
 namespace {
 
 constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -72,4 +72,4 @@ std::optional<SecureBytes> base64_decode_padded(std::string_view text) {
   return base64_decode_canonical(text.substr(0, text.size() - padding));
 }
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

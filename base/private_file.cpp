@@ -1,6 +1,6 @@
-#include <crypto/private_file.hpp>
-#include <crypto/random.hpp>
-#include <crypto/hex.hpp>
+#include <base/private_file.hpp>
+
+#include <base/hex.hpp>
 
 #include <array>
 #include <cerrno>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace medgw::crypto {
+namespace medgw::base {
 namespace {
 
 [[noreturn]] void throw_errno(int error, const std::string& what) {
@@ -75,7 +75,7 @@ void create_private_file(const std::filesystem::path& file, ByteView content) {
   const std::filesystem::path folder =
       file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
   std::array<std::uint8_t, 8> nonce{};
-  random_bytes(nonce);
+  kernel_random(nonce);
   const std::filesystem::path temp =
       folder / ("." + file.filename().string() + ".tmp-" + to_hex(nonce));
 
@@ -138,4 +138,4 @@ SecureBytes read_private_file(const std::filesystem::path& file) {
   return content;
 }
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

@@ -1,11 +1,11 @@
-#include <spool/time_format.hpp>
+#include <base/time_format.hpp>
 
 #include <array>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
 
-namespace medgw::spool {
+namespace medgw::base {
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point time) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
@@ -39,4 +39,4 @@ std::string rfc3339_local_micros(std::chrono::system_clock::time_point time) {
   return out;
 }
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

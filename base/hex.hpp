@@ -6,10 +6,10 @@
 #include <string_view>
 #include <vector>
 
-namespace medgw::crypto {
+namespace medgw::base {
 
 [[nodiscard]] std::string to_hex(std::span<const std::uint8_t> bytes);
 // Lower- or upper-case hex; nullopt on odd length or a non-hex character.
 [[nodiscard]] std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text);
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

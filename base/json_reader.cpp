@@ -1,9 +1,10 @@
-#include <spool/json_reader.hpp>
-#include <spool/json.hpp>
+#include <base/json_reader.hpp>
+
+#include <base/json.hpp>
 
 #include <charconv>
 
-namespace medgw::spool {
+namespace medgw::base {
 
 class JsonParser {
  public:
@@ -239,4 +240,4 @@ std::uint64_t JsonValue::uint_at(std::string_view key) const {
   return *number;
 }
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace medgw::spool {
+namespace medgw::base {
 
 class JsonWriter {
  public:
@@ -50,4 +50,4 @@ class JsonWriter {
 // Appends `text` as a JSON string literal (with quotes).
 void append_json_string(std::string& out, std::string_view text);
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

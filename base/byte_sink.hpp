@@ -1,11 +1,11 @@
 #pragma once
 // Where streaming encryption and decryption put their output.
-#include <crypto/secure_bytes.hpp>
+#include <base/bytes.hpp>
 
 #include <string>
 #include <vector>
 
-namespace medgw::crypto {
+namespace medgw::base {
 
 class ByteSink {
  public:
@@ -21,4 +21,4 @@ class MemorySink final : public ByteSink {
   std::vector<std::uint8_t> data;
 };
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

@@ -2,12 +2,12 @@
 // Files that hold secrets (identities, signing keys, the patient-hash key):
 // created atomically with mode 0600, and refused on read when group or other
 // can read them (DESIGN.md §7 invariant 6).
-#include <crypto/secure_bytes.hpp>
+#include <base/bytes.hpp>
 
 #include <filesystem>
 #include <system_error>
 
-namespace medgw::crypto {
+namespace medgw::base {
 
 // Creates `file` (mode 0600) holding `content`: written to a temporary sibling,
 // fsynced, then hard-linked into place and the folder fsynced, so `file` is
@@ -27,4 +27,4 @@ void require_private_mode(const std::filesystem::path& file);
 // fsync() a folder so that a rename or link inside it is durable.
 void sync_directory(const std::filesystem::path& folder);
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

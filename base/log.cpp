@@ -1,6 +1,7 @@
-#include <spool/json.hpp>
-#include <spool/log.hpp>
-#include <spool/time_format.hpp>
+#include <base/log.hpp>
+
+#include <base/json.hpp>
+#include <base/time_format.hpp>
 
 #include <array>
 #include <cerrno>
@@ -13,9 +14,9 @@
 #include <unistd.h>
 
 namespace medgw::log {
-using spool::append_json_string;
-using spool::is_valid_utf8;
-using spool::rfc3339_local_micros;
+using base::append_json_string;
+using base::is_valid_utf8;
+using base::rfc3339_local_micros;
 namespace {
 
 bool needs_quotes(std::string_view value) {

@@ -3,11 +3,11 @@
 // it is complete: it writes a temporary sibling and, on commit(), fsyncs it,
 // renames it into place and fsyncs the folder. Dropped without commit(), it
 // removes the temporary file, so a failure never leaves a plausible output.
-#include <crypto/byte_sink.hpp>
+#include <base/byte_sink.hpp>
 
 #include <filesystem>
 
-namespace medgw::crypto {
+namespace medgw::base {
 
 class FdSink final : public ByteSink {
  public:
@@ -38,4 +38,4 @@ class AtomicFile final : public ByteSink {
   int fd_ = -1;
 };
 
-}  // namespace medgw::crypto
+}  // namespace medgw::base

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace medgw::spool {
+namespace medgw::base {
 
 class JsonError : public std::runtime_error {
  public:
@@ -51,4 +51,4 @@ class JsonValue {
   std::vector<std::pair<std::string, JsonValue>> members_;
 };
 
-}  // namespace medgw::spool
+}  // namespace medgw::base

@@ -7,7 +7,7 @@
 
 #include <locale.h>
 
-namespace medgw::spool {
+namespace medgw::base {
 
 class ScopedUtf8Locale {
  public:
@@ -28,4 +28,4 @@ class ScopedUtf8Locale {
   locale_t previous_ = static_cast<locale_t>(nullptr);
 };
 
-}  // namespace medgw::spool
+}  // namespace medgw::base
