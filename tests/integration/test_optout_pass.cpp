@@ -5,7 +5,7 @@
 #include <tests/integration/spool_fixture.hpp>
 #include <tests/support/object_reader.hpp>
 
-#include <daemon/policy_loader.hpp>
+#include <daemon/config/policy_loader.hpp>
 
 #include <collectors/claims_profiles.hpp>
 #include <collectors/collection_pass.hpp>

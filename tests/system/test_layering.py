@@ -5,40 +5,59 @@ import unittest
 
 from helpers import SOURCE_DIR
 
-LAYERS = ["base", "crypto", "spool", "collectors", "daemon"]
+# Each folder with its library, lowest first. A folder may include and link
+# only those before it (the daemon's sub-folders are layers of their own).
+LAYERS = [
+    ("base", "medgw_base"),
+    ("crypto", "medgw_crypto"),
+    ("spool", "medgw_spool"),
+    ("collectors", "medgw_collectors"),
+    ("daemon/config", "medgw_config"),
+    ("daemon/runtime", "medgw_runtime"),
+    ("daemon/delivery", "medgw_delivery"),
+    ("daemon/service", "medgw_service"),
+    ("daemon/cli", "medgw_cli"),
+]
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+
+
+def include_layer(include: str) -> str | None:
+    """The layer folder an include names ("daemon/service/x.hpp" -> "daemon/service")."""
+    for folder, _ in LAYERS:
+        if include.startswith(folder + "/"):
+            return folder
+    return None
 
 
 class Layering(unittest.TestCase):
     def test_lower_layers_do_not_include_higher_ones(self):
         checked = 0
-        for level, layer in enumerate(LAYERS):
-            forbidden = set(LAYERS[level + 1:]) | {"tools", "receiver", "tests"}
-            for source in sorted((SOURCE_DIR / layer).rglob("*.[ch]pp")):
+        for level, (folder, _) in enumerate(LAYERS):
+            higher = {f for f, _ in LAYERS[level + 1:]}
+            for source in sorted((SOURCE_DIR / folder).rglob("*.[ch]pp")):
                 for include in INCLUDE.findall(source.read_text()):
-                    top = include.split("/")[0]
-                    self.assertNotIn(top, forbidden, f"{source.relative_to(SOURCE_DIR)} includes <{include}>")
+                    where = include_layer(include)
+                    self.assertNotIn(where, higher, f"{source.relative_to(SOURCE_DIR)} includes <{include}>")
+                    self.assertNotIn(include.split("/")[0], {"tools", "receiver", "tests"},
+                                     f"{source.relative_to(SOURCE_DIR)} includes <{include}>")
                     if "/" not in include and include.endswith(".hpp"):
                         self.fail(f"{source.relative_to(SOURCE_DIR)}: include <{include}> by module path")
                 checked += 1
         self.assertGreater(checked, 20)
 
-    def test_cmake_links_follow_the_layers(self):
-        links = {
-            "base": "",
-            "crypto": "medgw_base",
-            "spool": "medgw_crypto",
-            "collectors": "medgw_spool",
-            "daemon": "medgw_collectors",
-        }
-        for level, layer in enumerate(LAYERS):
-            text = (SOURCE_DIR / layer / "CMakeLists.txt").read_text()
-            for higher in LAYERS[level + 1:]:
-                self.assertNotIn(f"medgw_{higher}", text.replace(f"medgw_add_library(medgw_{layer}", ""),
-                                 f"{layer} links {higher}")
-            if links[layer]:
-                self.assertIn(links[layer], text)
+    def test_every_daemon_source_belongs_to_a_layer(self):
+        for source in sorted((SOURCE_DIR / "daemon").rglob("*.[ch]pp")):
+            self.assertIsNotNone(include_layer(source.relative_to(SOURCE_DIR).as_posix()),
+                                 f"{source.relative_to(SOURCE_DIR)} is in no daemon layer")
 
+    def test_cmake_links_follow_the_layers(self):
+        for level, (folder, library) in enumerate(LAYERS):
+            text = (SOURCE_DIR / folder / "CMakeLists.txt").read_text()
+            text = text.replace(f"medgw_add_library({library}", "")
+            for _, higher in LAYERS[level + 1:]:
+                self.assertNotRegex(text, rf"\b{higher}\b", f"{folder} links {higher}")
+            if level > 0:
+                self.assertIn(LAYERS[level - 1][1], text, f"{folder} should build on {LAYERS[level - 1][0]}")
 
     def test_base_includes_nothing_of_medgw(self):
         """The ground layer stands alone: only the standard library and the C

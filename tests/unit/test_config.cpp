@@ -1,5 +1,5 @@
-#include <daemon/config_loader.hpp>
-#include <daemon/config_table.hpp>
+#include <daemon/config/config_loader.hpp>
+#include <daemon/config/config_table.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>

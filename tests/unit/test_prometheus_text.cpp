@@ -1,4 +1,4 @@
-#include <daemon/prometheus_text.hpp>
+#include <daemon/service/prometheus_text.hpp>
 
 #include <catch2/catch.hpp>
 

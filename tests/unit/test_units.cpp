@@ -1,4 +1,4 @@
-#include <daemon/units.hpp>
+#include <daemon/config/units.hpp>
 
 #include <catch2/catch.hpp>
 

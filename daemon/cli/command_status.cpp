@@ -1,0 +1,148 @@
+// medgw status [--json]: works with or without the daemon running (reads
+// state.db without the writer lock).
+#include <daemon/cli/commands.hpp>
+#include <daemon/config/config_loader.hpp>
+#include <daemon/config/policy_loader.hpp>
+#include <daemon/config/sources.hpp>
+#include <daemon/runtime/status_report.hpp>
+
+#include <collectors/source_stats.hpp>
+
+#include <spool/spool.hpp>
+#include <spool/state_db.hpp>
+
+#include <crypto/signing.hpp>
+
+#include <base/json.hpp>
+#include <base/time_format.hpp>
+
+#include <array>
+#include <cstdio>
+#include <optional>
+#include <ostream>
+
+namespace medgw::daemon {
+namespace {
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr std::array<const char*, 5> units{"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < units.size()) {
+    value /= 1024;
+    ++unit;
+  }
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text.data();
+}
+
+std::string human_age(std::chrono::milliseconds age) {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
+  if (seconds < 120) return std::to_string(seconds) + "s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + "m";
+  if (seconds < 172800) return std::to_string(seconds / 3600) + "h";
+  return std::to_string(seconds / 86400) + "d";
+}
+
+std::string from_millis(std::int64_t ms) {
+  return base::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+std::string policy_line(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
+  const PolicyFacts facts = policy_facts(config, state, now);
+  std::string line;
+  if (config.policy.optout_file.empty()) {
+    line = "no opt-out list (policy.optout_file not set)";
+  } else if (facts.listed) {
+    line = "opt-out list " + config.policy.optout_file.string() + ": " + std::to_string(*facts.listed) +
+           " patients, " + std::to_string(facts.withdrawn) + " withdrawn after data was sent";
+  } else {
+    line = "OPT-OUT LIST UNUSABLE: " + facts.problem;
+  }
+  line += facts.since.empty() ? "; no collection window" : "; collecting data from " + facts.since;
+  return line + "; unidentified receipts: " + facts.unidentified;
+}
+
+}  // namespace
+
+int command_status(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const Config& config = *loaded;
+  const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
+  const bool json = invocation.has("json");
+  const auto now = std::chrono::system_clock::now();
+  if (json) {
+    out << status_json(config, now) << "\n";
+    return exit_ok;
+  }
+
+  StateView view = open_state_view(config, now);
+  std::optional<spool::StateDb>& state = view.state;
+  const std::string& state_problem = view.problem;
+  const std::optional<spool::SpoolStats>& stats = view.stats;
+
+  const bool with_index = state && state->schema_version() >= 3;
+
+
+  out << "medgw status: facility " << config.facility.code;
+  if (!config.facility.name.empty()) out << " (" << config.facility.name << ")";
+  out << "\n";
+  out << "  state:     " << config.state_dir.string();
+  if (!state_problem.empty()) {
+    out << ": " << state_problem << "\n";
+  } else {
+    out << " (schema " << state->schema_version() << ", gateway " << state->gateway_id() << ")\n";
+    if (const std::string key = gateway_key(config); !key.empty()) {
+      out << "  signing:   " << key << " (list it under the facility's gateways in the central's receiver.yaml)\n";
+    }
+  }
+  for (const SourceConfig& source : config.sources) {
+    out << "  source:    " << source.name << " (" << source_type_name(source.type) << ") " << source.path.string() << "\n";
+    for (const CollectorSource& collection : collector_sources(source)) {
+      if (!with_index) continue;
+      const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
+      const std::string indent = "             ";
+      out << indent << collection.label << ": " << index.indexed_files << " files indexed ("
+          << human_bytes(index.indexed_bytes) << "), " << index.files_with_problems() << " with anomalies";
+      std::string kinds;
+      for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
+        if (index.anomalies[i] == 0) continue;
+        kinds += (kinds.empty() ? "" : ", ") +
+                 std::string(collectors::anomaly_name(static_cast<collectors::Anomaly>(i))) + " " +
+                 std::to_string(index.anomalies[i]);
+      }
+      if (!kinds.empty()) out << " (" << kinds << ")";
+      if (index.files_with_problems() > 0) out << " - needs the hospital's attention";
+      out << "\n";
+      if (index.last_pass_ms) {
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+            now - std::chrono::system_clock::time_point(std::chrono::milliseconds(*index.last_pass_ms)));
+        out << indent << "  last pass " << index.last_outcome << " " << human_age(age) << " ago: " << index.last_line
+            << "\n";
+      } else {
+        out << indent << "  no pass yet\n";
+      }
+    }
+  }
+  out << "  policy:    " << policy_line(config, state ? &*state : nullptr, now) << "\n";
+  if (stats) {
+    out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";
+    if (stats->oldest_ready_age) out << ", oldest " << human_age(*stats->oldest_ready_age);
+    out << "; " << stats->uploading_objects << " uploading; " << stats->rejected_objects << " rejected";
+    if (stats->lost_objects > 0) out << "; " << stats->lost_objects << " LOST (see the log: spool.object_lost)";
+    out << "\n";
+    out << "  capacity:  " << spool::capacity_name(stats->capacity) << " (" << human_bytes(stats->spooled_bytes) << " of "
+        << human_bytes(limits.max_bytes) << "; " << human_bytes(stats->free_bytes) << " free, keeping "
+        << human_bytes(limits.min_free) << ")\n";
+    out << "  delivered: " << stats->delivered_objects << " objects, " << human_bytes(stats->delivered_bytes);
+    if (stats->last_delivered_ms) out << ", last " << from_millis(*stats->last_delivered_ms);
+    out << "\n";
+  }
+  return exit_ok;
+}
+
+}  // namespace medgw::daemon

@@ -1,0 +1,58 @@
+// medgw upload --once: deliver the spool to the central until it is empty.
+#include <daemon/cli/commands.hpp>
+#include <daemon/config/config_loader.hpp>
+#include <daemon/delivery/uploader.hpp>
+#include <daemon/runtime/runtime.hpp>
+
+#include <cstdio>
+#include <ostream>
+
+#include <curl/curl.h>
+
+namespace medgw::daemon {
+
+int command_upload(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  if (!invocation.has("once")) {
+    err << "medgw upload: add --once (the daemon, `medgw run`, uploads continuously)\n";
+    return exit_usage;
+  }
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  if (!loaded) return exit_usage;
+  const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "upload", err);
+  if (!runtime) return exit_failure;
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any transfer
+  const Config& config = runtime->config;
+  Uploader uploader(config.central, config.facility.code, runtime->state->gateway_id(), *runtime->spool,
+                    runtime->logger.named("upload"));
+  const UploadReport report = uploader.drain();
+  curl_global_cleanup();
+
+  const double seconds = static_cast<double>(report.duration.count()) / 1000.0;
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.1f MiB/s",
+                seconds > 0 ? static_cast<double>(report.bytes_sent) / (1 << 20) / seconds : 0.0);
+  out << report.delivered << " objects delivered (" << report.delivered_bytes << " bytes) in " << seconds << " s, "
+      << rate << "; " << report.bytes_sent << " bytes sent, " << report.retries << " retries, " << report.rejected
+      << " rejected\n";
+  out << "receipts: " << report.receipts_verified << " verified, " << report.receipts_unverified
+      << " not checked (no central.receipt_key), " << report.receipts_missing << " not offered by the server, "
+      << report.receipts_invalid << " INVALID\n";
+  if (report.outside_window) {
+    out << "outside the upload window (central.window " << config.central.window.text()
+        << "); the rest is sent in the next window\n";
+  }
+  if (report.hard_error) {
+    err << "medgw upload: " << report.error << "\n";
+    return exit_failure;
+  }
+  if (report.receipts_invalid > 0) {
+    err << "medgw upload: " << report.receipts_invalid
+        << " receipts do not check out; see the log (upload.receipt_invalid)\n";
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
+}  // namespace medgw::daemon

@@ -1,0 +1,121 @@
+// The table of medgw commands: names, options, help texts and handlers.
+#include <daemon/cli/commands.hpp>
+
+#include <array>
+
+namespace medgw::daemon {
+namespace {
+
+constexpr OptionSpec config_option{"config", 'c', "FILE", "configuration file (default /etc/medgw/medgw.yaml)"};
+
+constexpr std::array run_options{config_option};
+constexpr std::array check_config_options{
+    config_option,
+    OptionSpec{"strict", 0, "", "also fail (exit 2) on warnings about this machine: missing folders or files, "
+                                "a private key readable by others"},
+    OptionSpec{"reference", 0, "", "print the reference of every key (Markdown, as docs/config.md) and exit"},
+};
+constexpr std::array once_options{
+    config_option,
+    OptionSpec{"once", 0, "", "one pass, then exit (required: the daemon does the continuous work)"},
+};
+constexpr std::array collect_options{
+    config_option,
+    OptionSpec{"once", 0, "", "one pass, then exit (required: the daemon does the continuous work)"},
+    OptionSpec{"accept-deletions", 0, "",
+               "send the deletions medgw withheld because most of a source vanished at once or its folder was "
+               "empty (use only after checking that the files were really removed, not a share unmounted)"},
+};
+constexpr std::array status_options{
+    config_option,
+    OptionSpec{"json", 0, "", "print JSON (the same document as the status server's /status)"},
+};
+constexpr std::array keys_generate_options{
+    config_option,
+    OptionSpec{"output", 'o', "FILE", "where to write the new identity (created with mode 0600; never overwritten)"},
+};
+constexpr std::array plain_options{config_option};
+constexpr std::array encrypt_options{
+    config_option,
+    OptionSpec{"recipient", 'r', "RECIPIENT", "encrypt to this age recipient (age1...); repeat for several", true},
+    OptionSpec{"recipients-file", 'R', "FILE", "encrypt to every recipient listed in FILE, one per line", true},
+    OptionSpec{"passphrase-file", 0, "FILE", "encrypt with the passphrase in FILE (scrypt) instead of recipients"},
+    OptionSpec{"output", 'o', "OUT", "write here (default standard output)"},
+};
+constexpr std::array decrypt_options{
+    config_option,
+    OptionSpec{"identity", 'i', "FILE", "age identity file (AGE-SECRET-KEY-1...); repeat for several", true},
+    OptionSpec{"passphrase-file", 0, "FILE", "decrypt a passphrase-encrypted file with the passphrase in FILE"},
+    OptionSpec{"output", 'o', "OUT", "write here (default standard output); written only once fully verified"},
+};
+
+constexpr std::array command_table{
+    CommandSpec{"run", "", 0, 0, "Run the gateway daemon in the foreground.",
+                "Collects from every configured source, spools encrypted objects and uploads them. Meant to run "
+                "under systemd (Type=notify): it reports READY=1 once the sources, spool and status server are "
+                "up. SIGHUP reloads the configuration; SIGTERM stops gracefully.",
+                "medgw run -c /etc/medgw/medgw.yaml\nsystemctl start medgw", run_options, command_run},
+    CommandSpec{"check-config", "", 0, 0, "Validate the configuration file.",
+                "Reports every problem at once as FILE:LINE:COL: message and exits 2 if there is any error. "
+                "Problems of this machine (a folder or certificate that is missing, a private key readable by "
+                "others) are warnings unless --strict is given.",
+                "medgw check-config\nmedgw check-config -c ./medgw.yaml --strict\nmedgw check-config --reference > config.md",
+                check_config_options, command_check_config},
+    CommandSpec{"collect", "", 0, 0, "One collection pass over all sources into the spool, without upload.",
+                "Scans every source once, spools what is new or changed and prints a summary (files "
+                "seen/new/changed/renamed/deleted, waiting to settle, anomalies, objects and bytes). Refuses to run "
+                "while the service runs (one writer at a time). Exit status 1 when a source could not be scanned or "
+                "the spool refused new objects (what is left waits for the next pass). When most of a source "
+                "vanishes at once, or its folder is empty, the deletions are withheld: an unmounted share looks "
+                "the same; check it, then confirm with --accept-deletions.",
+                "medgw collect --once\nmedgw collect --once --accept-deletions", collect_options, command_collect},
+    CommandSpec{"upload", "", 0, 0, "Upload the spool to the central until it is empty.",
+                "Sends every spooled object to central.url with tus 1.0 over mutual TLS, resuming any upload that "
+                "was cut, and removes an object only once the central has all of it. Fetches and checks the "
+                "central's signed receipt when the server offers one (central.receipt_key). Transient failures "
+                "are retried with backoff; a permanent refusal moves the object to 'rejected' (see medgw status). "
+                "Exits 0 when the spool is empty, 1 on a hard error (TLS refused, the central unreachable after "
+                "retries, a receipt that does not check out); the spool keeps everything.",
+                "medgw upload --once", once_options, command_upload},
+    CommandSpec{"status", "", 0, 0, "Show sources, index counts, spool, last upload and errors.",
+                "Works with or without the daemon running: it reads state.db without taking the writer lock. "
+                "Patient data never appears in the output.",
+                "medgw status\nmedgw status --json", status_options, command_status},
+    CommandSpec{"keys generate", "", 0, 0, "Create a new age X25519 identity (AGE-SECRET-KEY-1...).",
+                "The file is created with mode 0600 and is never overwritten. Its recipient (age1...) is "
+                "printed on standard error.",
+                "medgw keys generate -o /etc/medgw/escrow.key", keys_generate_options, command_keys_generate},
+    CommandSpec{"keys recipient", "FILE", 1, 1, "Print the recipient (age1...) of an identity file.", "",
+                "medgw keys recipient /etc/medgw/escrow.key", plain_options, command_keys_recipient},
+    CommandSpec{"encrypt", "[IN]", 0, 1, "Encrypt a file with age v1 (byte-compatible with the age tool).",
+                "Reads IN (or standard input) and writes the age file to OUT (or standard output). A passphrase file "
+                "uses scrypt (work factor 18) and cannot be combined with recipients. Files given with "
+                "--passphrase-file must have mode 0600.",
+                "medgw encrypt -r age1... -o report.age report.csv\ntar c dir | medgw encrypt -R recipients.txt > dir.tar.age",
+                encrypt_options, command_encrypt},
+    CommandSpec{"decrypt", "[IN]", 0, 1, "Decrypt an age v1 file.",
+                "With -o, plaintext is written to a private temporary file next to OUT and renamed only after the "
+                "last chunk has been authenticated, so a tampered or truncated file never leaves a plausible "
+                "output. To standard output each chunk is written once authenticated; on failure the exit "
+                "status is 1 and what was written must be discarded. Identity files must have mode 0600.",
+                "medgw decrypt -i key.txt -o report.csv report.age", decrypt_options, command_decrypt},
+    CommandSpec{"optout check", "PATIENT_ID", 1, 1, "Say whether and why a patient is excluded (opt-out).",
+                "Reads policy.optout_file (UTF-8 or CP932 CSV with the header "
+                "patient_id,dpc_id,kana_name,birth_date,requested_on) and says whether the patient is on it, on "
+                "which line, and what that excludes; also shows the collection window (policy.since). On a "
+                "terminal the answer names the patient; otherwise (logs, tickets) it shows only the keyed hash "
+                "pt:xxxxxxxx. Exit status 0 either way; 1 when the list cannot be read (the line is named).",
+                "medgw optout check 0001234567", plain_options, command_optout_check},
+    CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
+    CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
+                plain_options, nullptr},
+    CommandSpec{"diag", "", 0, 0, "Collect redacted diagnostics for support staff.", "", "", plain_options, nullptr},
+    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.", "", "",
+                plain_options, nullptr},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> commands() { return command_table; }
+
+}  // namespace medgw::daemon

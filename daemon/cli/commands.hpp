@@ -1,0 +1,18 @@
+#pragma once
+// Entry points of the medgw commands, one file each (command_*.cpp).
+#include <daemon/cli/cli.hpp>
+
+namespace medgw::daemon {
+
+int command_check_config(Invocation& invocation);
+int command_keys_generate(Invocation& invocation);
+int command_keys_recipient(Invocation& invocation);
+int command_encrypt(Invocation& invocation);
+int command_decrypt(Invocation& invocation);
+int command_status(Invocation& invocation);
+int command_collect(Invocation& invocation);
+int command_optout_check(Invocation& invocation);
+int command_upload(Invocation& invocation);
+int command_run(Invocation& invocation);
+
+}  // namespace medgw::daemon

@@ -1,0 +1,549 @@
+#include <daemon/config/config_loader.hpp>
+
+#include <daemon/config/config_table.hpp>
+#include <daemon/config/sources.hpp>
+
+#include <base/private_file.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+namespace medgw::daemon {
+namespace {
+
+Position position_of(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return Position{};
+  return Position{mark.line + 1, mark.column + 1};
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string node_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "'" + node.Scalar() + "'";
+  }
+}
+
+class Loader {
+ public:
+  explicit Loader(std::filesystem::path file) : file_(std::move(file)) {}
+
+  LoadResult run(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& error) {
+      add_error(position_of(error.mark), "YAML syntax error: " + error.msg);
+      return finish();
+    }
+    if (root.IsNull()) {
+      root = YAML::Node(YAML::NodeType::Map);
+    } else if (!root.IsMap()) {
+      add_error(position_of(root.Mark()), "the file must be a map of keys (facility:, sources:, central:, ...)");
+      return finish();
+    }
+    std::set<std::string> seen;
+    walk_map(root, "", "", nullptr, seen);
+    apply_missing(seen, "", Position{1, 1}, nullptr, {});
+    if (!seen.contains(std::string(source_list_key))) {
+      add_error(Position{1, 1}, "missing required key 'sources' (list the folders to watch; see docs/config.md)");
+    }
+    cross_checks();
+    return finish();
+  }
+
+  LoadResult fail_unreadable(const std::string& reason) {
+    add_error(Position{1, 1}, reason);
+    return finish();
+  }
+
+ private:
+  void add_error(Position at, std::string message) {
+    diagnostics_.push_back({Diagnostic::Severity::error, file_, at.line, at.column, std::move(message)});
+  }
+  void add_warning(Position at, std::string message) {
+    diagnostics_.push_back({Diagnostic::Severity::warning, file_, at.line, at.column, std::move(message)});
+  }
+
+  static const KeySpec* find_spec(std::string_view key) {
+    for (const KeySpec& spec : config_table()) {
+      if (spec.key == key) return &spec;
+    }
+    return nullptr;
+  }
+
+  static bool is_section(std::string_view key) {
+    const std::string prefix = std::string(key) + ".";
+    return std::any_of(config_table().begin(), config_table().end(),
+                       [&](const KeySpec& spec) { return spec.key.starts_with(prefix); });
+  }
+
+  // Keys that may appear directly under `prefix`, for "did you mean".
+  static std::vector<std::string> children_of(std::string_view prefix) {
+    std::set<std::string> names;
+    for (const KeySpec& spec : config_table()) {
+      std::string_view key = spec.key;
+      if (!prefix.empty()) {
+        if (!key.starts_with(std::string(prefix) + ".")) continue;
+        key.remove_prefix(prefix.size() + 1);
+      }
+      names.insert(std::string(key.substr(0, key.find_first_of(".["))));
+    }
+    return {names.begin(), names.end()};
+  }
+
+  static std::string suggestion(std::string_view name, std::string_view prefix) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const std::string& candidate : children_of(prefix)) {
+      const std::size_t distance = edit_distance(name, candidate);
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = candidate;
+      }
+    }
+    if (best.empty()) {
+      std::string all;
+      for (const std::string& candidate : children_of(prefix)) all += (all.empty() ? "" : ", ") + candidate;
+      return " (allowed here: " + all + ")";
+    }
+    return " (did you mean '" + best + "'?)";
+  }
+
+  void walk_map(const YAML::Node& map, const std::string& prefix, const std::string& display_prefix,
+                SourceConfig* source, std::set<std::string>& seen) {
+    std::map<std::string, int> first_line;
+    for (const auto& entry : map) {
+      const YAML::Node& key_node = entry.first;
+      const YAML::Node& value = entry.second;
+      const Position key_at = position_of(key_node.Mark());
+      if (!key_node.IsScalar()) {
+        add_error(key_at, "keys must be plain names");
+        continue;
+      }
+      const std::string name = key_node.Scalar();
+      const std::string full = prefix.empty() ? name : prefix + "." + name;
+      const std::string display = display_prefix.empty() ? name : display_prefix + "." + name;
+      if (auto [it, inserted] = first_line.emplace(name, key_at.line); !inserted) {
+        add_error(key_at, "duplicate key '" + display + "' (first given on line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      Position value_at = position_of(value.Mark());
+      if (value.IsNull()) value_at = key_at;
+      if (const KeySpec* spec = find_spec(full)) {
+        seen.insert(full);
+        positions_[display] = value_at;
+        read_value(*spec, value, value_at, display, source);
+      } else if (prefix.empty() && name == source_list_key) {
+        seen.insert(full);
+        positions_[display] = value_at;
+        walk_sources(value, value_at);
+      } else if (is_section(full)) {
+        seen.insert(full);
+        positions_[display] = key_at;
+        if (value.IsMap()) {
+          walk_map(value, full, display, source, seen);
+        } else if (!value.IsNull()) {
+          add_error(value_at, "'" + display + "' must be a map of keys, found " + node_kind(value));
+        }
+        // A null section (e.g. "central:" alone) reports its required keys below.
+      } else {
+        add_error(key_at, "unknown key '" + display + "'" + suggestion(name, prefix.starts_with("sources[]") ? "sources[]" : prefix));
+      }
+    }
+  }
+
+  void walk_sources(const YAML::Node& value, Position value_at) {
+    if (!value.IsSequence()) {
+      add_error(value_at, "'sources' must be a list of sources (- name: ..., type: ..., path: ...), found " +
+                              node_kind(value));
+      return;
+    }
+    if (value.size() == 0) {
+      add_error(value_at, "'sources' is empty: list at least one folder to watch");
+      return;
+    }
+    config_.sources.resize(value.size());
+    for (std::size_t index = 0; index < value.size(); ++index) {
+      const YAML::Node item = value[index];
+      const std::string display = "sources[" + std::to_string(index) + "]";
+      const Position item_at = position_of(item.Mark());
+      if (!item.IsMap()) {
+        add_error(item_at, display + " must be a map (name:, type:, path:, ...), found " + node_kind(item));
+        continue;
+      }
+      std::set<std::string> seen;
+      SourceConfig& source = config_.sources[index];
+      walk_map(item, "sources[]", display, &source, seen);
+      std::optional<SourceType> type;
+      if (seen.contains("sources[].type") && !type_errors_.contains(display)) type = source.type;
+      apply_missing(seen, "sources[]", item_at, &source, type, display);
+    }
+  }
+
+  // Applies defaults for keys not given and reports missing required ones.
+  void apply_missing(const std::set<std::string>& seen, std::string_view scope, Position scope_at,
+                     SourceConfig* source, std::optional<SourceType> type, const std::string& display_prefix = {}) {
+    const bool per_source = scope == "sources[]";
+    for (const KeySpec& spec : config_table()) {
+      const bool spec_per_source = spec.key.starts_with(source_item_prefix);
+      if (spec_per_source != per_source) continue;
+      if (seen.contains(std::string(spec.key))) continue;
+      std::string display = std::string(spec.key);
+      if (per_source) display = display_prefix + "." + display.substr(source_item_prefix.size());
+      if (spec.required) {
+        Position at = scope_at;
+        // Point at the section the key belongs in, when the section exists;
+        // a whole missing section is reported once.
+        if (!per_source) {
+          const auto dot = display.rfind('.');
+          if (dot != std::string::npos) {
+            const std::string section = display.substr(0, dot);
+            if (auto found = positions_.find(section); found != positions_.end()) {
+              at = found->second;
+            } else {
+              if (missing_sections_.insert(section).second) {
+                add_error(at, "missing required section '" + section + "' (see docs/config.md)");
+              }
+              continue;
+            }
+          }
+        }
+        add_error(at, "missing required key '" + display + "': " + std::string(spec.doc));
+        continue;
+      }
+      if (per_source && source == nullptr) continue;
+      // Without a valid type the type-dependent default is unknown; the
+      // missing or bad type is already reported.
+      if (!spec.type_defaults.empty() && !type) continue;
+      const std::string_view default_text = default_for(spec, type);
+      ConfigValue value;
+      std::string error;
+      if (!parse_text(spec, default_text, value, error)) {
+        add_error(scope_at, "internal error: default of " + display + " is invalid: " + error);
+        continue;
+      }
+      spec.apply(config_, source, value);
+    }
+  }
+
+  // Parses a scalar's text as `spec`'s kind; false with `error` on failure.
+  static bool parse_text(const KeySpec& spec, std::string_view text, ConfigValue& value, std::string& error) {
+    value.text = std::string(text);
+    switch (spec.kind) {
+      case ValueKind::text:
+        break;
+      case ValueKind::path:
+        if (!text.empty() && text.front() != '/') {
+          error = "'" + std::string(text) + "' must be an absolute path (starting with /)";
+          return false;
+        }
+        break;
+      case ValueKind::choice: {
+        const bool known = std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end();
+        if (!known) {
+          std::string all;
+          for (std::string_view choice : spec.choices) all += (all.empty() ? "" : ", ") + std::string(choice);
+          error = "'" + std::string(text) + "' is not one of: " + all;
+          return false;
+        }
+        break;
+      }
+      case ValueKind::size: {
+        auto parsed = parse_size(text);
+        if (!parsed) {
+          error = parsed.error;
+          return false;
+        }
+        value.size = *parsed.value;
+        break;
+      }
+      case ValueKind::duration: {
+        auto parsed = parse_duration(text);
+        if (!parsed) {
+          error = parsed.error;
+          return false;
+        }
+        value.duration = *parsed.value;
+        break;
+      }
+      case ValueKind::window: {
+        auto parsed = parse_window(text);
+        if (!parsed) {
+          error = parsed.error;
+          return false;
+        }
+        value.window = *parsed.value;
+        break;
+      }
+      case ValueKind::list:
+        if (text == "[]" || text.empty()) break;
+        error = "expected a list";
+        return false;
+    }
+    if (spec.check != nullptr) {
+      error = spec.check(value);
+      if (!error.empty()) return false;
+    }
+    return true;
+  }
+
+  void read_value(const KeySpec& spec, const YAML::Node& node, Position at, const std::string& display,
+                  SourceConfig* source) {
+    ConfigValue value;
+    std::string error;
+    auto fail = [&](std::string message) {
+      add_error(at, display + ": " + message);
+      if (spec.key == "sources[].type") type_errors_.insert(display.substr(0, display.rfind('.')));
+    };
+    if (spec.kind == ValueKind::list) {
+      if (node.IsScalar() || node.IsMap()) {
+        fail("expected a list such as [a, b] or one '- item' per line, found " + node_kind(node));
+        return;
+      }
+      if (node.IsSequence()) {
+        for (const auto& item : node) {
+          if (!item.IsScalar()) {
+            add_error(position_of(item.Mark()), display + ": list items must be plain values, found " + node_kind(item));
+            return;
+          }
+          value.list.push_back(item.Scalar());
+        }
+      }
+      if (spec.check != nullptr) {
+        error = spec.check(value);
+        if (!error.empty()) {
+          fail(error);
+          return;
+        }
+      }
+      spec.apply(config_, source, value);
+      return;
+    }
+    if (node.IsMap() || node.IsSequence()) {
+      fail("expected a " + std::string(spec.type_label) + ", found " + node_kind(node));
+      return;
+    }
+    const std::string text = node.IsNull() ? std::string() : node.Scalar();
+    if (spec.required && text.empty()) {
+      fail("must not be empty: " + std::string(spec.doc));
+      return;
+    }
+    if (text.empty() && spec.kind != ValueKind::text && spec.kind != ValueKind::path &&
+        spec.kind != ValueKind::window) {
+      fail("must not be empty (leave the key out to use the default)");
+      return;
+    }
+    if (!parse_text(spec, text, value, error)) {
+      fail(error);
+      return;
+    }
+    spec.apply(config_, source, value);
+  }
+
+  Position where(const std::string& key) const {
+    auto found = positions_.find(key);
+    return found == positions_.end() ? Position{} : found->second;
+  }
+
+  void cross_checks() {
+    std::map<std::string, std::size_t> names;
+    std::map<std::filesystem::path, std::size_t> paths;
+    for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+      const SourceConfig& source = config_.sources[i];
+      const std::string item = "sources[" + std::to_string(i) + "]";
+      if (!source.name.empty()) {
+        if (auto [it, inserted] = names.emplace(source.name, i); !inserted) {
+          add_error(where(item + ".name"), item + ".name: '" + source.name + "' is already the name of sources[" +
+                                               std::to_string(it->second) + "]; names must be unique");
+        }
+      }
+      if (!source.path.empty()) {
+        const auto normal = (source.path / "").lexically_normal();  // "/a/b" and "/a/b/" are one folder
+        if (auto [it, inserted] = paths.emplace(normal, i); !inserted) {
+          add_error(where(item + ".path"), item + ".path is the same folder as sources[" +
+                                               std::to_string(it->second) + "].path");
+        }
+      }
+      if (!source.extended_path.empty() && source.type != SourceType::ssmix2) {
+        add_error(where(item + ".extended_path"),
+                  item + ".extended_path is only for type ssmix2 (the SS-MIX2 extended storage)");
+      }
+      if (!source.extended_path.empty() && !source.path.empty() &&
+          (source.extended_path / "").lexically_normal() == (source.path / "").lexically_normal()) {
+        add_error(where(item + ".extended_path"), item + ".extended_path is the same folder as " + item + ".path");
+      }
+    }
+    // The extended storage is indexed as "<name>-ext": no other source may use that name.
+    for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+      const SourceConfig& source = config_.sources[i];
+      if (source.type != SourceType::ssmix2 || source.extended_path.empty()) continue;
+      const std::string label = source.name + std::string(extended_suffix);
+      if (auto it = names.find(label); it != names.end()) {
+        const std::string item = "sources[" + std::to_string(it->second) + "]";
+        add_error(where(item + ".name"), item + ".name: '" + label + "' is taken by the extended storage of sources[" +
+                                             std::to_string(i) + "] (" + source.name + "); choose another name");
+      }
+    }
+    std::set<std::string> recipients;
+    for (const std::string& recipient : config_.central.recipients) {
+      if (!recipients.insert(recipient).second) {
+        add_warning(where("central.recipients"), "central.recipients lists " + recipient + " twice");
+      }
+    }
+  }
+
+  LoadResult finish() {
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    LoadResult result;
+    const bool has_error = std::any_of(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& d) {
+      return d.severity == Diagnostic::Severity::error;
+    });
+    if (!has_error) {
+      config_.origin = file_;
+      result.config = std::move(config_);
+    }
+    result.diagnostics = std::move(diagnostics_);
+    result.positions = std::move(positions_);
+    return result;
+  }
+
+  std::filesystem::path file_;
+  Config config_;
+  std::vector<Diagnostic> diagnostics_;
+  std::map<std::string, Position> positions_;
+  std::set<std::string> type_errors_;
+  std::set<std::string> missing_sections_;
+};
+
+}  // namespace
+
+std::string Diagnostic::format() const {
+  std::string out = file.string() + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+  if (severity == Severity::warning) out += "warning: ";
+  return out + message;
+}
+
+LoadResult parse_config(std::string_view yaml, const std::filesystem::path& file) {
+  return Loader(file).run(yaml);
+}
+
+LoadResult load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    std::string reason = "cannot read the config file: " + std::string(std::strerror(error));
+    if (error == ENOENT) reason += " (give another file with -c FILE; an example is /usr/share/doc/medgw/medgw.yaml)";
+    if (error == EACCES) reason += " (run as root or as the medgw user)";
+    return Loader(file).fail_unreadable(reason);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Loader(file).fail_unreadable("cannot read the config file: I/O error");
+  return parse_config(text.str(), file);
+}
+
+namespace {
+
+Diagnostic warning_at(const LoadResult& loaded, const std::string& key, std::string message) {
+  Position at;
+  if (auto found = loaded.positions.find(key); found != loaded.positions.end()) at = found->second;
+  return Diagnostic{Diagnostic::Severity::warning, loaded.config->origin, at.line, at.column, std::move(message)};
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+}  // namespace
+
+std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
+  std::vector<Diagnostic> out;
+  if (!loaded.config) return out;
+  const Config& config = *loaded.config;
+
+  auto check_folder = [&](const std::string& key, const std::filesystem::path& folder, int mode, std::string_view why) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) {
+      out.push_back(warning_at(loaded, key, key + ": folder " + folder.string() + " does not exist" + std::string(why)));
+    } else if (::access(folder.c_str(), mode) != 0) {
+      out.push_back(warning_at(loaded, key, key + ": cannot access " + folder.string() + ": " + errno_text(errno) +
+                                                " (medgw runs as the medgw user; grant it access)"));
+    }
+  };
+  auto check_file = [&](const std::string& key, const std::filesystem::path& file) {
+    if (file.empty()) return;
+    if (::access(file.c_str(), R_OK) != 0) {
+      out.push_back(warning_at(loaded, key, key + ": cannot read " + file.string() + ": " + errno_text(errno)));
+    }
+  };
+
+  check_folder("state_dir", config.state_dir, R_OK | W_OK | X_OK,
+               " yet (the package creates it; `medgw run` creates it when missing)");
+  for (std::size_t i = 0; i < config.sources.size(); ++i) {
+    const std::string item = "sources[" + std::to_string(i) + "]";
+    check_folder(item + ".path", config.sources[i].path, R_OK | X_OK, " (is the share mounted?)");
+    if (!config.sources[i].extended_path.empty()) {
+      check_folder(item + ".extended_path", config.sources[i].extended_path, R_OK | X_OK, " (is the share mounted?)");
+    }
+  }
+  check_file("central.ca", config.central.ca);
+  check_file("central.cert", config.central.cert);
+  if (::access(config.central.key.c_str(), R_OK) != 0) {
+    out.push_back(warning_at(loaded, "central.key", "central.key: cannot read " + config.central.key.string() + ": " +
+                                                        errno_text(errno)));
+  } else {
+    try {
+      base::require_private_mode(config.central.key);
+    } catch (const std::system_error& error) {
+      out.push_back(warning_at(loaded, "central.key", std::string("central.key: ") + error.what()));
+    }
+  }
+  check_file("policy.optout_file", config.policy.optout_file);
+  if (!config.log.file.empty()) {
+    check_folder("log.file", config.log.file.parent_path(), W_OK | X_OK, "");
+  }
+  const std::string& listen = config.status.listen;
+  if (!listen.starts_with("127.") && !listen.starts_with("[::1]")) {
+    out.push_back(warning_at(loaded, "status.listen",
+                             "status.listen " + listen +
+                                 " is reachable from the network; the status server has no authentication"));
+  }
+  return out;
+}
+
+std::optional<Config> load_config_reporting(const std::filesystem::path& file, std::ostream& err) {
+  LoadResult loaded = load_config(file);
+  if (!loaded.ok()) {
+    for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.config);
+}
+
+}  // namespace medgw::daemon

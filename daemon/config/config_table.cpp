@@ -1,0 +1,401 @@
+#include <daemon/config/config_table.hpp>
+
+#include <crypto/age_keys.hpp>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+namespace medgw::daemon {
+
+std::string_view source_type_name(SourceType type) {
+  switch (type) {
+    case SourceType::ssmix2: return "ssmix2";
+    case SourceType::dpc: return "dpc";
+    case SourceType::receipt: return "receipt";
+  }
+  return "ssmix2";
+}
+
+namespace {
+
+// ---- validators -----------------------------------------------------------
+
+bool is_digits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::string check_facility_code(const ConfigValue& value) {
+  const std::string& code = value.text;
+  if (code.size() != 9 || !is_digits(code)) {
+    return "'" + code +
+           "' must be 9 digits: prefecture number (2) + medical institution code (7), e.g. 131234567";
+  }
+  const int prefecture = (code[0] - '0') * 10 + (code[1] - '0');
+  if (prefecture < 1 || prefecture > 47) {
+    return "'" + code + "' starts with prefecture number " + code.substr(0, 2) +
+           ", which is not 01-47";
+  }
+  return {};
+}
+
+std::string check_source_name(const ConfigValue& value) {
+  const std::string& name = value.text;
+  bool ok = !name.empty() && name.size() <= 32 && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) ok = false;
+  }
+  if (!ok) {
+    return "'" + name +
+           "' must be 1-32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit";
+  }
+  return {};
+}
+
+// https://host[:port]/path - the tus endpoint. Plain http is refused: patient
+// data leaves the hospital only over TLS.
+std::string check_central_url(const ConfigValue& value) {
+  const std::string& url = value.text;
+  if (!url.starts_with("https://")) {
+    return "'" + url + "' must start with https:// (uploads are only made over mutual TLS)";
+  }
+  const std::string_view rest = std::string_view(url).substr(8);
+  const auto slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  if (authority.empty() || authority.find('@') != std::string_view::npos ||
+      url.find_first_of(" \t?#") != std::string::npos) {
+    return "'" + url + "' must look like https://collector.example.jp/files/";
+  }
+  return {};
+}
+
+std::string check_proxy(const ConfigValue& value) {
+  const std::string& proxy = value.text;
+  if (proxy.empty()) return {};
+  if (!proxy.starts_with("http://") && !proxy.starts_with("https://")) {
+    return "must look like http://proxy.hospital.local:8080 (an HTTP CONNECT proxy)";
+  }
+  const auto authority_start = proxy.find("//") + 2;
+  const std::string_view authority = std::string_view(proxy).substr(authority_start);
+  const auto at = authority.rfind('@');
+  const std::string_view host_port = at == std::string_view::npos ? authority : authority.substr(at + 1);
+  const auto colon = host_port.rfind(':');
+  if (host_port.empty() || colon == std::string_view::npos || !is_digits(host_port.substr(colon + 1)) ||
+      host_port.find('/') != std::string_view::npos) {
+    return "must name host and port, e.g. http://proxy.hospital.local:8080";
+  }
+  return {};
+}
+
+std::string check_recipients(const ConfigValue& value) {
+  if (value.list.empty()) {
+    return "needs at least one age recipient (age1...) given by the central";
+  }
+  for (const std::string& recipient : value.list) {
+    if (!crypto::parse_recipient(recipient)) {
+      return "'" + recipient +
+             "' is not an age X25519 recipient (age1... in lower case, 62 characters)";
+    }
+  }
+  return {};
+}
+
+std::string check_pins(const ConfigValue& value) {
+  for (const std::string& pin : value.list) {
+    constexpr std::string_view prefix = "sha256//";
+    // base64 of a SHA-256 digest: 43 characters + one '='.
+    if (!pin.starts_with(prefix) || pin.size() != prefix.size() + 44 || pin.back() != '=') {
+      return "'" + pin +
+             "' must be sha256//<base64 of the SPKI SHA-256> (see docs/operations.md for the openssl "
+             "command that prints it)";
+    }
+    for (char c : std::string_view(pin).substr(prefix.size(), 43)) {
+      const bool base64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+      if (!base64) return "'" + pin + "' has a character that is not base64";
+    }
+  }
+  return {};
+}
+
+std::string check_chunk(const ConfigValue& value) {
+  if (value.size < (64ULL << 10) || value.size > (1ULL << 30)) {
+    return "must be between 64KiB and 1GiB";
+  }
+  return {};
+}
+
+std::string check_max_bytes(const ConfigValue& value) {
+  if (value.size < (64ULL << 20)) return "must be at least 64MiB";
+  return {};
+}
+
+std::string check_scan_interval(const ConfigValue& value) {
+  if (value.duration < std::chrono::seconds(10)) return "must be at least 10s";
+  return {};
+}
+
+bool valid_date(int year, int month, int day) {
+  if (year < 1900 || year > 2999 || month < 1 || month > 12 || day < 1) return false;
+  static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int limit = days[static_cast<std::size_t>(month - 1)] + ((month == 2 && leap) ? 1 : 0);
+  return day <= limit;
+}
+
+std::string check_since(const ConfigValue& value) {
+  const std::string& since = value.text;
+  if (since.empty()) return {};
+  const std::string hint = "'" + since +
+                           "' must be a date YYYY-MM-DD (e.g. 2023-04-01) or a number of years back "
+                           "such as 3y";
+  if (since.back() == 'y') {
+    const std::string_view digits = std::string_view(since).substr(0, since.size() - 1);
+    int years = 0;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), years);
+    if (error != std::errc() || end != digits.data() + digits.size() || years < 1 || years > 100) return hint;
+    return {};
+  }
+  if (since.size() != 10 || since[4] != '-' || since[7] != '-' || !is_digits(since.substr(0, 4)) ||
+      !is_digits(since.substr(5, 2)) || !is_digits(since.substr(8, 2))) {
+    return hint;
+  }
+  if (!valid_date(std::stoi(since.substr(0, 4)), std::stoi(since.substr(5, 2)), std::stoi(since.substr(8, 2)))) {
+    return "'" + since + "' is not a calendar date";
+  }
+  return {};
+}
+
+std::string check_listen(const ConfigValue& value) {
+  const std::string& listen = value.text;
+  const std::string hint = "'" + listen +
+                           "' must be IP:port, e.g. 127.0.0.1:9750 or [::1]:9750";
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return hint;
+  const std::string_view port_text = std::string_view(listen).substr(colon + 1);
+  int port = 0;
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return hint;
+  }
+  std::string_view host = std::string_view(listen).substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 4) return hint;
+    host = host.substr(1, host.size() - 2);
+    for (char c : host) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.')) return hint;
+    }
+    return {};
+  }
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') return hint;
+  }
+  return dots == 3 ? std::string() : hint;
+}
+
+// ---- the table ------------------------------------------------------------
+
+constexpr std::array<std::string_view, 3> source_types{"ssmix2", "dpc", "receipt"};
+constexpr std::array<std::string_view, 2> unidentified_choices{"hold", "send"};
+constexpr std::array<std::string_view, 2> tls_versions{"1.3", "1.2"};
+constexpr std::array<std::string_view, 4> log_levels{"debug", "info", "warn", "error"};
+constexpr std::array<TypeDefault, 3> scan_interval_defaults{
+    {{SourceType::ssmix2, "10m"}, {SourceType::dpc, "1h"}, {SourceType::receipt, "1h"}}};
+constexpr std::array<TypeDefault, 3> settle_defaults{
+    {{SourceType::ssmix2, "30s"}, {SourceType::dpc, "5m"}, {SourceType::receipt, "5m"}}};
+
+SourceType source_type_from(std::string_view text) {
+  if (text == "dpc") return SourceType::dpc;
+  if (text == "receipt") return SourceType::receipt;
+  return SourceType::ssmix2;
+}
+
+const std::vector<KeySpec>& table() {
+  using V = ValueKind;
+  static const std::vector<KeySpec> rows{
+      {"facility.code", V::text, "string", true, "",
+       "9-digit facility code: prefecture number (2) + medical institution code (7).", {}, {},
+       check_facility_code, [](Config& c, SourceConfig*, const ConfigValue& v) { c.facility.code = v.text; }},
+      {"facility.name", V::text, "string", false, "",
+       "Facility name, shown in status and diagnostics only.", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.facility.name = v.text; }},
+      {"state_dir", V::path, "path", false, "/var/lib/medgw",
+       "Folder for state.db, the spool of encrypted objects and temporary files; on a local disk.", {}, {},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.state_dir = v.text; }},
+
+      {"sources[].name", V::text, "string", true, "",
+       "Short unique name of the source (a-z, 0-9, '-', '_'); used in manifests and status.", {}, {},
+       check_source_name, [](Config&, SourceConfig* s, const ConfigValue& v) { s->name = v.text; }},
+      {"sources[].type", V::choice, "choice", true, "",
+       "What the folder holds: ssmix2 (standardized storage), dpc (DPC survey files), receipt (UKE files).",
+       source_types, {}, nullptr,
+       [](Config&, SourceConfig* s, const ConfigValue& v) { s->type = source_type_from(v.text); }},
+      {"sources[].path", V::path, "path", true, "",
+       "Root folder of the source; medgw only reads it.", {}, {}, nullptr,
+       [](Config&, SourceConfig* s, const ConfigValue& v) { s->path = v.text; }},
+      {"sources[].extended_path", V::path, "path", false, "",
+       "ssmix2 only: root of the SS-MIX2 extended storage, if the hospital has one.", {}, {}, nullptr,
+       [](Config&, SourceConfig* s, const ConfigValue& v) { s->extended_path = v.text; }},
+      {"sources[].scan_interval", V::duration, "duration", false, "",
+       "Time between full scans of the source (at least 10s).", {}, scan_interval_defaults,
+       check_scan_interval, [](Config&, SourceConfig* s, const ConfigValue& v) { s->scan_interval = v.duration; }},
+      {"sources[].settle", V::duration, "duration", false, "",
+       "A file is collected only once it is this old and unchanged between two looks.", {}, settle_defaults,
+       nullptr, [](Config&, SourceConfig* s, const ConfigValue& v) { s->settle = v.duration; }},
+
+      {"central.url", V::text, "URL", true, "",
+       "The central collector's tus endpoint, https only.", {}, {}, check_central_url,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.url = v.text; }},
+      {"central.ca", V::path, "path", true, "",
+       "PEM file of the private CA that signed the central's certificate; system CAs are not trusted.", {},
+       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.ca = v.text; }},
+      {"central.cert", V::path, "path", true, "",
+       "PEM file of this gateway's client certificate (with any intermediates).", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.cert = v.text; }},
+      {"central.key", V::path, "path", true, "",
+       "PEM file of the client certificate's private key; must not be readable by group or other.", {}, {},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key = v.text; }},
+      {"central.pin", V::list, "list", false, "[]",
+       "Optional SPKI pins of the central's certificate, each sha256//<base64>.", {}, {}, check_pins,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.pins = v.list; }},
+      {"central.proxy", V::text, "URL", false, "",
+       "Optional HTTP CONNECT proxy, http://host:port (user:password@ allowed).", {}, {}, check_proxy,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.proxy = v.text; }},
+      {"central.recipients", V::list, "list", true, "",
+       "age recipients (age1...) who can decrypt uploads: the central and any escrow key.", {}, {},
+       check_recipients, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.recipients = v.list; }},
+      {"central.bandwidth", V::size, "size", false, "0",
+       "Upload cap in bytes per second across all transfers (e.g. 2MiB); 0 = no cap.", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.bandwidth = v.size; }},
+      {"central.window", V::window, "window", false, "",
+       "Local-time window for uploads, e.g. 19:00-07:00; empty = any time.", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.window = v.window; }},
+      {"central.chunk", V::size, "size", false, "16MiB",
+       "Size of each tus PATCH; after a cut at most this much is sent again (64KiB-1GiB).", {}, {},
+       check_chunk, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.chunk = v.size; }},
+      {"central.tls_min", V::choice, "choice", false, "1.3",
+       "Lowest TLS version accepted from the central: 1.3, or 1.2 for an older central.", tls_versions, {},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.tls_min = v.text; }},
+      {"central.key_password_file", V::path, "path", false, "",
+       "File holding the passphrase of an encrypted central.key (mode 0600); empty = the key is not encrypted.",
+       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key_password_file = v.text; }},
+      {"central.receipt_key", V::path, "path", false, "",
+       "File with the central's receipt-signing public key (ed25519:...); receipts that fail it raise an alarm.",
+       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
+
+      {"spool.max_bytes", V::size, "size", false, "20GiB",
+       "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped). A single file "
+       "larger than this is still collected, alone in an empty spool.", {}, {},
+       check_max_bytes, [](Config& c, SourceConfig*, const ConfigValue& v) { c.spool.max_bytes = v.size; }},
+      {"spool.min_free", V::size, "size", false, "2GiB",
+       "Free space to leave on the state_dir filesystem; below it, collection pauses.", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.spool.min_free = v.size; }},
+
+      {"policy.since", V::text, "date", false, "",
+       "Collection window start: a date YYYY-MM-DD or years back (3y); older data is skipped.", {}, {},
+       check_since, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.since = v.text; }},
+      {"policy.optout_file", V::path, "path", false, "",
+       "CSV of patients who refused provision (patient_id,dpc_id,kana_name,birth_date,requested_on).", {},
+       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.optout_file = v.text; }},
+      {"policy.unidentified", V::choice, "choice", false, "hold",
+       "A receipt whose patient cannot be identified while opt-outs exist: hold the file back, or send.",
+       unidentified_choices, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) {
+         c.policy.unidentified = v.text == "send" ? UnidentifiedPolicy::send : UnidentifiedPolicy::hold;
+       }},
+
+      {"status.listen", V::text, "IP:port", false, "127.0.0.1:9750",
+       "Address of the status server (/healthz, /metrics, /status); it has no authentication, keep it on loopback. "
+       "Port 0 picks a free port (logged at start-up).",
+       {}, {}, check_listen, [](Config& c, SourceConfig*, const ConfigValue& v) { c.status.listen = v.text; }},
+
+      {"log.level", V::choice, "choice", false, "info", "Least severe level that is logged.", log_levels, {},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.log.level = v.text; }},
+      {"log.file", V::path, "path", false, "",
+       "Also append the log to this file (with timestamps); empty = stderr/journal only.", {}, {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.log.file = v.text; }},
+  };
+  return rows;
+}
+
+std::string escape_cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::span<const KeySpec> config_table() { return table(); }
+
+std::string_view default_for(const KeySpec& spec, std::optional<SourceType> type) {
+  if (type) {
+    for (const TypeDefault& entry : spec.type_defaults) {
+      if (entry.type == *type) return entry.text;
+    }
+  }
+  return spec.default_text;
+}
+
+std::string config_reference_markdown() {
+  std::string out =
+      "# medgw.yaml reference\n\n"
+      "<!-- Generated by `medgw check-config --reference` from daemon/config_table.cpp; do not edit. "
+      "scripts/gen-docs rewrites it and a test fails when it is stale. -->\n\n"
+      "The gateway reads `/etc/medgw/medgw.yaml` (or the file given with `-c`). Unknown keys are errors. "
+      "`medgw check-config` lists every problem as `FILE:LINE:COL: message`.\n\n"
+      "Value syntax:\n\n"
+      "- **size**: whole bytes with an optional unit: `B`, `KiB`, `MiB`, `GiB`, `TiB` (binary) or "
+      "`KB`, `MB`, `GB`, `TB` (decimal), e.g. `16MiB`.\n"
+      "- **duration**: a number with a unit `ms`, `s`, `m`, `h`, `d`, or a sum such as `1h30m`.\n"
+      "- **window**: local times `HH:MM-HH:MM`, may wrap past midnight (`19:00-07:00`); empty = always.\n"
+      "- **path**: an absolute path.\n\n";
+  std::string section;
+  for (const KeySpec& spec : table()) {
+    const std::string_view key = spec.key;
+    std::string_view top = key.substr(0, key.find_first_of(".["));
+    if (key.find('.') == std::string_view::npos) top = "general";
+    if (top != section) {
+      section = std::string(top);
+      if (section == "sources") {
+        out += "\n## sources\n\nA list; each item is one folder to watch:\n\n";
+      } else {
+        out += "\n## " + section + "\n\n";
+      }
+      out += "| key | type | default | description |\n|---|---|---|---|\n";
+    }
+    std::string type(spec.type_label);
+    if (!spec.choices.empty()) {
+      type.clear();
+      for (std::string_view choice : spec.choices) {
+        if (!type.empty()) type += " \\| ";
+        type += "`" + std::string(choice) + "`";
+      }
+    }
+    std::string default_cell;
+    if (spec.required) {
+      default_cell = "**required**";
+    } else if (!spec.type_defaults.empty()) {
+      for (const TypeDefault& entry : spec.type_defaults) {
+        if (!default_cell.empty()) default_cell += ", ";
+        default_cell += "`" + std::string(entry.text) + "` (" + std::string(source_type_name(entry.type)) + ")";
+      }
+    } else if (spec.default_text.empty()) {
+      default_cell = "`\"\"`";
+    } else {
+      default_cell = "`" + std::string(spec.default_text) + "`";
+    }
+    out += "| `" + std::string(key) + "` | " + type + " | " + default_cell + " | " + escape_cell(spec.doc) + " |\n";
+  }
+  return out;
+}
+
+}  // namespace medgw::daemon
