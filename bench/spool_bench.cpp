@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   auto core = std::make_shared<log::LogCore>(log::Level::warn);
   core->add_sink(std::make_shared<log::StderrSink>());
   const log::Logger logger(core, "bench");
-  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger);
+  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger, spool::spool_schema());
   const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
   spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 50, 0},
                      spool::SpoolIdentity{"131234567", state.gateway_id(), {*crypto::parse_recipient(argv[3])}, &signer},

@@ -4,7 +4,9 @@
 
 #include <base/time_format.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <system_error>
 
 #include <cerrno>
@@ -23,6 +25,23 @@ int latest_version(std::span<const Migration> migrations) {
 }
 
 }  // namespace
+
+Schema::Schema(std::initializer_list<std::span<const Migration>> components) {
+  for (std::span<const Migration> component : components) all_.insert(all_.end(), component.begin(), component.end());
+  std::sort(all_.begin(), all_.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
+  for (std::size_t i = 0; i < all_.size(); ++i) {
+    if (all_[i].version != static_cast<int>(i) + 1) {
+      throw std::logic_error("state.db migrations: version " + std::to_string(all_[i].version) + " (" +
+                             std::string(all_[i].description) + ") where " + std::to_string(i + 1) +
+                             " was expected: two components use one number, or one is missing");
+    }
+  }
+}
+
+const Schema& spool_schema() {
+  static const Schema schema{spool_migrations()};
+  return schema;
+}
 
 void configure_connection(base::Database& db, bool writable) {
   db.exec("PRAGMA busy_timeout = 10000");
@@ -128,7 +147,8 @@ WriterLock::~WriterLock() {
 StateDb::StateDb(base::Database db, int schema_version, std::string gateway_id, std::optional<WriterLock> lock)
     : lock_(std::move(lock)), db_(std::move(db)), schema_version_(schema_version), gateway_id_(std::move(gateway_id)) {}
 
-StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger) {
+StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger,
+                      const Schema& schema) {
   const std::filesystem::path file = state_dir / file_name;
   if (access == Access::read_only) {
     std::error_code ec;
@@ -139,7 +159,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
     base::Database db = base::Database::open(file, base::Database::Mode::read_only);
     configure_connection(db, false);
     const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
-    if (version > latest_version(state_migrations())) {
+    if (version > schema.latest_version()) {
       throw StateDbError(file.string() + " was written by a newer medgw (schema version " +
                          std::to_string(version) + "); use that version's medgw to read it");
     }
@@ -158,7 +178,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
   base::Database db = base::Database::open(file, base::Database::Mode::read_write_create);
   configure_connection(db, true);
   verify_integrity(db);
-  apply_migrations(db, state_migrations(), logger);
+  apply_migrations(db, schema.migrations(), logger);
 
   {
     base::WriteTransaction transaction(db);

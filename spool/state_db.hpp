@@ -11,17 +11,37 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace medgw::spool {
 
 struct Migration {
-  int version;                   // 1, 2, 3 ... without gaps
+  int version;                   // 1, 2, 3 ... without gaps across all components
   std::string_view description;  // shown in the log when applied
   std::string_view sql;
 };
 
-// The migrations of state.db, in order.
-[[nodiscard]] std::span<const Migration> state_migrations();
+// state.db holds the tables of several components (the spool's queue, the
+// collectors' file index, ...). Each declares its own numbered migrations
+// next to its code; the Schema is their merge in version order. Version
+// numbers are unique across components and leave no gap, so user_version
+// alone says which were applied. Append a new migration with the next free
+// number; never edit one that has shipped.
+class Schema {
+ public:
+  // Throws std::logic_error when two components use one number or a number is missing.
+  Schema(std::initializer_list<std::span<const Migration>> components);
+  [[nodiscard]] std::span<const Migration> migrations() const noexcept { return all_; }
+  [[nodiscard]] int latest_version() const noexcept { return all_.empty() ? 0 : all_.back().version; }
+
+ private:
+  std::vector<Migration> all_;
+};
+
+// The spool's own migrations (gateway identity, the object queue).
+[[nodiscard]] std::span<const Migration> spool_migrations();
+// A state.db with the spool's tables only (the spool's own tests and tools).
+[[nodiscard]] const Schema& spool_schema();
 
 class StateDbError : public std::runtime_error {
  public:
@@ -61,11 +81,12 @@ class StateDb {
 
   // read_write takes the writer lock (refusing when another process holds
   // it), creates state_dir (mode 0700) and the database when missing,
-  // applies migrations and runs quick_check. read_only needs an existing
-  // database, never changes it, and skips quick_check so that `medgw status`
-  // stays fast while the daemon runs.
-  [[nodiscard]] static StateDb open(const std::filesystem::path& state_dir, Access access,
-                                    const log::Logger& logger);
+  // applies the schema's migrations and runs quick_check. read_only needs an
+  // existing database, never changes it, and skips quick_check so that
+  // `medgw status` stays fast while the daemon runs. Both refuse a database
+  // newer than `schema`.
+  [[nodiscard]] static StateDb open(const std::filesystem::path& state_dir, Access access, const log::Logger& logger,
+                                    const Schema& schema);
 
   // Another read-write connection to the same database for a second thread
   // of the process holding the writer lock (WAL: readers never block the

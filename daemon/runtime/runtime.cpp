@@ -1,5 +1,7 @@
 #include <daemon/runtime/runtime.hpp>
 
+#include <collectors/migrations.hpp>
+
 #include <ostream>
 
 namespace medgw::daemon {
@@ -13,6 +15,11 @@ Runtime::~Runtime() {
   tagger.reset();
   signer.reset();
   state.reset();
+}
+
+const spool::Schema& gateway_schema() {
+  static const spool::Schema schema{spool::spool_migrations(), collectors::collectors_migrations()};
+  return schema;
 }
 
 std::vector<crypto::X25519PublicKey> recipients_of(const Config& config) {
@@ -49,7 +56,7 @@ std::unique_ptr<Runtime> open_runtime(const Config& config, const RuntimeOptions
   }
   runtime->set_log_level(level);
   runtime->state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_write,
-                                              runtime->logger.named("statedb")));
+                                              runtime->logger.named("statedb"), gateway_schema()));
   runtime->state->bind_facility(config.facility.code);
   runtime->signer.emplace(crypto::SigningKey::load_or_create(config.state_dir / crypto::SigningKey::file_name));
   runtime->tagger.emplace(crypto::PatientTagger::load_or_create(config.state_dir / "patient-tag.key"));

@@ -56,6 +56,9 @@ struct Runtime {
 [[nodiscard]] std::unique_ptr<Runtime> open_runtime_reporting(const Config& config, std::string_view command,
                                                               std::ostream& err);
 
+// state.db as the gateway uses it: the spool's and the collectors' tables.
+[[nodiscard]] const spool::Schema& gateway_schema();
+
 // The parsed central.recipients of a validated config.
 [[nodiscard]] std::vector<crypto::X25519PublicKey> recipients_of(const Config& config);
 

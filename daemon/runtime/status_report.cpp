@@ -2,6 +2,7 @@
 
 #include <daemon/config/policy_loader.hpp>
 #include <daemon/config/sources.hpp>
+#include <daemon/runtime/runtime.hpp>
 
 #include <collectors/source_stats.hpp>
 
@@ -57,7 +58,7 @@ StateView open_state_view(const Config& config, std::chrono::system_clock::time_
   }
   try {
     view.state.emplace(spool::StateDb::open(config.state_dir, spool::StateDb::Access::read_only,
-                                            log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status")));
+                                            log::Logger(std::make_shared<log::LogCore>(log::Level::error), "status"), gateway_schema()));
   } catch (const std::exception& error) {
     view.problem = error.what();
     return view;

@@ -419,7 +419,7 @@ struct Service::Impl {
     try {
       if (!reader) {
         reader.emplace(spool::StateDb::open(current->state_dir, spool::StateDb::Access::read_only,
-                                            runtime->logger.named("statedb")));
+                                            runtime->logger.named("statedb"), gateway_schema()));
       }
       spool_stats = spool::read_spool_stats(reader->db(), spool_dir(*current), spool_limits(*current), now);
     } catch (const std::exception& error) {

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   core->add_sink(std::make_shared<log::StderrSink>());
   const log::Logger logger(core, "crash-child");
 
-  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger);
+  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger, spool::spool_schema());
   state.db().exec("CREATE TABLE IF NOT EXISTS crash_index (path TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
   const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
   spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 40, 0},

@@ -2,6 +2,8 @@
 // A spool on real files and a real state.db, with a settable clock.
 #include <tests/support/test_support.hpp>
 
+#include <collectors/migrations.hpp>
+
 #include <spool/spool.hpp>
 
 #include <crypto/age_keys.hpp>
@@ -30,13 +32,19 @@ inline spool::ObjectEntry entry_for(const std::filesystem::path& file, std::stri
   return entry;
 }
 
+// state.db with the tables of the spool and of the collectors.
+inline const spool::Schema& schema() {
+  static const spool::Schema both{spool::spool_migrations(), collectors::collectors_migrations()};
+  return both;
+}
+
 struct SpoolFixture {
   explicit SpoolFixture(spool::SpoolLimits limits = {1ULL << 40, 0}) : limits_(limits) { open(); }
 
   void open() {
     spool_.reset();
     state_.reset();
-    state_.emplace(spool::StateDb::open(dir / "state", spool::StateDb::Access::read_write, logger));
+    state_.emplace(spool::StateDb::open(dir / "state", spool::StateDb::Access::read_write, logger, schema()));
     spool_.emplace(*state_, dir / "state" / "spool", limits_,
                    spool::SpoolIdentity{"131234567", state_->gateway_id(), {central.public_key}, &signer}, logger,
                    [this] { return now; });

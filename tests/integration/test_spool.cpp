@@ -302,7 +302,7 @@ TEST_CASE("recovery: temporary files, orphans, lost and damaged objects, interru
 
 TEST_CASE("only one process writes the state", "[spool]") {
   test::SpoolFixture fixture;
-  CHECK_THROWS_WITH(StateDb::open(fixture.dir / "state", StateDb::Access::read_write, fixture.logger),
+  CHECK_THROWS_WITH(StateDb::open(fixture.dir / "state", StateDb::Access::read_write, fixture.logger, test::schema()),
                     Catch::Contains("another medgw process is using"));
-  CHECK_NOTHROW(StateDb::open(fixture.dir / "state", StateDb::Access::read_only, fixture.logger));
+  CHECK_NOTHROW(StateDb::open(fixture.dir / "state", StateDb::Access::read_only, fixture.logger, test::schema()));
 }

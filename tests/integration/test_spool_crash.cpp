@@ -94,7 +94,7 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
     // Restart: recovery, then the checks.
     // In the daemon's order: the state first (it creates state_dir, which a
     // child killed right at its start never got to), then the signing key.
-    spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger);
+    spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger, spool::spool_schema());
     const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
     state.db().exec("CREATE TABLE IF NOT EXISTS crash_index (path TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
     spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 40, 0},

@@ -19,7 +19,7 @@ log::Logger quiet_logger() { return test::capture_logger(std::make_shared<test::
 TEST_CASE("a new state database gets WAL, FULL sync, incremental vacuum and the schema", "[statedb]") {
   test::TempDir dir;
   auto capture = std::make_shared<test::LogCapture>();
-  StateDb state = StateDb::open(dir / "state", StateDb::Access::read_write, test::capture_logger(capture));
+  StateDb state = StateDb::open(dir / "state", StateDb::Access::read_write, test::capture_logger(capture), spool_schema());
   base::Database& db = state.db();
   CHECK(db.query_text("PRAGMA journal_mode") == "wal");
   CHECK(db.query_int64("PRAGMA synchronous") == 2);   // FULL
@@ -27,7 +27,7 @@ TEST_CASE("a new state database gets WAL, FULL sync, incremental vacuum and the 
   CHECK(db.query_int64("PRAGMA foreign_keys") == 1);
   CHECK(db.query_int64("PRAGMA busy_timeout") == 10000);
   CHECK(db.query_int64("PRAGMA temp_store") == 2);    // MEMORY
-  CHECK(state.schema_version() == state_migrations().back().version);
+  CHECK(state.schema_version() == spool_schema().latest_version());
   CHECK(state.gateway_id().size() == 36);
   CHECK(state.gateway_id()[14] == '7');  // UUIDv7
   CHECK(capture->contains("event=statedb.migrated"));
@@ -40,14 +40,14 @@ TEST_CASE("reopening keeps the gateway id and applies nothing again", "[statedb]
   test::TempDir dir;
   std::string id;
   {
-    StateDb first = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    StateDb first = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
     id = first.gateway_id();
   }
   auto capture = std::make_shared<test::LogCapture>();
-  StateDb second = StateDb::open(dir.path(), StateDb::Access::read_write, test::capture_logger(capture));
+  StateDb second = StateDb::open(dir.path(), StateDb::Access::read_write, test::capture_logger(capture), spool_schema());
   CHECK(second.gateway_id() == id);
   CHECK_FALSE(capture->contains("statedb.migrated"));
-  StateDb reader = StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger());
+  StateDb reader = StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger(), spool_schema());
   CHECK(reader.gateway_id() == id);
 }
 
@@ -96,22 +96,22 @@ TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new 
 TEST_CASE("a database written by a newer medgw is refused with a clear error", "[statedb]") {
   test::TempDir dir;
   {
-    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
     state.db().exec("PRAGMA user_version = 999");
   }
   try {
-    (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
     FAIL("opened a newer database");
   } catch (const StateDbError& error) {
     CHECK_THAT(error.what(), Catch::Contains("schema version 999") && Catch::Contains("newer medgw"));
   }
-  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger()), Catch::Contains("newer medgw"));
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger(), spool_schema()), Catch::Contains("newer medgw"));
 }
 
 TEST_CASE("quick_check at open catches a damaged database", "[statedb]") {
   test::TempDir dir;
   {
-    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+    StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
     state.db().exec("CREATE TABLE filler (v TEXT); CREATE INDEX filler_v ON filler(v);");
     state.db().exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
                     "INSERT INTO filler SELECT printf('%050d', i) FROM n;");
@@ -126,20 +126,20 @@ TEST_CASE("quick_check at open catches a damaged database", "[statedb]") {
     const std::string garbage(8192, '\x5a');
     out.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
-  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger()),
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema()),
                     Catch::Contains("state.db") && (Catch::Contains("integrity check") || Catch::Contains("damaged")));
 }
 
 TEST_CASE("read-only access never creates a database", "[statedb]") {
   test::TempDir dir;
-  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger()),
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger(), spool_schema()),
                     Catch::Contains("does not exist yet"));
   CHECK_FALSE(std::filesystem::exists(dir / "state.db"));
 }
 
 TEST_CASE("the state is bound to one facility", "[statedb]") {
   test::TempDir dir;
-  StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger());
+  StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
   state.bind_facility("131234567");
   state.bind_facility("131234567");
   CHECK_THROWS_WITH(state.bind_facility("271234567"), Catch::Contains("belongs to facility 131234567"));
@@ -161,4 +161,25 @@ TEST_CASE("a write transaction rolls back unless committed", "[statedb]") {
     transaction.commit();
   }
   CHECK(db.query_int64("SELECT v FROM t") == 2);
+}
+
+TEST_CASE("the schema merges the components' migrations and refuses a shared number or a gap", "[statedb]") {
+  const Migration spool_part[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {3, "three", "CREATE TABLE c (z INTEGER);"}};
+  const Migration other_part[] = {{2, "two", "CREATE TABLE b (y INTEGER);"}};
+  const Schema merged{spool_part, other_part};
+  REQUIRE(merged.migrations().size() == 3);
+  CHECK(merged.migrations()[1].description == "two");
+  CHECK(merged.latest_version() == 3);
+  const Migration clash[] = {{2, "also two", "CREATE TABLE d (w INTEGER);"}};
+  CHECK_THROWS_WITH((Schema{spool_part, other_part, clash}), Catch::Contains("two components use one number"));
+  CHECK_THROWS_AS((Schema{spool_part}), std::logic_error);  // 2 is missing
+}
+
+TEST_CASE("a database the gateway's full schema made is refused by a narrower schema as newer", "[statedb]") {
+  test::TempDir dir;
+  const Migration extra[] = {{static_cast<int>(spool_schema().latest_version()) + 1, "extra", "CREATE TABLE e (v INTEGER);"}};
+  const Schema wider{spool_migrations(), extra};
+  { (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), wider); }
+  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema()),
+                    Catch::Contains("newer medgw"));
 }

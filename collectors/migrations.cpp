@@ -1,0 +1,86 @@
+// The collectors' part of state.db. Numbers continue the spool's (see
+// spool::Schema); append new migrations with the next free number, never
+// edit one that has shipped.
+#include <collectors/migrations.hpp>
+
+#include <array>
+
+namespace medgw::collectors {
+namespace {
+
+using spool::Migration;
+
+constexpr std::array migrations{
+    Migration{3, "file index", R"sql(
+-- One row per collected file version: what was seen and sent. Paths are raw
+-- bytes, ordered byte-wise, so a re-scan walking the tree in the same order
+-- merge-joins against this table in one sequential pass. Paths name
+-- patients: this table is the one place medgw keeps them (invariant 5).
+CREATE TABLE file_index (
+  source     TEXT NOT NULL,
+  path       BLOB NOT NULL,
+  size       INTEGER NOT NULL,
+  mtime_ns   INTEGER NOT NULL,
+  ctime_ns   INTEGER NOT NULL,
+  device     INTEGER NOT NULL,
+  inode      INTEGER NOT NULL,
+  sha256     BLOB NOT NULL,
+  object_seq INTEGER NOT NULL,            -- the object that recorded this version
+  anomalies  INTEGER NOT NULL DEFAULT 0,  -- bit set of collectors::Anomaly
+  PRIMARY KEY (source, path)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX file_index_anomalies ON file_index (source, anomalies) WHERE anomalies != 0;
+
+-- Working tables of one collection pass (emptied at its start).
+CREATE TABLE scan_new (
+  source   TEXT NOT NULL,
+  path     BLOB NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  device   INTEGER NOT NULL,
+  inode    INTEGER NOT NULL,
+  modified INTEGER NOT NULL,              -- 1: known path with changed metadata
+  PRIMARY KEY (source, path)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE scan_gone (
+  source     TEXT NOT NULL,
+  path       BLOB NOT NULL,
+  size       INTEGER NOT NULL,
+  mtime_ns   INTEGER NOT NULL,
+  device     INTEGER NOT NULL,
+  inode      INTEGER NOT NULL,
+  sha256     BLOB NOT NULL,
+  consumed   INTEGER NOT NULL DEFAULT 0,  -- 1: matched as a rename source
+  PRIMARY KEY (source, path)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX scan_gone_inode ON scan_gone (source, device, inode);
+CREATE INDEX scan_gone_sha256 ON scan_gone (source, sha256);
+
+-- The last pass of each source, for status.
+CREATE TABLE source_passes (
+  source      TEXT PRIMARY KEY,
+  finished_at INTEGER NOT NULL,  -- unix milliseconds
+  outcome     TEXT NOT NULL,     -- finished, paused (spool refused) or failed
+  line        TEXT NOT NULL,     -- one line for people: counts, or why it failed
+  summary     TEXT NOT NULL      -- JSON, counts only
+) STRICT;
+)sql"},
+    Migration{4, "opt-out register", R"sql(
+-- Patients on the hospital's opt-out list, as the gateway last saw it, by a
+-- keyed hash of the patient ID (PatientTagger::digest), never the ID itself.
+-- A patient newly listed after data was sent gets one withdraw entry; one
+-- taken off the list is forgotten here, so listing them again withdraws again.
+CREATE TABLE optout_register (
+  patient_key  BLOB PRIMARY KEY,
+  listed_at    INTEGER NOT NULL,  -- unix milliseconds the gateway first saw the entry
+  withdraw_seq INTEGER            -- the object holding the withdraw entry; NULL when none was needed
+) STRICT, WITHOUT ROWID;
+)sql"},
+};
+
+}  // namespace
+
+std::span<const spool::Migration> collectors_migrations() { return migrations; }
+
+}  // namespace medgw::collectors
