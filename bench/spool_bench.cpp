@@ -4,6 +4,8 @@
 // `--files-per-object` files) and prints one line:
 //   files=N objects=N content_bytes=N object_bytes=N seconds=S
 // Only the build and commit are timed.
+#include <collectors/migrations.hpp>
+
 #include <spool/spool.hpp>
 
 #include <crypto/age_keys.hpp>
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
   auto core = std::make_shared<log::LogCore>(log::Level::warn);
   core->add_sink(std::make_shared<log::StderrSink>());
   const log::Logger logger(core, "bench");
-  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger, spool::spool_schema());
+  spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger,
+                                               spool::Schema{spool::spool_migrations(), collectors::collectors_migrations()});
   const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
   spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 50, 0},
                      spool::SpoolIdentity{"131234567", state.gateway_id(), {*crypto::parse_recipient(argv[3])}, &signer},

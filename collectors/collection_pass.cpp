@@ -1,26 +1,14 @@
-// Collection pass: driver and the scan phase.
+// Collection pass: the driver (feed -> sink -> record) and the summary.
 #include <collectors/collection_pass.hpp>
+
+#include <collectors/tree_feed.hpp>
 
 #include <base/json.hpp>
 
 #include <array>
 #include <cstdio>
-#include <optional>
-#include <system_error>
-
-#include <sys/stat.h>
 
 namespace medgw::collectors {
-namespace {
-
-constexpr std::size_t commit_every = 20'000;
-constexpr std::uint64_t mass_vanish_minimum = 100;
-
-std::string_view view_of(const std::vector<std::uint8_t>& blob) {
-  return {reinterpret_cast<const char*>(blob.data()), blob.size()};
-}
-
-}  // namespace
 
 std::uint64_t PassSummary::anomalous_files() const {
   std::uint64_t total = 0;
@@ -99,62 +87,48 @@ std::string PassSummary::to_text() const {
   return text;
 }
 
-CollectionPass::CollectionPass(spool::StateDb& state, spool::Spool& spool, const SourceProfile& profile,
-                               CollectorSettings settings, const crypto::PatientTagger& tagger, log::Logger logger,
-                               spool::Clock clock, Progress progress)
+CollectionPass::CollectionPass(spool::StateDb& state, spool::Spool& spool, ChangeFeed& feed, CollectorSettings settings,
+                               const crypto::PatientTagger& tagger, log::Logger logger, spool::Clock clock,
+                               Progress progress)
     : state_(state),
       spool_(spool),
-      profile_(profile),
+      feed_(feed),
       settings_(std::move(settings)),
       tagger_(tagger),
       logger_(std::move(logger)),
       clock_(clock ? std::move(clock) : spool::Clock([] { return std::chrono::system_clock::now(); })),
       progress_(std::move(progress)) {}
 
-bool CollectionPass::settled(std::int64_t mtime_ns, std::int64_t ctime_ns) const {
-  const std::int64_t changed = std::max(mtime_ns, ctime_ns);
-  return now_ns_ - changed >= std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.settle).count();
-}
+CollectionPass::CollectionPass(spool::StateDb& state, spool::Spool& spool, const SourceProfile& profile,
+                               CollectorSettings settings, const crypto::PatientTagger& tagger, log::Logger logger,
+                               spool::Clock clock, Progress progress)
+    : state_(state),
+      spool_(spool),
+      owned_feed_(std::make_unique<TreeFeed>(state, profile, settings, logger, clock, progress)),
+      feed_(*owned_feed_),
+      settings_(std::move(settings)),
+      tagger_(tagger),
+      logger_(std::move(logger)),
+      clock_(clock ? std::move(clock) : spool::Clock([] { return std::chrono::system_clock::now(); })),
+      progress_(std::move(progress)) {}
+
+CollectionPass::~CollectionPass() = default;
 
 PassSummary CollectionPass::run() {
   const auto started = std::chrono::steady_clock::now();
   summary_ = PassSummary{};
   summary_.source = settings_.source;
-  waiting_sizes_.clear();
-  now_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_().time_since_epoch()).count();
-  base::Database& db = state_.db();
-  auto clear_scan_tables = [&] {
-    base::WriteTransaction transaction(db);
-    db.prepare("DELETE FROM scan_new WHERE source = ?1").bind_all(settings_.source).run();
-    db.prepare("DELETE FROM scan_gone WHERE source = ?1").bind_all(settings_.source).run();
-    transaction.commit();
-  };
-  clear_scan_tables();
-
-  bool indexed = false;
-  {
-    base::Statement any = db.prepare("SELECT 1 FROM file_index WHERE source = ?1 LIMIT 1");
-    any.bind_all(settings_.source);
-    indexed = any.step();
-  }
+  SpoolSink sink(state_, spool_, settings_.source, settings_.limits(), settings_.policy, feed_.journal(), summary_,
+                 tagger_, logger_, progress_);
   try {
-    if (indexed) {
-      scan();
-      summary_.scan_duration =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-      process_changes();
-      process_gone();
-    } else {
-      scan_and_process_first();
-    }
+    feed_.collect(sink, summary_);
+    sink.flush();
+  } catch (const SinkPaused&) {
+    logger_.warn("collect.paused", "the spool refused new objects; collection resumes when there is room",
+                 {{"source", settings_.source}, {"reason", summary_.pause_reason}});
   } catch (const CollectionError& error) {
     record("failed", error.what());
     throw;
-  } catch (const std::system_error& error) {
-    const std::string message = "source " + settings_.source + ": cannot read " + settings_.root.string() + ": " +
-                                error.code().message();
-    record("failed", message);
-    throw CollectionError(message);
   }
 
   summary_.duration =
@@ -166,7 +140,6 @@ PassSummary CollectionPass::run() {
     line += "; policy: " + text.substr(policy + 11, text.find('\n', policy + 1) - policy - 11);
   }
   record(summary_.paused ? "paused" : "finished", line);
-  clear_scan_tables();
   logger_.info("collect.pass_finished", summary_.paused ? "collection pass paused" : "collection pass finished",
                {{"source", settings_.source},
                 {"seen", summary_.files_seen},
@@ -193,140 +166,6 @@ void CollectionPass::record(std::string_view outcome, std::string_view line) {
       .bind_all(settings_.source, static_cast<std::int64_t>(finished), outcome, line, summary_.to_json())
       .run();
   transaction.commit();
-}
-
-void CollectionPass::scan() {
-  base::Database& db = state_.db();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(settings_.root, ec)) {
-    throw CollectionError("source " + settings_.source + ": " + settings_.root.string() +
-                          " is not a folder (is the share mounted?)");
-  }
-  std::uint64_t index_rows = 0;
-  {
-    base::Statement count = db.prepare("SELECT count(*) FROM file_index WHERE source = ?1");
-    count.bind_all(settings_.source);
-    if (count.step()) index_rows = static_cast<std::uint64_t>(count.column_int64(0));
-  }
-
-  base::Statement cursor =
-      db.prepare("SELECT path, size, mtime_ns, ctime_ns, inode FROM file_index WHERE source = ?1 ORDER BY path");
-  cursor.bind_all(settings_.source);
-  base::Statement insert_new = db.prepare(
-      "INSERT INTO scan_new (source, path, size, mtime_ns, ctime_ns, device, inode, modified) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  base::Statement insert_gone = db.prepare(
-      "INSERT INTO scan_gone (source, path, size, mtime_ns, device, inode, sha256) "
-      "SELECT source, path, size, mtime_ns, device, inode, sha256 FROM file_index WHERE source = ?1 AND path = ?2");
-
-  std::optional<base::WriteTransaction> transaction;
-  transaction.emplace(db);
-  std::size_t pending_writes = 0;
-  auto opened = std::chrono::steady_clock::now();
-  auto wrote = [&] {
-    if (++pending_writes < commit_every) return;
-    transaction->commit();
-    transaction.emplace(db);
-    pending_writes = 0;
-    opened = std::chrono::steady_clock::now();
-  };
-  // The walk of a large unchanged tree writes nothing for a long time: let
-  // the uploader (another connection) write in between.
-  auto yield_now_and_then = [&] {
-    if (summary_.files_seen % 1024 != 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - opened < std::chrono::milliseconds(500)) return;
-    transaction->commit();
-    transaction.emplace(db);
-    pending_writes = 0;
-    opened = now;
-  };
-
-  bool cursor_valid = cursor.step();
-  std::string cursor_path;
-  if (cursor_valid) cursor_path = std::string(view_of(cursor.column_blob(0)));
-  std::vector<std::string> unreadable_prefixes;
-  std::uint64_t gone = 0;
-  auto protected_path = [&](std::string_view path) {
-    for (const std::string& prefix : unreadable_prefixes) {
-      if (path.starts_with(prefix)) return true;
-    }
-    return false;
-  };
-  auto advance = [&] {
-    cursor_valid = cursor.step();
-    if (cursor_valid) cursor_path = std::string(view_of(cursor.column_blob(0)));
-  };
-  // Index rows before `limit` (all, when empty) are paths the walk did not see.
-  auto consume_gone_until = [&](std::optional<std::string_view> limit) {
-    while (cursor_valid && (!limit || std::string_view(cursor_path) < *limit)) {
-      if (protected_path(cursor_path)) {
-        ++summary_.unchanged;  // under a folder we could not read: unknown, not gone
-      } else {
-        insert_gone.bind_all(settings_.source, std::span<const std::uint8_t>(
-                                                   reinterpret_cast<const std::uint8_t*>(cursor_path.data()), cursor_path.size()));
-        insert_gone.run();
-        insert_gone.reset();
-        ++gone;
-        wrote();
-      }
-      advance();
-    }
-  };
-
-  TreeWalker walker;
-  summary_.walk = walker.walk(
-      settings_.root,
-      [&](std::string_view path, const FileStat& stat) {
-        ++summary_.files_seen;
-        consume_gone_until(path);
-        bool modified = false;
-        if (cursor_valid && std::string_view(cursor_path) == path) {
-          const bool same = cursor.column_int64(1) == static_cast<std::int64_t>(stat.size) &&
-                            cursor.column_int64(2) == stat.mtime_ns && cursor.column_int64(3) == stat.ctime_ns &&
-                            cursor.column_int64(4) == static_cast<std::int64_t>(stat.inode);
-          advance();
-          if (same) {
-            ++summary_.unchanged;
-            yield_now_and_then();
-            if (progress_ && summary_.files_seen % 4096 == 0) progress_(summary_);
-            return;
-          }
-          modified = true;
-        }
-        insert_new.bind_all(settings_.source,
-                            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(path.data()), path.size()),
-                            stat.size, stat.mtime_ns, stat.ctime_ns, stat.device, stat.inode, modified ? 1 : 0);
-        insert_new.run();
-        insert_new.reset();
-        wrote();
-        if (progress_ && summary_.files_seen % 4096 == 0) progress_(summary_);
-      },
-      [&](WalkProblem problem, std::string_view path) {
-        if (problem == WalkProblem::unreadable_directory) unreadable_prefixes.push_back(std::string(path) + "/");
-        if (problem == WalkProblem::unreadable_directory || problem == WalkProblem::unreadable_file) {
-          logger_.warn("collect.unreadable", "cannot read part of the source; it is skipped and counted",
-                       {{"source", settings_.source}, {"what", walk_problem_name(problem)}});
-        }
-      });
-  consume_gone_until(std::nullopt);
-  transaction->commit();
-  transaction.reset();
-  gone_left_ = gone;
-
-  if (summary_.files_seen == 0 && index_rows > 0 && !settings_.accept_mass_deletion) {
-    throw CollectionError("source " + settings_.source + ": " + settings_.root.string() + " is empty but " +
-                          std::to_string(index_rows) +
-                          " files were collected from it before; is the share mounted? Nothing was changed. If "
-                          "the files were really removed, run: medgw collect --once --accept-deletions");
-  }
-  if (gone >= mass_vanish_minimum && gone * 2 > index_rows && !settings_.accept_mass_deletion) {
-    summary_.deletes_withheld = true;
-    logger_.error("collect.mass_vanish",
-                  "more than half of the source's files vanished at once; their deletions are withheld until "
-                  "confirmed: check the share, then run medgw collect --once --accept-deletions",
-                  {{"source", settings_.source}, {"vanished", gone}, {"indexed", index_rows}});
-  }
 }
 
 }  // namespace medgw::collectors

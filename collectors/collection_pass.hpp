@@ -1,24 +1,19 @@
 #pragma once
-// One collection pass over one source, the same for every source type:
+// One collection pass over one source, the same for every source type: its
+// change feed finds what changed since the last pass and hands it to the
+// spool sink, which applies the patient policy, batches the changes into
+// objects and records the feed's state in the transaction that records each
+// object (invariant 1). The pass records its outcome for status.
 //
-// 1. scan: walk the tree in path order and merge-join it with the file index;
-//    paths that are new, changed or gone go to the pass's scan tables (in
-//    state.db: they name patients, so never in temporary files elsewhere);
-// 2. changes, in path order: a new path whose inode, size and mtime are those
-//    of a gone one is a rename (nothing read, nothing sent again); otherwise a
-//    file is read only once it has settled (unchanged for `settle` and still
-//    the same after reading), hashed, matched against gone content by SHA-256
-//    (a copy under a new name is a rename too), analysed by the source's
-//    profile and batched;
-// 3. what is still gone is deleted, unless a file still settling could be its
-//    new name;
-// 4. each batch becomes one spool object, and the index rows of its entries
-//    are written in the transaction that records the object (invariant 1).
+// A folder tree (SS-MIX2, DPC, UKE) is read by a TreeFeed (tree_feed.hpp):
+// walk + file index + settle. A source that is pushed to us or polled over
+// the network brings a feed of its own.
 //
 // When the spool refuses (full, or low disk) the pass stops; the next pass
-// starts again from the index, which holds only what was committed.
+// starts again from what was committed.
 #include <collectors/anomaly.hpp>
 #include <collectors/source_profile.hpp>
+#include <collectors/spool_sink.hpp>
 #include <collectors/tree_walker.hpp>
 
 #include <spool/spool.hpp>
@@ -38,6 +33,7 @@ namespace medgw::collectors {
 
 struct CollectorSettings {
   std::string source;  // name in the index and the manifests
+  // A folder tree's (TreeFeed): its root and how long a file must rest.
   std::filesystem::path root;
   std::chrono::milliseconds settle{0};
   std::uint64_t object_target = 8ULL << 20;      // plain bytes per object
@@ -48,6 +44,8 @@ struct CollectorSettings {
   bool accept_mass_deletion = false;
   // The opt-out list and collection window in force for this pass.
   std::shared_ptr<const PatientPolicy> policy = std::make_shared<const PatientPolicy>();
+
+  [[nodiscard]] SinkLimits limits() const { return {object_target, object_max_entries, in_memory_limit}; }
 };
 
 struct PassSummary {
@@ -87,56 +85,56 @@ struct PassSummary {
   [[nodiscard]] std::string to_text() const;
 };
 
-// A file the scan found new or changed, as the changes phase takes it.
-struct ScanRow {
-  std::string path;
-  FileStat stat;
-  bool modified = false;  // a known path whose stat changed
-};
-
 class CollectionError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// How a source finds its changes.
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+  // Hands what changed since the last pass to `sink` (which commits the
+  // feed's journal with each object) and counts into `summary`. Throws
+  // CollectionError when the source cannot be read at all (nothing is
+  // changed then), SinkPaused when the spool refused.
+  virtual void collect(SpoolSink& sink, PassSummary& summary) = 0;
+  // What the sink commits with each object: the feed's record of what it sent.
+  [[nodiscard]] virtual SinkJournal& journal() = 0;
 };
 
 class CollectionPass {
  public:
   using Progress = std::function<void(const PassSummary&)>;
 
+  // A pass of `feed` (settings: source name, object sizes, policy).
+  CollectionPass(spool::StateDb& state, spool::Spool& spool, ChangeFeed& feed, CollectorSettings settings,
+                 const crypto::PatientTagger& tagger, log::Logger logger, spool::Clock clock, Progress progress = {});
+  // A pass over the folder tree settings.root read with `profile` (a TreeFeed).
   CollectionPass(spool::StateDb& state, spool::Spool& spool, const SourceProfile& profile, CollectorSettings settings,
                  const crypto::PatientTagger& tagger, log::Logger logger, spool::Clock clock, Progress progress = {});
+  ~CollectionPass();
+  CollectionPass(const CollectionPass&) = delete;
+  CollectionPass& operator=(const CollectionPass&) = delete;
 
-  // Throws CollectionError when the source cannot be scanned at all (missing
+  // Throws CollectionError when the source cannot be read at all (missing
   // root, or an empty root where files were indexed: an unmounted share);
   // the failure is recorded for status all the same.
   PassSummary run();
 
  private:
-  struct Batch;
-  using PageSource = std::function<std::vector<ScanRow>()>;  // an empty page: no more
-  void scan();
-  // The first pass of a source (nothing indexed: nothing can be renamed or
-  // gone) walks and processes at once, the walk on its own thread.
-  void scan_and_process_first();
-  void process_changes(PageSource next_page = {});
-  void process_gone();
-  void flush(Batch& batch);
-  bool settled(std::int64_t mtime_ns, std::int64_t ctime_ns) const;
-  void note_anomalies(const Analysis& analysis, std::string_view action);
   void record(std::string_view outcome, std::string_view line);
 
   spool::StateDb& state_;
   spool::Spool& spool_;
-  const SourceProfile& profile_;
+  std::unique_ptr<ChangeFeed> owned_feed_;
+  ChangeFeed& feed_;
   CollectorSettings settings_;
   const crypto::PatientTagger& tagger_;
   log::Logger logger_;
   spool::Clock clock_;
   Progress progress_;
   PassSummary summary_;
-  std::int64_t now_ns_ = 0;
-  std::vector<std::uint64_t> waiting_sizes_;
-  std::uint64_t gone_left_ = 0;  // scan_gone rows not yet matched as a rename source
 };
 
 }  // namespace medgw::collectors

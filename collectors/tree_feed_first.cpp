@@ -1,8 +1,8 @@
-// Collection pass: the first pass of a source. With nothing indexed there is
+// The tree feed: the first pass of a source. With nothing indexed there is
 // nothing to compare with, nothing renamed and nothing gone, so the walk feeds
 // the changes phase directly (in path order, a page at a time) from its own
 // thread instead of staging every path in the scan tables first.
-#include <collectors/collection_pass.hpp>
+#include <collectors/tree_feed.hpp>
 
 #include <condition_variable>
 #include <deque>
@@ -66,7 +66,7 @@ class PageQueue {
 
 }  // namespace
 
-void CollectionPass::scan_and_process_first() {
+void TreeFeed::scan_and_process_first(SpoolSink& sink) {
   std::error_code ec;
   if (!std::filesystem::is_directory(settings_.root, ec)) {
     throw CollectionError("source " + settings_.source + ": " + settings_.root.string() +
@@ -103,9 +103,9 @@ void CollectionPass::scan_and_process_first() {
     queue.finish(error);
   });
   try {
-    process_changes([&] {
+    process_changes(sink, [&] {
       std::vector<ScanRow> page = queue.pop();
-      summary_.files_seen += page.size();  // every file of a first pass goes through here
+      summary_->files_seen += page.size();  // every file of a first pass goes through here
       return page;
     });
   } catch (...) {
@@ -115,7 +115,7 @@ void CollectionPass::scan_and_process_first() {
   }
   queue.cancel();  // a pause leaves the walk unfinished: stop it
   walker_thread.join();
-  summary_.walk = counters;
+  summary_->walk = counters;
 }
 
 }  // namespace medgw::collectors

@@ -1,0 +1,65 @@
+#include <collectors/file_index_journal.hpp>
+
+#include <base/sqlite.hpp>
+
+#include <span>
+
+namespace medgw::collectors {
+namespace {
+
+std::span<const std::uint8_t> blob(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+void FileIndexJournal::upsert(std::string path, const FileStat& stat, std::string sha256, AnomalySet anomalies) {
+  ops_.push_back({Op::Kind::upsert, std::move(path), stat, std::move(sha256), anomalies});
+}
+
+void FileIndexJournal::touch(std::string path, const FileStat& stat) {
+  ops_.push_back({Op::Kind::touch, std::move(path), stat, {}, 0});
+}
+
+void FileIndexJournal::remove(std::string path) { ops_.push_back({Op::Kind::remove, std::move(path), {}, {}, 0}); }
+
+void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
+  base::Statement upsert = db.prepare(
+      "INSERT INTO file_index (source, path, size, mtime_ns, ctime_ns, device, inode, sha256, object_seq, anomalies) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (source, path) DO UPDATE SET "
+      "size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, device = excluded.device, "
+      "inode = excluded.inode, sha256 = excluded.sha256, object_seq = excluded.object_seq, anomalies = excluded.anomalies");
+  base::Statement touch = db.prepare(
+      "UPDATE file_index SET size = ?3, mtime_ns = ?4, ctime_ns = ?5, device = ?6, inode = ?7 "
+      "WHERE source = ?1 AND path = ?2");
+  base::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path = ?2");
+  std::uint64_t touched = 0;
+  for (const Op& op : ops_) {
+    switch (op.kind) {
+      case Op::Kind::upsert:
+        upsert.bind_all(source_, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+                        op.stat.inode, blob(op.sha256), object_seq, static_cast<std::int64_t>(op.anomalies));
+        upsert.run();
+        upsert.reset();
+        break;
+      case Op::Kind::touch:
+        touch.bind_all(source_, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+                       op.stat.inode);
+        touch.run();
+        touch.reset();
+        ++touched;
+        break;
+      case Op::Kind::remove:
+        remove.bind_all(source_, blob(op.path));
+        remove.run();
+        remove.reset();
+        break;
+    }
+  }
+  // Counted here: only what was committed (a rolled-back commit throws out of
+  // the transaction before the pass goes on).
+  if (summary_ != nullptr) summary_->metadata_only += touched;
+  ops_.clear();
+}
+
+}  // namespace medgw::collectors

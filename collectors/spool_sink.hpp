@@ -1,0 +1,128 @@
+#pragma once
+// Where every source's changes go: the patient-level policy, batching into
+// spool objects, and the commit that records the source's own state in the
+// transaction that records the object (DESIGN.md §7 invariant 1).
+//
+// A change feed (the tree walker of SS-MIX2/DPC/UKE folders today; a DICOM
+// receiver or a FHIR poller tomorrow) asks the sink whether a patient's data
+// may go, then hands it entries. The sink packs small entries many to an
+// object (about CollectorSettings::object_target plain bytes, at most
+// object_max_entries) and gives a large one an object of its own. What the
+// feed must remember about the entries of a batch (an index row, a
+// watermark) goes into its SinkJournal, which the sink commits with the
+// object or drops with it.
+#include <collectors/anomaly.hpp>
+#include <collectors/policy.hpp>
+
+#include <spool/spool.hpp>
+#include <spool/state_db.hpp>
+
+#include <crypto/patient_tag.hpp>
+
+#include <base/log.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace medgw::collectors {
+
+struct PassSummary;
+
+// What a feed must record about a batch's entries, with the object.
+class SinkJournal {
+ public:
+  virtual ~SinkJournal() = default;
+  // Inside the transaction that records the object (`object_seq`), or in one
+  // of its own with `object_seq` 0 when the batch carried no entry (only
+  // bookkeeping, such as a file whose stat changed but not its content).
+  virtual void commit(base::Database& db, std::int64_t object_seq) = 0;
+  // The batch was not sent (a streamed file changed meanwhile): forget it,
+  // the next pass finds the same changes again.
+  virtual void discard() = 0;
+  [[nodiscard]] virtual bool empty() const = 0;
+};
+
+// One manifest entry and what the sink counts and logs about it.
+struct SinkItem {
+  spool::ObjectEntry entry;
+  AnomalySet anomalies = 0;
+  std::string patient_id;  // for the keyed tag of an anomaly line; never logged itself
+};
+
+// The spool refused the object (full, disk low or full): the pass stops
+// here; what was committed is consistent, the rest waits for the next pass.
+class SinkPaused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SinkLimits {
+  std::uint64_t object_target = 8ULL << 20;    // plain bytes per object
+  std::size_t object_max_entries = 20'000;
+  std::uint64_t in_memory_limit = 8ULL << 20;  // larger files get an object of their own, streamed
+};
+
+class SpoolSink {
+ public:
+  using Progress = std::function<void(const PassSummary&)>;
+
+  SpoolSink(spool::StateDb& state, spool::Spool& spool, std::string source, SinkLimits limits,
+            std::shared_ptr<const PatientPolicy> policy, SinkJournal& journal, PassSummary& summary,
+            const crypto::PatientTagger& tagger, log::Logger logger, Progress progress = {});
+  SpoolSink(const SpoolSink&) = delete;
+  SpoolSink& operator=(const SpoolSink&) = delete;
+
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  [[nodiscard]] const SinkLimits& limits() const noexcept { return limits_; }
+  [[nodiscard]] const PatientPolicy& policy() const noexcept { return *policy_; }
+  [[nodiscard]] const std::shared_ptr<const PatientPolicy>& shared_policy() const noexcept { return policy_; }
+
+  // ---- the policy: asked before anything is read, counted ----
+  // True when the data must not be sent (an opted-out patient, a date before
+  // policy.since): the feed neither reads nor records it, so it is new again
+  // once the policy lets it through.
+  [[nodiscard]] bool refuse(Exclusion exclusion);
+  // The content names an opted-out patient (a file filed under another one).
+  [[nodiscard]] bool refuse_content_patient(std::string_view patient_id);
+
+  // ---- batching ----
+  // Call before adding content of `size` bytes: flushes the batch when the
+  // entry would not fit, and always before a large (streamed) entry.
+  void make_room(std::uint64_t size);
+  // Adds an entry; `content` (small files) is copied into the batch, a large
+  // file is streamed from entry.file by the builder. Record the entry in the
+  // journal first: add() flushes only after taking the entry (when the batch
+  // is full or the entry was large), so entry and record commit together.
+  // Throws SinkPaused.
+  void add(SinkItem item, std::optional<std::string_view> content = std::nullopt);
+  // Sends what the batch holds (and commits the journal). Throws SinkPaused.
+  void flush();
+
+ private:
+  void note_anomalies(const SinkItem& item);
+  void count_committed();
+  void clear();
+
+  spool::StateDb& state_;
+  spool::Spool& spool_;
+  std::string source_;
+  SinkLimits limits_;
+  std::shared_ptr<const PatientPolicy> policy_;
+  SinkJournal& journal_;
+  PassSummary& summary_;
+  const crypto::PatientTagger& tagger_;
+  log::Logger logger_;
+  Progress progress_;
+  std::vector<spool::ObjectEntry> entries_;
+  std::vector<AnomalySet> anomalies_;
+  std::string arena_;  // contents of the in-memory entries (capacity fixed: views point into it)
+  std::uint64_t content_bytes_ = 0;
+};
+
+}  // namespace medgw::collectors
