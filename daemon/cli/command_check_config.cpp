@@ -1,6 +1,7 @@
 #include <daemon/cli/commands.hpp>
 #include <daemon/config/config_loader.hpp>
 #include <daemon/config/config_table.hpp>
+#include <daemon/runtime/source_registry.hpp>
 
 #include <ostream>
 
@@ -10,11 +11,11 @@ int command_check_config(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
   if (invocation.has("reference")) {
-    out << config_reference_markdown();
+    out << config_reference_markdown(config_schema());
     return exit_ok;
   }
   const std::filesystem::path file = invocation.config_path();
-  const LoadResult loaded = load_config(file);
+  const LoadResult loaded = load_config(file, config_schema());
   std::size_t errors = 0;
   for (const Diagnostic& diagnostic : loaded.diagnostics) {
     err << diagnostic.format() << "\n";
@@ -34,7 +35,7 @@ int command_check_config(Invocation& invocation) {
   out << file.string() << ": valid; facility " << config.facility.code << ", " << config.sources.size()
       << (config.sources.size() == 1 ? " source" : " sources") << " (";
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
-    out << (i ? ", " : "") << config.sources[i].name << ":" << source_type_name(config.sources[i].type);
+    out << (i ? ", " : "") << config.sources[i].name << ":" << config.sources[i].type;
   }
   out << ")";
   if (!warnings.empty()) out << "; " << warnings.size() << " warning(s) about this machine";

@@ -1,12 +1,9 @@
 // medgw collect --once: one collection pass over every source into the spool.
 #include <daemon/cli/commands.hpp>
 #include <daemon/config/config_loader.hpp>
-#include <daemon/config/policy_loader.hpp>
-#include <daemon/config/sources.hpp>
+#include <daemon/runtime/collection_run.hpp>
 #include <daemon/runtime/runtime.hpp>
-#include <daemon/runtime/source_profiles.hpp>
-
-#include <collectors/collection_pass.hpp>
+#include <daemon/runtime/source_registry.hpp>
 
 #include <ostream>
 
@@ -21,20 +18,21 @@ int command_collect(Invocation& invocation) {
     err << "medgw collect: add --once (the daemon, `medgw run`, collects continuously)\n";
     return exit_usage;
   }
-  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), config_schema(), err);
   if (!loaded) return exit_usage;
   const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "collect", err);
   if (!runtime) return exit_failure;
-  const Config& config = runtime->config;
-  PolicyLoader policy_loader(config.policy);
-  if (auto problem = policy_loader.refresh(std::chrono::system_clock::now())) {
-    err << "medgw collect: " << *problem << "\n";
+  const SourcePlan plan(runtime->config);
+  Collector collector(*runtime, runtime->config.policy);
+  if (const base::Status usable = collector.refresh_policy(std::chrono::system_clock::now()); !usable) {
+    err << "medgw collect: " << usable.error().message << "\n";
     return exit_failure;
   }
-  const std::shared_ptr<const collectors::PatientPolicy> policy = policy_loader.current();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   auto last_progress = std::chrono::steady_clock::now();
-  auto progress = [&](const collectors::PassSummary& s) {
+  PassOptions options;
+  options.accept_mass_deletion = invocation.has("accept-deletions");
+  options.progress = [&](const collectors::PassSummary& s) {
     if (!tty) return;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_progress < std::chrono::milliseconds(200)) return;
@@ -43,14 +41,8 @@ int command_collect(Invocation& invocation) {
         << s.renamed << " renamed, " << s.objects << " objects" << std::flush;
   };
 
-  const SourceProfiles profiles(config.facility.code);
-  bool paused = false;
-  bool failed = false;
-
   // Newly opted-out patients are withdrawn before anything else is spooled.
-  log::Logger policy_logger = runtime->logger.named("policy");
-  const collectors::RegisterUpdate register_update = collectors::update_optout_register(
-      *runtime->state, *runtime->spool, *policy, profiles.patient_sources(config), *runtime->tagger, policy_logger, spool::Clock{});
+  const collectors::RegisterUpdate register_update = collector.withdraw_newly_listed(plan);
   if (register_update.withdrawn > 0 || register_update.resumed > 0) {
     out << "opt-out: " << register_update.withdrawn << " newly opted-out patients withdrawn, "
         << register_update.resumed << " taken off the list (collected again)\n";
@@ -60,16 +52,13 @@ int command_collect(Invocation& invocation) {
         << "); nothing is collected until they are\n";
     return exit_failure;
   }
-  for (const CollectorSource& source : collector_sources(config)) {
+  bool paused = false;
+  bool failed = false;
+  for (const SourcePass& pass : plan.passes()) {
     try {
-      collectors::CollectorSettings settings{source.label, source.root, source.config->settle};
-      settings.accept_mass_deletion = invocation.has("accept-deletions");
-      settings.policy = policy;
-      collectors::CollectionPass pass(*runtime->state, *runtime->spool, profiles.of(source.kind), settings, *runtime->tagger,
-                                      runtime->logger.named("collect"), spool::Clock{}, progress);
-      const collectors::PassSummary summary = pass.run();
+      const collectors::PassSummary summary = collector.pass(pass, options);
       if (tty) err << "\r\033[K" << std::flush;
-      out << source.label << ": " << summary.to_text() << "\n";
+      out << pass.label << ": " << summary.to_text() << "\n";
       if (summary.paused) {
         paused = true;
         break;

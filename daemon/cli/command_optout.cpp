@@ -3,6 +3,7 @@
 #include <daemon/config/config_loader.hpp>
 #include <daemon/config/policy_loader.hpp>
 #include <daemon/runtime/runtime.hpp>
+#include <daemon/runtime/source_registry.hpp>
 
 #include <crypto/patient_tag.hpp>
 
@@ -24,7 +25,7 @@ std::string iso_date(std::string_view yyyymmdd) {
 int command_optout_check(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
-  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), config_schema(), err);
   if (!loaded) return exit_usage;
   const Config& config = *loaded;
   const std::string& patient_id = invocation.positional.front();

@@ -2,6 +2,7 @@
 #include <daemon/cli/commands.hpp>
 #include <daemon/config/config_loader.hpp>
 #include <daemon/runtime/runtime.hpp>
+#include <daemon/runtime/source_registry.hpp>
 #include <daemon/service/service.hpp>
 
 #include <ostream>
@@ -11,7 +12,7 @@ namespace medgw::daemon {
 int command_run(Invocation& invocation) {
   std::ostream& err = *invocation.err;
   const std::filesystem::path file = invocation.config_path();
-  const LoadResult loaded = load_config(file);
+  const LoadResult loaded = load_config(file, config_schema());
   if (!loaded.ok()) {
     for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
     err << "medgw run: " << file.string() << " has errors; nothing was started (check it with medgw check-config)\n";

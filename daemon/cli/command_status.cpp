@@ -3,8 +3,8 @@
 #include <daemon/cli/commands.hpp>
 #include <daemon/config/config_loader.hpp>
 #include <daemon/config/policy_loader.hpp>
-#include <daemon/config/sources.hpp>
 #include <daemon/runtime/status_report.hpp>
+#include <daemon/runtime/source_registry.hpp>
 
 #include <collectors/source_stats.hpp>
 
@@ -69,7 +69,7 @@ std::string policy_line(const Config& config, spool::StateDb* state, std::chrono
 int command_status(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
-  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), config_schema(), err);
   if (!loaded) return exit_usage;
   const Config& config = *loaded;
   const spool::SpoolLimits limits{config.spool.max_bytes, config.spool.min_free};
@@ -100,9 +100,15 @@ int command_status(Invocation& invocation) {
       out << "  signing:   " << key << " (list it under the facility's gateways in the central's receiver.yaml)\n";
     }
   }
-  for (const SourceConfig& source : config.sources) {
-    out << "  source:    " << source.name << " (" << source_type_name(source.type) << ") " << source.path.string() << "\n";
-    for (const CollectorSource& collection : collector_sources(source)) {
+  const SourcePlan plan(config);
+  for (std::size_t source_index = 0; source_index < config.sources.size(); ++source_index) {
+    const SourceConfig& source = config.sources[source_index];
+    const std::vector<const SourcePass*> passes = plan.of_source(source_index);
+    out << "  source:    " << source.name << " (" << source.type << ")";
+    if (!passes.empty() && !passes.front()->root.empty()) out << " " << passes.front()->root.string();
+    out << "\n";
+    for (const SourcePass* pass : passes) {
+      const SourcePass& collection = *pass;
       if (!with_index) continue;
       const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
       const std::string indent = "             ";

@@ -3,6 +3,7 @@
 #include <daemon/config/config_loader.hpp>
 #include <daemon/delivery/uploader.hpp>
 #include <daemon/runtime/runtime.hpp>
+#include <daemon/runtime/source_registry.hpp>
 
 #include <cstdio>
 #include <ostream>
@@ -18,7 +19,7 @@ int command_upload(Invocation& invocation) {
     err << "medgw upload: add --once (the daemon, `medgw run`, uploads continuously)\n";
     return exit_usage;
   }
-  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), err);
+  const std::optional<Config> loaded = load_config_reporting(invocation.config_path(), config_schema(), err);
   if (!loaded) return exit_usage;
   const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "upload", err);
   if (!runtime) return exit_failure;

@@ -6,28 +6,53 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace medgw::daemon {
 
-enum class SourceType { ssmix2, dpc, receipt };
 enum class UnidentifiedPolicy { hold, send };
 
-[[nodiscard]] std::string_view source_type_name(SourceType type);
+// One parsed value of a key (the field its kind uses).
+struct ConfigValue {
+  std::string text;
+  std::vector<std::string> list;
+  std::uint64_t size = 0;
+  Duration duration{};
+  TimeWindow window;
+};
 
 struct FacilityConfig {
   std::string code;  // 9 digits: prefecture (2) + medical institution code (7)
   std::string name;
 };
 
+// One item of `sources`. The keys every source has are fields; the keys of
+// its type (a folder path, a DICOM listen address...) are declared by the
+// type (daemon/runtime/source_*.cpp) and kept, parsed, in `settings`.
 struct SourceConfig {
   std::string name;
-  SourceType type = SourceType::ssmix2;
-  std::filesystem::path path;
-  std::filesystem::path extended_path;  // SS-MIX2 extended storage; empty = none
+  std::string type;  // a source type of the registry (daemon/runtime/source_registry.cpp)
   Duration scan_interval{};
   Duration settle{};
+  std::map<std::string, ConfigValue, std::less<>> settings;  // the type's keys, defaults applied
+
+  [[nodiscard]] const ConfigValue* setting(std::string_view key) const {
+    const auto found = settings.find(key);
+    return found == settings.end() ? nullptr : &found->second;
+  }
+  // A path or text key of the type; empty when not set.
+  [[nodiscard]] std::filesystem::path path(std::string_view key) const {
+    const ConfigValue* value = setting(key);
+    return value == nullptr ? std::filesystem::path() : std::filesystem::path(value->text);
+  }
+  [[nodiscard]] std::string text(std::string_view key) const {
+    const ConfigValue* value = setting(key);
+    return value == nullptr ? std::string() : value->text;
+  }
 };
 
 struct CentralConfig {

@@ -1,7 +1,6 @@
 #include <daemon/config/config_loader.hpp>
 
 #include <daemon/config/config_table.hpp>
-#include <daemon/config/sources.hpp>
 
 #include <base/private_file.hpp>
 
@@ -51,7 +50,7 @@ std::string node_kind(const YAML::Node& node) {
 
 class Loader {
  public:
-  explicit Loader(std::filesystem::path file) : file_(std::move(file)) {}
+  Loader(std::filesystem::path file, const ConfigSchema& schema) : file_(std::move(file)), schema_(schema) {}
 
   LoadResult run(std::string_view text) {
     YAML::Node root;
@@ -90,23 +89,32 @@ class Loader {
     diagnostics_.push_back({Diagnostic::Severity::warning, file_, at.line, at.column, std::move(message)});
   }
 
-  static const KeySpec* find_spec(std::string_view key) {
-    for (const KeySpec& spec : config_table()) {
+  // The row of `key`: the main table's, or for a key of a sources[] item
+  // that is not common to all sources, the item's type's. Without a usable
+  // type, any type's row of that name (its value is still checked).
+  const KeySpec* find_spec(std::string_view key) const {
+    for (const KeySpec& spec : schema_.keys) {
       if (spec.key == key) return &spec;
+    }
+    if (!key.starts_with(source_item_prefix)) return nullptr;
+    const std::string_view own = key.substr(source_item_prefix.size());
+    if (current_type_ != nullptr) return find_type_key(*current_type_, own);
+    for (const SourceTypeSpec* type : schema_.source_types) {
+      if (const KeySpec* spec = find_type_key(*type, own)) return spec;
     }
     return nullptr;
   }
 
-  static bool is_section(std::string_view key) {
+  bool is_section(std::string_view key) const {
     const std::string prefix = std::string(key) + ".";
-    return std::any_of(config_table().begin(), config_table().end(),
+    return std::any_of(schema_.keys.begin(), schema_.keys.end(),
                        [&](const KeySpec& spec) { return spec.key.starts_with(prefix); });
   }
 
   // Keys that may appear directly under `prefix`, for "did you mean".
-  static std::vector<std::string> children_of(std::string_view prefix) {
+  std::vector<std::string> children_of(std::string_view prefix) const {
     std::set<std::string> names;
-    for (const KeySpec& spec : config_table()) {
+    for (const KeySpec& spec : schema_.keys) {
       std::string_view key = spec.key;
       if (!prefix.empty()) {
         if (!key.starts_with(std::string(prefix) + ".")) continue;
@@ -114,10 +122,13 @@ class Loader {
       }
       names.insert(std::string(key.substr(0, key.find_first_of(".["))));
     }
+    if (prefix == "sources[]" && current_type_ != nullptr) {
+      for (const KeySpec& spec : current_type_->keys) names.insert(std::string(spec.key));
+    }
     return {names.begin(), names.end()};
   }
 
-  static std::string suggestion(std::string_view name, std::string_view prefix) {
+  std::string suggestion(std::string_view name, std::string_view prefix) const {
     std::string best;
     std::size_t best_distance = 3;
     for (const std::string& candidate : children_of(prefix)) {
@@ -172,10 +183,32 @@ class Loader {
           add_error(value_at, "'" + display + "' must be a map of keys, found " + node_kind(value));
         }
         // A null section (e.g. "central:" alone) reports its required keys below.
+      } else if (prefix == "sources[]" && current_type_ != nullptr && is_other_types_key(name)) {
+        add_error(key_at, "unknown key '" + display + "': type " + std::string(current_type_->name) +
+                              " has no key '" + name + "'" + suggestion(name, prefix));
       } else {
         add_error(key_at, "unknown key '" + display + "'" + suggestion(name, prefix.starts_with("sources[]") ? "sources[]" : prefix));
       }
     }
+  }
+
+  bool is_other_types_key(std::string_view name) const {
+    return std::any_of(schema_.source_types.begin(), schema_.source_types.end(),
+                       [&](const SourceTypeSpec* type) { return find_type_key(*type, name) != nullptr; });
+  }
+
+  // The item's type, read before its keys (they depend on it); an unknown
+  // one is reported here, once.
+  const SourceTypeSpec* type_of(const YAML::Node& item, const std::string& display) {
+    const YAML::Node type = item["type"];
+    if (!type || !type.IsScalar() || type.Scalar().empty()) return nullptr;
+    const SourceTypeSpec* found = schema_.find_type(type.Scalar());
+    if (found == nullptr) {
+      add_error(position_of(type.Mark()),
+                display + ".type: '" + type.Scalar() + "' is not one of: " + schema_.type_names());
+      type_errors_.insert(display);
+    }
+    return found;
   }
 
   void walk_sources(const YAML::Node& value, Position value_at) {
@@ -199,22 +232,28 @@ class Loader {
       }
       std::set<std::string> seen;
       SourceConfig& source = config_.sources[index];
+      current_type_ = type_of(item, display);
       walk_map(item, "sources[]", display, &source, seen);
-      std::optional<SourceType> type;
-      if (seen.contains("sources[].type") && !type_errors_.contains(display)) type = source.type;
-      apply_missing(seen, "sources[]", item_at, &source, type, display);
+      apply_missing(seen, "sources[]", item_at, &source, current_type_, display);
+      current_type_ = nullptr;
     }
   }
 
   // Applies defaults for keys not given and reports missing required ones.
   void apply_missing(const std::set<std::string>& seen, std::string_view scope, Position scope_at,
-                     SourceConfig* source, std::optional<SourceType> type, const std::string& display_prefix = {}) {
+                     SourceConfig* source, const SourceTypeSpec* type, const std::string& display_prefix = {}) {
     const bool per_source = scope == "sources[]";
-    for (const KeySpec& spec : config_table()) {
-      const bool spec_per_source = spec.key.starts_with(source_item_prefix);
+    std::vector<std::pair<std::string, const KeySpec*>> keys;
+    for (const KeySpec& spec : schema_.keys) keys.emplace_back(std::string(spec.key), &spec);
+    if (per_source && type != nullptr) {
+      for (const KeySpec& spec : type->keys) keys.emplace_back(std::string(source_item_prefix) + std::string(spec.key), &spec);
+    }
+    for (const auto& [full_key, spec_pointer] : keys) {
+      const KeySpec& spec = *spec_pointer;
+      const bool spec_per_source = full_key.starts_with(source_item_prefix);
       if (spec_per_source != per_source) continue;
-      if (seen.contains(std::string(spec.key))) continue;
-      std::string display = std::string(spec.key);
+      if (seen.contains(full_key)) continue;
+      std::string display = full_key;
       if (per_source) display = display_prefix + "." + display.substr(source_item_prefix.size());
       if (spec.required) {
         Position at = scope_at;
@@ -238,17 +277,28 @@ class Loader {
         continue;
       }
       if (per_source && source == nullptr) continue;
-      // Without a valid type the type-dependent default is unknown; the
-      // missing or bad type is already reported.
-      if (!spec.type_defaults.empty() && !type) continue;
-      const std::string_view default_text = default_for(spec, type);
+      std::string_view default_text = spec.default_text;
+      if (full_key == "sources[].scan_interval" || full_key == "sources[].settle") {
+        // Without a valid type the type's default is unknown; the missing or
+        // bad type is already reported.
+        if (type == nullptr) continue;
+        default_text = full_key == "sources[].settle" ? type->settle : type->scan_interval;
+      }
       ConfigValue value;
       std::string error;
       if (!parse_text(spec, default_text, value, error)) {
         add_error(scope_at, "internal error: default of " + display + " is invalid: " + error);
         continue;
       }
+      store(spec, source, value);
+    }
+  }
+
+  void store(const KeySpec& spec, SourceConfig* source, const ConfigValue& value) {
+    if (spec.apply != nullptr) {
       spec.apply(config_, source, value);
+    } else if (source != nullptr) {
+      source->settings[std::string(spec.key)] = value;
     }
   }
 
@@ -317,10 +367,7 @@ class Loader {
                   SourceConfig* source) {
     ConfigValue value;
     std::string error;
-    auto fail = [&](std::string message) {
-      add_error(at, display + ": " + message);
-      if (spec.key == "sources[].type") type_errors_.insert(display.substr(0, display.rfind('.')));
-    };
+    auto fail = [&](std::string message) { add_error(at, display + ": " + message); };
     if (spec.kind == ValueKind::list) {
       if (node.IsScalar() || node.IsMap()) {
         fail("expected a list such as [a, b] or one '- item' per line, found " + node_kind(node));
@@ -342,7 +389,7 @@ class Loader {
           return;
         }
       }
-      spec.apply(config_, source, value);
+      store(spec, source, value);
       return;
     }
     if (node.IsMap() || node.IsSequence()) {
@@ -363,7 +410,7 @@ class Loader {
       fail(error);
       return;
     }
-    spec.apply(config_, source, value);
+    store(spec, source, value);
   }
 
   Position where(const std::string& key) const {
@@ -371,43 +418,62 @@ class Loader {
     return found == positions_.end() ? Position{} : found->second;
   }
 
+  // A source's folders (the type's keys marked source_folder) with their key names.
+  std::vector<std::pair<std::string, std::filesystem::path>> folders_of(std::size_t index) const {
+    std::vector<std::pair<std::string, std::filesystem::path>> folders;
+    const SourceConfig& source = config_.sources[index];
+    const SourceTypeSpec* type = schema_.find_type(source.type);
+    if (type == nullptr) return folders;
+    for (const KeySpec& spec : type->keys) {
+      const std::filesystem::path folder = source.path(spec.key);
+      if (spec.source_folder && !folder.empty()) {
+        folders.emplace_back("sources[" + std::to_string(index) + "]." + std::string(spec.key), folder);
+      }
+    }
+    return folders;
+  }
+
   void cross_checks() {
     std::map<std::string, std::size_t> names;
-    std::map<std::filesystem::path, std::size_t> paths;
     for (std::size_t i = 0; i < config_.sources.size(); ++i) {
       const SourceConfig& source = config_.sources[i];
       const std::string item = "sources[" + std::to_string(i) + "]";
-      if (!source.name.empty()) {
-        if (auto [it, inserted] = names.emplace(source.name, i); !inserted) {
-          add_error(where(item + ".name"), item + ".name: '" + source.name + "' is already the name of sources[" +
-                                               std::to_string(it->second) + "]; names must be unique");
-        }
-      }
-      if (!source.path.empty()) {
-        const auto normal = (source.path / "").lexically_normal();  // "/a/b" and "/a/b/" are one folder
-        if (auto [it, inserted] = paths.emplace(normal, i); !inserted) {
-          add_error(where(item + ".path"), item + ".path is the same folder as sources[" +
-                                               std::to_string(it->second) + "].path");
-        }
-      }
-      if (!source.extended_path.empty() && source.type != SourceType::ssmix2) {
-        add_error(where(item + ".extended_path"),
-                  item + ".extended_path is only for type ssmix2 (the SS-MIX2 extended storage)");
-      }
-      if (!source.extended_path.empty() && !source.path.empty() &&
-          (source.extended_path / "").lexically_normal() == (source.path / "").lexically_normal()) {
-        add_error(where(item + ".extended_path"), item + ".extended_path is the same folder as " + item + ".path");
+      if (source.name.empty()) continue;
+      if (auto [it, inserted] = names.emplace(source.name, i); !inserted) {
+        add_error(where(item + ".name"), item + ".name: '" + source.name + "' is already the name of sources[" +
+                                             std::to_string(it->second) + "]; names must be unique");
       }
     }
-    // The extended storage is indexed as "<name>-ext": no other source may use that name.
+    // A source type may collect under more names than its own (the SS-MIX2
+    // extended storage is "<name>-ext"): no other source may use them.
     for (std::size_t i = 0; i < config_.sources.size(); ++i) {
       const SourceConfig& source = config_.sources[i];
-      if (source.type != SourceType::ssmix2 || source.extended_path.empty()) continue;
-      const std::string label = source.name + std::string(extended_suffix);
-      if (auto it = names.find(label); it != names.end()) {
-        const std::string item = "sources[" + std::to_string(it->second) + "]";
-        add_error(where(item + ".name"), item + ".name: '" + label + "' is taken by the extended storage of sources[" +
-                                             std::to_string(i) + "] (" + source.name + "); choose another name");
+      const SourceTypeSpec* type = schema_.find_type(source.type);
+      if (type == nullptr || type->labels == nullptr) continue;
+      for (const std::string& label : type->labels(source)) {
+        if (label == source.name) continue;
+        if (auto it = names.find(label); it != names.end()) {
+          const std::string item = "sources[" + std::to_string(it->second) + "]";
+          add_error(where(item + ".name"), item + ".name: '" + label + "' is taken by sources[" + std::to_string(i) +
+                                               "] (" + source.name + "); choose another name");
+        }
+      }
+    }
+    // Every folder read once, and none of them holding or held by state_dir
+    // (medgw writes there; sources are read-only to it: invariant 4).
+    std::map<std::filesystem::path, std::string> folders;
+    const auto state = (config_.state_dir / "").lexically_normal();
+    for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+      for (const auto& [key, folder] : folders_of(i)) {
+        const auto normal = (folder / "").lexically_normal();  // "/a/b" and "/a/b/" are one folder
+        if (auto [it, inserted] = folders.emplace(normal, key); !inserted) {
+          add_error(where(key), key + " is the same folder as " + it->second);
+        }
+        if (!config_.state_dir.empty() && (normal.string().starts_with(state.string()) ||
+                                           state.string().starts_with(normal.string()))) {
+          add_error(where(key), key + " " + folder.string() + " overlaps state_dir " + config_.state_dir.string() +
+                                    ": medgw writes its state and spool there and only reads sources; keep them apart");
+        }
       }
     }
     std::set<std::string> recipients;
@@ -436,6 +502,8 @@ class Loader {
   }
 
   std::filesystem::path file_;
+  const ConfigSchema& schema_;
+  const SourceTypeSpec* current_type_ = nullptr;  // of the sources[] item being read
   Config config_;
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, Position> positions_;
@@ -451,23 +519,25 @@ std::string Diagnostic::format() const {
   return out + message;
 }
 
-LoadResult parse_config(std::string_view yaml, const std::filesystem::path& file) {
-  return Loader(file).run(yaml);
+LoadResult parse_config(std::string_view yaml, const std::filesystem::path& file, const ConfigSchema& schema) {
+  LoadResult result = Loader(file, schema).run(yaml);
+  result.schema = &schema;
+  return result;
 }
 
-LoadResult load_config(const std::filesystem::path& file) {
+LoadResult load_config(const std::filesystem::path& file, const ConfigSchema& schema) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     const int error = errno;
     std::string reason = "cannot read the config file: " + std::string(std::strerror(error));
     if (error == ENOENT) reason += " (give another file with -c FILE; an example is /usr/share/doc/medgw/medgw.yaml)";
     if (error == EACCES) reason += " (run as root or as the medgw user)";
-    return Loader(file).fail_unreadable(reason);
+    return Loader(file, schema).fail_unreadable(reason);
   }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return Loader(file).fail_unreadable("cannot read the config file: I/O error");
-  return parse_config(text.str(), file);
+  if (in.bad()) return Loader(file, schema).fail_unreadable("cannot read the config file: I/O error");
+  return parse_config(text.str(), file, schema);
 }
 
 namespace {
@@ -506,10 +576,13 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
   check_folder("state_dir", config.state_dir, R_OK | W_OK | X_OK,
                " yet (the package creates it; `medgw run` creates it when missing)");
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
-    const std::string item = "sources[" + std::to_string(i) + "]";
-    check_folder(item + ".path", config.sources[i].path, R_OK | X_OK, " (is the share mounted?)");
-    if (!config.sources[i].extended_path.empty()) {
-      check_folder(item + ".extended_path", config.sources[i].extended_path, R_OK | X_OK, " (is the share mounted?)");
+    const SourceTypeSpec* type = loaded.schema == nullptr ? nullptr : loaded.schema->find_type(config.sources[i].type);
+    if (type == nullptr) continue;
+    for (const KeySpec& spec : type->keys) {
+      const std::filesystem::path folder = config.sources[i].path(spec.key);
+      if (!spec.source_folder || folder.empty()) continue;
+      check_folder("sources[" + std::to_string(i) + "]." + std::string(spec.key), folder, R_OK | X_OK,
+                   " (is the share mounted?)");
     }
   }
   check_file("central.ca", config.central.ca);
@@ -537,8 +610,9 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
   return out;
 }
 
-std::optional<Config> load_config_reporting(const std::filesystem::path& file, std::ostream& err) {
-  LoadResult loaded = load_config(file);
+std::optional<Config> load_config_reporting(const std::filesystem::path& file, const ConfigSchema& schema,
+                                           std::ostream& err) {
+  LoadResult loaded = load_config(file, schema);
   if (!loaded.ok()) {
     for (const Diagnostic& diagnostic : loaded.diagnostics) err << diagnostic.format() << "\n";
     return std::nullopt;

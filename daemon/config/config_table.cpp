@@ -8,15 +8,6 @@
 
 namespace medgw::daemon {
 
-std::string_view source_type_name(SourceType type) {
-  switch (type) {
-    case SourceType::ssmix2: return "ssmix2";
-    case SourceType::dpc: return "dpc";
-    case SourceType::receipt: return "receipt";
-  }
-  return "ssmix2";
-}
-
 namespace {
 
 // ---- validators -----------------------------------------------------------
@@ -200,111 +191,95 @@ std::string check_listen(const ConfigValue& value) {
 
 // ---- the table ------------------------------------------------------------
 
-constexpr std::array<std::string_view, 3> source_types{"ssmix2", "dpc", "receipt"};
 constexpr std::array<std::string_view, 2> unidentified_choices{"hold", "send"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.3", "1.2"};
 constexpr std::array<std::string_view, 4> log_levels{"debug", "info", "warn", "error"};
-constexpr std::array<TypeDefault, 3> scan_interval_defaults{
-    {{SourceType::ssmix2, "10m"}, {SourceType::dpc, "1h"}, {SourceType::receipt, "1h"}}};
-constexpr std::array<TypeDefault, 3> settle_defaults{
-    {{SourceType::ssmix2, "30s"}, {SourceType::dpc, "5m"}, {SourceType::receipt, "5m"}}};
-
-SourceType source_type_from(std::string_view text) {
-  if (text == "dpc") return SourceType::dpc;
-  if (text == "receipt") return SourceType::receipt;
-  return SourceType::ssmix2;
-}
 
 const std::vector<KeySpec>& table() {
   using V = ValueKind;
   static const std::vector<KeySpec> rows{
       {"facility.code", V::text, "string", true, "",
-       "9-digit facility code: prefecture number (2) + medical institution code (7).", {}, {},
+       "9-digit facility code: prefecture number (2) + medical institution code (7).", {},
        check_facility_code, [](Config& c, SourceConfig*, const ConfigValue& v) { c.facility.code = v.text; }},
       {"facility.name", V::text, "string", false, "",
-       "Facility name, shown in status and diagnostics only.", {}, {}, nullptr,
+       "Facility name, shown in status and diagnostics only.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.facility.name = v.text; }},
       {"state_dir", V::path, "path", false, "/var/lib/medgw",
-       "Folder for state.db, the spool of encrypted objects and temporary files; on a local disk.", {}, {},
+       "Folder for state.db, the spool of encrypted objects and temporary files; on a local disk.", {},
        nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.state_dir = v.text; }},
 
       {"sources[].name", V::text, "string", true, "",
-       "Short unique name of the source (a-z, 0-9, '-', '_'); used in manifests and status.", {}, {},
+       "Short unique name of the source (a-z, 0-9, '-', '_'); used in manifests and status.", {},
        check_source_name, [](Config&, SourceConfig* s, const ConfigValue& v) { s->name = v.text; }},
-      {"sources[].type", V::choice, "choice", true, "",
-       "What the folder holds: ssmix2 (standardized storage), dpc (DPC survey files), receipt (UKE files).",
-       source_types, {}, nullptr,
-       [](Config&, SourceConfig* s, const ConfigValue& v) { s->type = source_type_from(v.text); }},
-      {"sources[].path", V::path, "path", true, "",
-       "Root folder of the source; medgw only reads it.", {}, {}, nullptr,
-       [](Config&, SourceConfig* s, const ConfigValue& v) { s->path = v.text; }},
-      {"sources[].extended_path", V::path, "path", false, "",
-       "ssmix2 only: root of the SS-MIX2 extended storage, if the hospital has one.", {}, {}, nullptr,
-       [](Config&, SourceConfig* s, const ConfigValue& v) { s->extended_path = v.text; }},
+      {"sources[].type", V::text, "string", true, "",
+       "What the source is: one of the source types below (each with its own keys).", {}, nullptr,
+       [](Config&, SourceConfig* s, const ConfigValue& v) { s->type = v.text; }},
       {"sources[].scan_interval", V::duration, "duration", false, "",
-       "Time between full scans of the source (at least 10s).", {}, scan_interval_defaults,
+       "Time between full scans of the source (at least 10s); the default depends on the type.", {},
        check_scan_interval, [](Config&, SourceConfig* s, const ConfigValue& v) { s->scan_interval = v.duration; }},
       {"sources[].settle", V::duration, "duration", false, "",
-       "A file is collected only once it is this old and unchanged between two looks.", {}, settle_defaults,
+       "A file is collected only once it is this old and unchanged between two looks; the default depends on the "
+       "type.", {},
        nullptr, [](Config&, SourceConfig* s, const ConfigValue& v) { s->settle = v.duration; }},
 
       {"central.url", V::text, "URL", true, "",
-       "The central collector's tus endpoint, https only.", {}, {}, check_central_url,
+       "The central collector's tus endpoint, https only.", {}, check_central_url,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.url = v.text; }},
       {"central.ca", V::path, "path", true, "",
        "PEM file of the private CA that signed the central's certificate; system CAs are not trusted.", {},
-       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.ca = v.text; }},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.ca = v.text; }},
       {"central.cert", V::path, "path", true, "",
-       "PEM file of this gateway's client certificate (with any intermediates).", {}, {}, nullptr,
+       "PEM file of this gateway's client certificate (with any intermediates).", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.cert = v.text; }},
       {"central.key", V::path, "path", true, "",
-       "PEM file of the client certificate's private key; must not be readable by group or other.", {}, {},
+       "PEM file of the client certificate's private key; must not be readable by group or other.", {},
        nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key = v.text; }},
       {"central.pin", V::list, "list", false, "[]",
-       "Optional SPKI pins of the central's certificate, each sha256//<base64>.", {}, {}, check_pins,
+       "Optional SPKI pins of the central's certificate, each sha256//<base64>.", {}, check_pins,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.pins = v.list; }},
       {"central.proxy", V::text, "URL", false, "",
-       "Optional HTTP CONNECT proxy, http://host:port (user:password@ allowed).", {}, {}, check_proxy,
-       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.proxy = v.text; }},
+       "Optional HTTP CONNECT proxy, http://host:port (user:password@ allowed).", {}, check_proxy,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.proxy = v.text; }, Sensitivity::secret},
       {"central.recipients", V::list, "list", true, "",
-       "age recipients (age1...) who can decrypt uploads: the central and any escrow key.", {}, {},
+       "age recipients (age1...) who can decrypt uploads: the central and any escrow key.", {},
        check_recipients, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.recipients = v.list; }},
       {"central.bandwidth", V::size, "size", false, "0",
-       "Upload cap in bytes per second across all transfers (e.g. 2MiB); 0 = no cap.", {}, {}, nullptr,
+       "Upload cap in bytes per second across all transfers (e.g. 2MiB); 0 = no cap.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.bandwidth = v.size; }},
       {"central.window", V::window, "window", false, "",
-       "Local-time window for uploads, e.g. 19:00-07:00; empty = any time.", {}, {}, nullptr,
+       "Local-time window for uploads, e.g. 19:00-07:00; empty = any time.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.window = v.window; }},
       {"central.chunk", V::size, "size", false, "16MiB",
-       "Size of each tus PATCH; after a cut at most this much is sent again (64KiB-1GiB).", {}, {},
+       "Size of each tus PATCH; after a cut at most this much is sent again (64KiB-1GiB).", {},
        check_chunk, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.chunk = v.size; }},
       {"central.tls_min", V::choice, "choice", false, "1.3",
-       "Lowest TLS version accepted from the central: 1.3, or 1.2 for an older central.", tls_versions, {},
+       "Lowest TLS version accepted from the central: 1.3, or 1.2 for an older central.", tls_versions,
        nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.tls_min = v.text; }},
       {"central.key_password_file", V::path, "path", false, "",
        "File holding the passphrase of an encrypted central.key (mode 0600); empty = the key is not encrypted.",
-       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key_password_file = v.text; }},
+       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.key_password_file = v.text; }},
       {"central.receipt_key", V::path, "path", false, "",
        "File with the central's receipt-signing public key (ed25519:...); receipts that fail it raise an alarm.",
-       {}, {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
+       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
 
       {"spool.max_bytes", V::size, "size", false, "20GiB",
        "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped). A single file "
-       "larger than this is still collected, alone in an empty spool.", {}, {},
+       "larger than this is still collected, alone in an empty spool.", {},
        check_max_bytes, [](Config& c, SourceConfig*, const ConfigValue& v) { c.spool.max_bytes = v.size; }},
       {"spool.min_free", V::size, "size", false, "2GiB",
-       "Free space to leave on the state_dir filesystem; below it, collection pauses.", {}, {}, nullptr,
+       "Free space to leave on the state_dir filesystem; below it, collection pauses.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.spool.min_free = v.size; }},
 
       {"policy.since", V::text, "date", false, "",
-       "Collection window start: a date YYYY-MM-DD or years back (3y); older data is skipped.", {}, {},
+       "Collection window start: a date YYYY-MM-DD or years back (3y); older data is skipped.", {},
        check_since, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.since = v.text; }},
       {"policy.optout_file", V::path, "path", false, "",
        "CSV of patients who refused provision (patient_id,dpc_id,kana_name,birth_date,requested_on).", {},
-       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.optout_file = v.text; }},
+       nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.optout_file = v.text; },
+       Sensitivity::phi_path},
       {"policy.unidentified", V::choice, "choice", false, "hold",
        "A receipt whose patient cannot be identified while opt-outs exist: hold the file back, or send.",
-       unidentified_choices, {}, nullptr,
+       unidentified_choices, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) {
          c.policy.unidentified = v.text == "send" ? UnidentifiedPolicy::send : UnidentifiedPolicy::hold;
        }},
@@ -312,12 +287,12 @@ const std::vector<KeySpec>& table() {
       {"status.listen", V::text, "IP:port", false, "127.0.0.1:9750",
        "Address of the status server (/healthz, /metrics, /status); it has no authentication, keep it on loopback. "
        "Port 0 picks a free port (logged at start-up).",
-       {}, {}, check_listen, [](Config& c, SourceConfig*, const ConfigValue& v) { c.status.listen = v.text; }},
+       {}, check_listen, [](Config& c, SourceConfig*, const ConfigValue& v) { c.status.listen = v.text; }},
 
-      {"log.level", V::choice, "choice", false, "info", "Least severe level that is logged.", log_levels, {},
+      {"log.level", V::choice, "choice", false, "info", "Least severe level that is logged.", log_levels,
        nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.log.level = v.text; }},
       {"log.file", V::path, "path", false, "",
-       "Also append the log to this file (with timestamps); empty = stderr/journal only.", {}, {}, nullptr,
+       "Also append the log to this file (with timestamps); empty = stderr/journal only.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.log.file = v.text; }},
   };
   return rows;
@@ -334,22 +309,85 @@ std::string escape_cell(std::string_view text) {
 
 }  // namespace
 
+
 std::span<const KeySpec> config_table() { return table(); }
 
-std::string_view default_for(const KeySpec& spec, std::optional<SourceType> type) {
-  if (type) {
-    for (const TypeDefault& entry : spec.type_defaults) {
-      if (entry.type == *type) return entry.text;
-    }
+std::string_view sensitivity_name(Sensitivity sensitivity) {
+  switch (sensitivity) {
+    case Sensitivity::plain: return "plain";
+    case Sensitivity::secret: return "secret";
+    case Sensitivity::phi_path: return "phi_path";
   }
-  return spec.default_text;
+  return "plain";
 }
 
-std::string config_reference_markdown() {
+const SourceTypeSpec* ConfigSchema::find_type(std::string_view name) const {
+  for (const SourceTypeSpec* type : source_types) {
+    if (type->name == name) return type;
+  }
+  return nullptr;
+}
+
+std::string ConfigSchema::type_names() const {
+  std::string names;
+  for (const SourceTypeSpec* type : source_types) names += (names.empty() ? "" : ", ") + std::string(type->name);
+  return names;
+}
+
+const KeySpec* find_type_key(const SourceTypeSpec& type, std::string_view key) {
+  for (const KeySpec& spec : type.keys) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string type_cell(const KeySpec& spec) {
+  if (spec.choices.empty()) return std::string(spec.type_label);
+  std::string type;
+  for (std::string_view choice : spec.choices) {
+    if (!type.empty()) type += " \\| ";
+    type += "`" + std::string(choice) + "`";
+  }
+  return type;
+}
+
+std::string default_cell(const KeySpec& spec) {
+  if (spec.required) return "**required**";
+  if (spec.default_text.empty()) return "`\"\"`";
+  return "`" + std::string(spec.default_text) + "`";
+}
+
+std::string row(std::string_view key, const KeySpec& spec, const std::string& default_text) {
+  return "| `" + std::string(key) + "` | " + type_cell(spec) + " | " + default_text + " | " + escape_cell(spec.doc) +
+         " |\n";
+}
+
+constexpr std::string_view table_head = "| key | type | default | description |\n|---|---|---|---|\n";
+
+std::string source_type_sections(const ConfigSchema& schema) {
+  std::string out;
+  for (const SourceTypeSpec* type : schema.source_types) {
+    out += "\n### sources of type `" + std::string(type->name) + "`\n\n" + std::string(type->description) + "\n\n";
+    if (type->keys.empty()) {
+      out += "No keys of its own.\n";
+      continue;
+    }
+    out += table_head;
+    for (const KeySpec& own : type->keys) out += row("sources[]." + std::string(own.key), own, default_cell(own));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string config_reference_markdown(const ConfigSchema& schema) {
   std::string out =
       "# medgw.yaml reference\n\n"
-      "<!-- Generated by `medgw check-config --reference` from daemon/config_table.cpp; do not edit. "
-      "scripts/gen-docs rewrites it and a test fails when it is stale. -->\n\n"
+      "<!-- Generated by `medgw check-config --reference` from daemon/config/config_table.cpp and the source types "
+      "of daemon/runtime/source_registry.cpp; do not edit. scripts/gen-docs rewrites it and a test fails when it is "
+      "stale. -->\n\n"
       "The gateway reads `/etc/medgw/medgw.yaml` (or the file given with `-c`). Unknown keys are errors. "
       "`medgw check-config` lists every problem as `FILE:LINE:COL: message`.\n\n"
       "Value syntax:\n\n"
@@ -359,42 +397,32 @@ std::string config_reference_markdown() {
       "- **window**: local times `HH:MM-HH:MM`, may wrap past midnight (`19:00-07:00`); empty = always.\n"
       "- **path**: an absolute path.\n\n";
   std::string section;
-  for (const KeySpec& spec : table()) {
+  for (const KeySpec& spec : schema.keys) {
     const std::string_view key = spec.key;
     std::string_view top = key.substr(0, key.find_first_of(".["));
     if (key.find('.') == std::string_view::npos) top = "general";
     if (top != section) {
+      if (section == "sources") out += source_type_sections(schema);
       section = std::string(top);
       if (section == "sources") {
-        out += "\n## sources\n\nA list; each item is one folder to watch:\n\n";
+        out += "\n## sources\n\nA list; each item is one source. Every item has these keys, and those of its type "
+               "(below):\n\n";
       } else {
         out += "\n## " + section + "\n\n";
       }
-      out += "| key | type | default | description |\n|---|---|---|---|\n";
+      out += table_head;
     }
-    std::string type(spec.type_label);
-    if (!spec.choices.empty()) {
-      type.clear();
-      for (std::string_view choice : spec.choices) {
-        if (!type.empty()) type += " \\| ";
-        type += "`" + std::string(choice) + "`";
+    std::string default_text = default_cell(spec);
+    if (key == "sources[].scan_interval" || key == "sources[].settle") {
+      default_text.clear();
+      for (const SourceTypeSpec* type : schema.source_types) {
+        const std::string_view value = key == "sources[].settle" ? type->settle : type->scan_interval;
+        default_text += (default_text.empty() ? "" : ", ") + ("`" + std::string(value) + "` (" + std::string(type->name) + ")");
       }
     }
-    std::string default_cell;
-    if (spec.required) {
-      default_cell = "**required**";
-    } else if (!spec.type_defaults.empty()) {
-      for (const TypeDefault& entry : spec.type_defaults) {
-        if (!default_cell.empty()) default_cell += ", ";
-        default_cell += "`" + std::string(entry.text) + "` (" + std::string(source_type_name(entry.type)) + ")";
-      }
-    } else if (spec.default_text.empty()) {
-      default_cell = "`\"\"`";
-    } else {
-      default_cell = "`" + std::string(spec.default_text) + "`";
-    }
-    out += "| `" + std::string(key) + "` | " + type + " | " + default_cell + " | " + escape_cell(spec.doc) + " |\n";
+    out += row(key, spec, default_text);
   }
+  if (section == "sources") out += source_type_sections(schema);
   return out;
 }
 

@@ -1,7 +1,7 @@
 #include <daemon/runtime/status_report.hpp>
 
 #include <daemon/config/policy_loader.hpp>
-#include <daemon/config/sources.hpp>
+#include <daemon/runtime/source_registry.hpp>
 #include <daemon/runtime/runtime.hpp>
 
 #include <collectors/source_stats.hpp>
@@ -91,11 +91,15 @@ std::string status_json(const Config& config, std::chrono::system_clock::time_po
   if (state) doc.field("schema", state->schema_version());
   doc.end_object();
   doc.key("sources").begin_array();
-  for (const SourceConfig& source : config.sources) {
-    doc.begin_object().field("name", source.name).field("type", source_type_name(source.type));
-    doc.field("path", source.path.string());
+  const SourcePlan plan(config);
+  for (std::size_t source_index = 0; source_index < config.sources.size(); ++source_index) {
+    const SourceConfig& source = config.sources[source_index];
+    const std::vector<const SourcePass*> passes = plan.of_source(source_index);
+    doc.begin_object().field("name", source.name).field("type", source.type);
+    doc.field("path", passes.empty() ? std::string() : passes.front()->root.string());
     doc.key("collections").begin_array();
-    for (const CollectorSource& collection : collector_sources(source)) {
+    for (const SourcePass* pass : passes) {
+      const SourcePass& collection = *pass;
       doc.begin_object().field("label", collection.label).field("path", collection.root.string());
       if (with_index) {
         const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);

@@ -1,9 +1,9 @@
 #include <daemon/service/service.hpp>
 
 #include <daemon/config/config_loader.hpp>
-#include <daemon/config/policy_loader.hpp>
 #include <daemon/delivery/uploader.hpp>
-#include <daemon/runtime/source_profiles.hpp>
+#include <daemon/runtime/collection_run.hpp>
+#include <daemon/runtime/source_registry.hpp>
 #include <daemon/runtime/status_report.hpp>
 #include <daemon/service/certificate_expiry.hpp>
 #include <daemon/service/change_hints.hpp>
@@ -108,7 +108,6 @@ struct Service::Impl {
   std::unique_ptr<Runtime> runtime;
   log::Logger logger;
   SystemdNotifier notifier;
-  SourceProfiles profiles;
   const SystemClock::time_point started = SystemClock::now();
 
   asio::io_context io;
@@ -123,6 +122,7 @@ struct Service::Impl {
   std::mutex mutex;
   std::condition_variable collect_wake;
   std::shared_ptr<const Config> config;
+  std::shared_ptr<const SourcePlan> plan;  // the passes of `config`, swapped with it
   std::map<std::string, SourceState> sources;
   std::string policy_problem;  // the opt-out list cannot be used: nothing is collected
   std::uint64_t reloads_ok = 0, reloads_failed = 0;
@@ -156,9 +156,9 @@ struct Service::Impl {
       : config_path(std::move(path)),
         runtime(std::move(rt)),
         logger(runtime->logger.named("service")),
-        profiles(runtime->config.facility.code),
-        config(std::make_shared<const Config>(runtime->config)) {
-    for (const CollectorSource& source : collector_sources(*config)) sources[source.label].due = SteadyClock::now();
+        config(std::make_shared<const Config>(runtime->config)),
+        plan(std::make_shared<const SourcePlan>(*config)) {
+    for (const SourcePass& pass : plan->passes()) sources[pass.label].due = SteadyClock::now();
   }
 
   std::shared_ptr<const Config> snapshot() {
@@ -170,8 +170,7 @@ struct Service::Impl {
 
   void collector_loop() {
     std::shared_ptr<const Config> used;
-    std::optional<PolicyLoader> policy_loader;
-    bool register_pending = true;  // compare the opt-out list with the register before the next pass
+    std::optional<Collector> collection;  // the policy in force and whether withdrawals are due
     std::unique_lock lock(mutex);
     while (!stopping) {
       auto next = sources.end();
@@ -189,16 +188,16 @@ struct Service::Impl {
       }
       const std::string label = next->first;
       std::shared_ptr<const Config> current = config;
+      std::shared_ptr<const SourcePlan> current_plan = plan;
       next->second.running = true;
       lock.unlock();
       if (current != used) {
-        policy_loader.emplace(current->policy);
+        collection.emplace(*runtime, current->policy);
         runtime->spool->set_limits(spool_limits(*current));
         runtime->spool->set_recipients(recipients_of(*current));
         used = current;
-        register_pending = true;
       }
-      const auto retry_in = collect_one(*current, label, *policy_loader, register_pending);
+      const auto retry_in = collect_one(*current_plan, label, *collection);
       lock.lock();
       if (auto found = sources.find(label); found != sources.end()) {
         found->second.running = false;
@@ -208,50 +207,39 @@ struct Service::Impl {
   }
 
   // One pass over `label`; returns when it is due again.
-  std::chrono::milliseconds collect_one(const Config& current, const std::string& label, PolicyLoader& policy_loader,
-                                        bool& register_pending) {
-    const std::vector<CollectorSource> all = collector_sources(current);
-    const auto source = std::find_if(all.begin(), all.end(), [&](const CollectorSource& s) { return s.label == label; });
-    if (source == all.end()) return std::chrono::hours(24);  // removed by a reload meanwhile
-    const std::chrono::milliseconds interval = source->config->scan_interval;
+  std::chrono::milliseconds collect_one(const SourcePlan& current_plan, const std::string& label, Collector& collection) {
+    const SourcePass* source = current_plan.find(label);
+    if (source == nullptr) return std::chrono::hours(24);  // removed by a reload meanwhile
+    const std::chrono::milliseconds interval = source->scan_interval;
 
-    const std::optional<std::string> problem = policy_loader.refresh(SystemClock::now());
-    if (policy_loader.changed()) register_pending = true;
+    const base::Status usable = collection.refresh_policy(SystemClock::now());
     {
       const std::lock_guard lock(mutex);
-      policy_problem = problem.value_or("");
+      policy_problem = usable ? std::string() : usable.error().message;
     }
-    if (problem) logger.error("policy.unusable", "the opt-out list cannot be used", {{"problem", *problem}});
-    const std::shared_ptr<const collectors::PatientPolicy> policy = policy_loader.current();
-    if (!policy) return failed_retry;  // never collect without a usable list
+    if (!usable) logger.error("policy.unusable", "the opt-out list cannot be used", {{"problem", usable.error().message}});
+    if (!collection.policy()) return failed_retry;  // never collect without a usable list
 
     auto set_state = [&](auto&& change) {
       const std::lock_guard lock(mutex);
       if (auto found = sources.find(label); found != sources.end()) change(found->second);
     };
-    if (register_pending) {
-      log::Logger policy_logger = runtime->logger.named("policy");
-      const collectors::RegisterUpdate update =
-          collectors::update_optout_register(*runtime->state, *runtime->spool, *policy, profiles.patient_sources(current),
-                                             *runtime->tagger, policy_logger, spool::Clock{});
+    if (collection.withdrawals_due()) {
+      const collectors::RegisterUpdate update = collection.withdraw_newly_listed(current_plan);
       if (update.paused) {
         set_state([&](SourceState& s) { s.pause_reason = "withdrawals wait for room in the spool: " + update.pause_reason; });
         return paused_retry;
       }
-      register_pending = false;
       if (update.withdrawn > 0) wake_delivery();
     }
 
-    collectors::CollectorSettings settings{source->label, source->root, source->config->settle};
-    settings.policy = policy;
     const auto pass_started = SteadyClock::now();
     try {
-      collectors::CollectionPass pass(*runtime->state, *runtime->spool, profiles.of(source->kind), settings,
-                                      *runtime->tagger, runtime->logger.named("collect"), spool::Clock{},
-                                      [this](const collectors::PassSummary&) {
-                                        if (stopping) throw PassInterrupted();
-                                      });
-      const collectors::PassSummary summary = pass.run();
+      PassOptions options;
+      options.progress = [this](const collectors::PassSummary&) {
+        if (stopping) throw PassInterrupted();
+      };
+      const collectors::PassSummary summary = collection.pass(*source, options);
       set_state([&](SourceState& s) {
         s.problem.clear();
         s.pause_reason = summary.paused ? summary.pause_reason : std::string();
@@ -276,7 +264,7 @@ struct Service::Impl {
       if (summary.paused) return paused_retry;
       if (summary.waiting > 0) {
         // Files still being written: look again once they have settled.
-        return std::min<std::chrono::milliseconds>(interval, settings.settle + 1s);
+        return std::min<std::chrono::milliseconds>(interval, source->settle + 1s);
       }
       return interval;
     } catch (const PassInterrupted&) {
@@ -298,10 +286,8 @@ struct Service::Impl {
     const std::lock_guard lock(mutex);
     const auto found = sources.find(label);
     if (found == sources.end()) return;
-    std::chrono::milliseconds settle{0};
-    for (const CollectorSource& source : collector_sources(*config)) {
-      if (source.label == label) settle = source.config->settle;
-    }
+    const SourcePass* pass = plan->find(label);
+    const std::chrono::milliseconds settle = pass != nullptr ? pass->settle : std::chrono::milliseconds(0);
     const auto due = SteadyClock::now() + settle + 1s;
     if (due < found->second.due) {
       found->second.due = due;
@@ -541,7 +527,7 @@ struct Service::Impl {
     if (stopping) return;
     notifier.reloading();
     logger.info("config.reloading", "reloading the configuration", {{"file", config_path.string()}});
-    LoadResult loaded = load_config(config_path);
+    LoadResult loaded = load_config(config_path, config_schema());
     if (!loaded.ok()) {
       for (const Diagnostic& diagnostic : loaded.diagnostics) {
         if (diagnostic.severity == Diagnostic::Severity::error) {
@@ -577,18 +563,20 @@ struct Service::Impl {
       runtime->set_log_level(log::parse_level(next.log.level).value_or(log::Level::info));
     }
     auto fresh = std::make_shared<const Config>(std::move(next));
+    auto fresh_plan = std::make_shared<const SourcePlan>(*fresh);
     {
       const std::lock_guard lock(mutex);
       config = fresh;
+      plan = fresh_plan;
       std::map<std::string, SourceState> kept;
-      for (const CollectorSource& source : collector_sources(*fresh)) {
-        auto found = sources.find(source.label);
+      for (const SourcePass& pass : fresh_plan->passes()) {
+        auto found = sources.find(pass.label);
         if (found != sources.end()) {
-          kept[source.label] = std::move(found->second);
+          kept[pass.label] = std::move(found->second);
           // A changed scan_interval applies from now on.
-          kept[source.label].due = std::min(kept[source.label].due, SteadyClock::now() + source.config->scan_interval);
+          kept[pass.label].due = std::min(kept[pass.label].due, SteadyClock::now() + pass.scan_interval);
         } else {
-          kept[source.label].due = SteadyClock::now();
+          kept[pass.label].due = SteadyClock::now();
         }
       }
       sources = std::move(kept);
@@ -598,16 +586,18 @@ struct Service::Impl {
     delivery_poke = true;
     delivery_timer.cancel();
     drain_control.request_stop();
-    if (hints) hints->watch(watch_list(*fresh));
+    if (hints) hints->watch(watch_list(*fresh_plan));
     refresh_certificate(true);
     refresh_health();
     logger.info("config.reloaded", "configuration reloaded", {{"file", config_path.string()}});
     notifier.ready(status_line);
   }
 
-  static std::vector<std::pair<std::string, std::filesystem::path>> watch_list(const Config& current) {
+  static std::vector<std::pair<std::string, std::filesystem::path>> watch_list(const SourcePlan& current) {
     std::vector<std::pair<std::string, std::filesystem::path>> roots;
-    for (const CollectorSource& source : collector_sources(current)) roots.emplace_back(source.label, source.root);
+    for (const SourcePass& pass : current.passes()) {
+      if (!pass.root.empty()) roots.emplace_back(pass.label, pass.root);
+    }
     return roots;
   }
 
@@ -809,7 +799,7 @@ struct Service::Impl {
       return 1;
     }
     hints.emplace(io, runtime->logger.named("hints"), [this](const std::string& label) { hint(label); });
-    hints->watch(watch_list(*current));
+    hints->watch(watch_list(*plan));
     refresh_certificate(true);
     refresh_health();
     start_worker(collector, &Impl::collector_loop, "collector");

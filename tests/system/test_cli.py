@@ -77,7 +77,7 @@ class Status(unittest.TestCase):
             "facility: {code: \"131234567\", name: \"Demo\"}\n"
             f"state_dir: {tmp / 'state'}\n"
             "sources:\n"
-            f"  - {{name: ssmix2, type: ssmix2, path: {tmp}}}\n"
+            f"  - {{name: ssmix2, type: ssmix2, path: {tmp / 'ssmix2'}}}\n"
             "central:\n  url: https://c.example.jp/files/\n  ca: /a\n  cert: /b\n  key: /c\n"
             "  recipients: [age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87]\n")
         return config

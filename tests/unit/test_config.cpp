@@ -1,5 +1,6 @@
 #include <daemon/config/config_loader.hpp>
 #include <daemon/config/config_table.hpp>
+#include <daemon/runtime/source_registry.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>
@@ -27,6 +28,9 @@ central:
   recipients: [)") + recipient + "]\n" + extra_central;
 }
 
+// medgw.yaml read against the gateway's schema (its key table and source types).
+LoadResult parse(std::string_view yaml, const std::filesystem::path& file) { return parse_config(yaml, file, config_schema()); }
+
 std::vector<std::string> errors_of(const LoadResult& result) {
   std::vector<std::string> out;
   for (const auto& diagnostic : result.diagnostics) {
@@ -38,14 +42,16 @@ std::vector<std::string> errors_of(const LoadResult& result) {
 }  // namespace
 
 TEST_CASE("a minimal config gets every default", "[config]") {
-  const LoadResult result = parse_config(minimal_config(), "medgw.yaml");
+  const LoadResult result = parse(minimal_config(), "medgw.yaml");
   INFO(errors_of(result).size());
   REQUIRE(result.ok());
   const Config& c = *result.config;
   CHECK(c.facility.code == "131234567");
   CHECK(c.state_dir == "/var/lib/medgw");
   REQUIRE(c.sources.size() == 1);
-  CHECK(c.sources[0].type == SourceType::ssmix2);
+  CHECK(c.sources[0].type == "ssmix2");
+  CHECK(c.sources[0].path("path") == "/srv/ssmix2");
+  CHECK(c.sources[0].path("extended_path").empty());
   CHECK(c.sources[0].scan_interval == 10min);
   CHECK(c.sources[0].settle == 30s);
   CHECK(c.central.chunk == 16ULL << 20);
@@ -69,7 +75,7 @@ central:
   cert: /b
   key: /c
   recipients: [)" + std::string(recipient) + "]\n";
-  const LoadResult result = parse_config(text, "m.yaml");
+  const LoadResult result = parse(text, "m.yaml");
   REQUIRE(result.ok());
   CHECK(result.config->sources[0].scan_interval == 1h);
   CHECK(result.config->sources[0].settle == 5min);
@@ -92,7 +98,7 @@ central:
   recipients: [age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87]
   chunck: 16MiB
 )";
-  const LoadResult result = parse_config(text, "/etc/medgw/medgw.yaml");
+  const LoadResult result = parse(text, "/etc/medgw/medgw.yaml");
   CHECK_FALSE(result.ok());
   const auto errors = errors_of(result);
   REQUIRE(errors.size() == 3);
@@ -128,7 +134,7 @@ status:
 log:
   level: verbose
 )";
-  const LoadResult result = parse_config(text, "x.yaml");
+  const LoadResult result = parse(text, "x.yaml");
   const auto errors = errors_of(result);
   const std::vector<std::pair<std::string, std::string>> expected{
       {"x.yaml:2:9:", "must be 9 digits"},
@@ -156,24 +162,24 @@ log:
 
 TEST_CASE("missing sections, empty files and YAML syntax errors", "[config]") {
   SECTION("empty file") {
-    const auto errors = errors_of(parse_config("", "e.yaml"));
+    const auto errors = errors_of(parse("", "e.yaml"));
     REQUIRE(errors.size() == 3);
     CHECK(errors[0] == "e.yaml:1:1: missing required section 'facility' (see docs/config.md)");
     CHECK(errors[1] == "e.yaml:1:1: missing required section 'central' (see docs/config.md)");
     CHECK_THAT(errors[2], Catch::StartsWith("e.yaml:1:1: missing required key 'sources'"));
   }
   SECTION("a section with no keys") {
-    const auto errors = errors_of(parse_config(minimal_config() + "spool:\npolicy: 3\n", "s.yaml"));
+    const auto errors = errors_of(parse(minimal_config() + "spool:\npolicy: 3\n", "s.yaml"));
     REQUIRE(errors.size() == 1);
     CHECK_THAT(errors[0], Catch::Contains("'policy' must be a map of keys"));
   }
   SECTION("syntax error") {
-    const auto errors = errors_of(parse_config("facility:\n  code: [1, 2\n", "y.yaml"));
+    const auto errors = errors_of(parse("facility:\n  code: [1, 2\n", "y.yaml"));
     REQUIRE(errors.size() == 1);
     CHECK_THAT(errors[0], Catch::StartsWith("y.yaml:") && Catch::Contains("YAML syntax error"));
   }
   SECTION("not a map") {
-    const auto errors = errors_of(parse_config("- a\n- b\n", "l.yaml"));
+    const auto errors = errors_of(parse("- a\n- b\n", "l.yaml"));
     REQUIRE(errors.size() == 1);
     CHECK_THAT(errors[0], Catch::Contains("must be a map of keys"));
   }
@@ -186,48 +192,53 @@ TEST_CASE("source list rules", "[config]") {
     std::string config = text;
     config.replace(config.find("    path: /srv/ssmix2\n"), 22,
                    "    path: /srv/ssmix2\n  - {name: std, type: dpc, path: /srv/ssmix2/, extended_path: /x}\n");
-    const auto errors = errors_of(parse_config(config, "d.yaml"));
+    const auto errors = errors_of(parse(config, "d.yaml"));
     REQUIRE(errors.size() == 3);
     CHECK_THAT(errors[0], Catch::Contains("'std' is already the name of sources[0]"));
     CHECK_THAT(errors[1], Catch::Contains("sources[1].path is the same folder as sources[0].path"));
-    CHECK_THAT(errors[2], Catch::Contains("extended_path is only for type ssmix2"));
+    CHECK_THAT(errors[2], Catch::Contains("unknown key 'sources[1].extended_path': type dpc has no key 'extended_path'"));
   }
   SECTION("empty list and unknown per-source key") {
     std::string no_sources = minimal_config();
     const auto from = no_sources.find("sources:");
     no_sources.replace(from, no_sources.find("central:") - from, "sources: []\n");
-    const auto empty = errors_of(parse_config(no_sources, "a.yaml"));
+    const auto empty = errors_of(parse(no_sources, "a.yaml"));
     REQUIRE(empty.size() == 1);
     CHECK(empty[0] == "a.yaml:3:10: 'sources' is empty: list at least one folder to watch");
     std::string config = minimal_config();
     config.replace(config.find("    path: /srv/ssmix2\n"), 22, "    path: /srv/ssmix2\n    setle: 5m\n");
-    const auto errors = errors_of(parse_config(config, "b.yaml"));
+    const auto errors = errors_of(parse(config, "b.yaml"));
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == "b.yaml:7:5: unknown key 'sources[0].setle' (did you mean 'settle'?)");
   }
   SECTION("a source without its required keys") {
     std::string config = minimal_config();
     config.replace(config.find("    type: ssmix2\n    path: /srv/ssmix2\n"), 38, "");
-    const auto errors = errors_of(parse_config(config, "c.yaml"));
-    REQUIRE(errors.size() == 2);
-    CHECK(errors[0] == "c.yaml:4:5: missing required key 'sources[0].type': What the folder holds: ssmix2 "
-                       "(standardized storage), dpc (DPC survey files), receipt (UKE files).");
-    CHECK_THAT(errors[1], Catch::StartsWith("c.yaml:4:5: missing required key 'sources[0].path'"));
+    const auto errors = errors_of(parse(config, "c.yaml"));
+    // Without a type, which keys it needs is unknown: the type alone is reported.
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == "c.yaml:4:5: missing required key 'sources[0].type': What the source is: one of the source "
+                       "types below (each with its own keys).");
+    std::string typed = minimal_config();
+    typed.replace(typed.find("    path: /srv/ssmix2\n"), 22, "");
+    const auto missing_path = errors_of(parse(typed, "c.yaml"));
+    REQUIRE(missing_path.size() == 1);
+    CHECK_THAT(missing_path[0], Catch::StartsWith("c.yaml:4:5: missing required key 'sources[0].path'"));
   }
 }
 
 TEST_CASE("duplicate keys and bad recipients", "[config]") {
-  const auto errors = errors_of(parse_config(minimal_config("  chunk: 8MiB\n  chunk: 4MiB\n  recipients: [age1x]\n"), "k.yaml"));
+  const auto errors = errors_of(parse(minimal_config("  chunk: 8MiB\n  chunk: 4MiB\n  recipients: [age1x]\n"), "k.yaml"));
   REQUIRE(errors.size() == 2);
   CHECK(errors[0] == "k.yaml:14:3: duplicate key 'central.chunk' (first given on line 13)");
   CHECK(errors[1] == "k.yaml:15:3: duplicate key 'central.recipients' (first given on line 12)");
-  const auto bad = errors_of(parse_config(minimal_config().replace(minimal_config().find(recipient), 62, "age1notakey"), "r.yaml"));
+  const auto bad = errors_of(parse(minimal_config().replace(minimal_config().find(recipient), 62, "age1notakey"), "r.yaml"));
   REQUIRE(bad.size() == 1);
   CHECK_THAT(bad[0], Catch::Contains("'age1notakey' is not an age X25519 recipient"));
 }
 
 TEST_CASE("the packaged example config is valid", "[config]") {
-  const LoadResult result = load_config(test::source_dir() / "packaging" / "medgw.yaml");
+  const LoadResult result = load_config(test::source_dir() / "packaging" / "medgw.yaml", config_schema());
   for (const auto& d : result.diagnostics) INFO(d.format());
   REQUIRE(result.ok());
   CHECK(result.diagnostics.empty());
@@ -235,7 +246,7 @@ TEST_CASE("the packaged example config is valid", "[config]") {
 }
 
 TEST_CASE("an unreadable config file is one located error", "[config]") {
-  const LoadResult result = load_config("/nonexistent/medgw.yaml");
+  const LoadResult result = load_config("/nonexistent/medgw.yaml", config_schema());
   REQUIRE_FALSE(result.ok());
   REQUIRE(result.diagnostics.size() == 1);
   CHECK_THAT(result.diagnostics[0].format(), Catch::StartsWith("/nonexistent/medgw.yaml:1:1: cannot read the config file"));
@@ -244,7 +255,7 @@ TEST_CASE("an unreadable config file is one located error", "[config]") {
 TEST_CASE("docs/config.md is generated from the config table and up to date", "[config]") {
   const std::string committed = test::read_file(test::source_dir() / "docs" / "config.md");
   INFO("regenerate it with scripts/gen-docs");
-  CHECK(committed == config_reference_markdown());
+  CHECK(committed == config_reference_markdown(config_schema()));
 }
 
 TEST_CASE("every key in the table is documented and has a sane default", "[config]") {
@@ -252,6 +263,49 @@ TEST_CASE("every key in the table is documented and has a sane default", "[confi
     INFO(spec.key);
     CHECK_FALSE(spec.doc.empty());
     CHECK(spec.apply != nullptr);
+    CHECK_FALSE(spec.source_folder);  // folders are keys of source types
     if (spec.kind == ValueKind::choice) CHECK_FALSE(spec.choices.empty());
   }
+  for (const SourceTypeSpec* type : config_schema().source_types) {
+    INFO(type->name);
+    CHECK_FALSE(type->description.empty());
+    CHECK(parse_duration(type->scan_interval));
+    CHECK(parse_duration(type->settle));
+    for (const KeySpec& spec : type->keys) {
+      INFO(spec.key);
+      CHECK_FALSE(spec.doc.empty());
+      CHECK(spec.apply == nullptr);  // a type's keys go to SourceConfig::settings
+      CHECK(spec.key.find('.') == std::string_view::npos);
+    }
+  }
+}
+
+TEST_CASE("secrets and PHI-bearing paths are marked in the table", "[config]") {
+  auto sensitivity_of = [](std::string_view key) {
+    for (const KeySpec& spec : config_table()) {
+      if (spec.key == key) return spec.sensitivity;
+    }
+    for (const SourceTypeSpec* type : config_schema().source_types) {
+      for (const KeySpec& spec : type->keys) {
+        if ("sources[]." + std::string(spec.key) == key) return spec.sensitivity;
+      }
+    }
+    FAIL("no key " << key);
+    return Sensitivity::plain;
+  };
+  CHECK(sensitivity_of("central.proxy") == Sensitivity::secret);  // may carry user:password@
+  CHECK(sensitivity_of("sources[].path") == Sensitivity::phi_path);
+  CHECK(sensitivity_of("sources[].extended_path") == Sensitivity::phi_path);
+  CHECK(sensitivity_of("policy.optout_file") == Sensitivity::phi_path);
+  CHECK(sensitivity_of("central.url") == Sensitivity::plain);
+}
+
+TEST_CASE("a source folder overlapping state_dir is refused", "[config]") {
+  for (const char* state_dir : {"/srv/ssmix2", "/srv/ssmix2/medgw", "/srv", "/srv/ssmix2/"}) {
+    INFO(state_dir);
+    const auto errors = errors_of(parse(minimal_config() + "state_dir: " + state_dir + "\n", "o.yaml"));
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::Contains("sources[0].path /srv/ssmix2 overlaps state_dir"));
+  }
+  CHECK(errors_of(parse(minimal_config() + "state_dir: /srv/ssmix2-state\n", "o.yaml")).empty());
 }
