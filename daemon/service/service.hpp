@@ -4,17 +4,13 @@
 //
 // One io_context on the main thread owns the signals (SIGHUP reload,
 // SIGTERM/SIGINT graceful stop), the status server (/healthz, /metrics,
-// /status), the systemd notifications and the watchdog, the health checks,
-// the change hints (inotify) and the delivery: the tus uploader, whose
-// libcurl multi handle is driven by the io_context's reactor (CurlDriver),
-// woken when objects are spooled and retrying forever with backoff. The
-// collector runs beside it on one worker thread (a pass at a time, each
-// source on its scan_interval or sooner after a change hint; a pass the spool
-// refuses pauses and is retried as uploads free room), with its own SQLite
-// connection to state.db.
-// Reload parses and validates the file, then swaps an immutable snapshot;
-// the collector picks it up at its next pass, the delivery restarts its drain
-// at once. A bad file keeps the old configuration.
+// /status), the systemd notifications and the watchdog, the health checks
+// and the change hints (inotify). The work is done by jobs (job.hpp),
+// started in order and stopped in reverse: the collection (collector_job:
+// one worker thread, a pass at a time) and the delivery (delivery_job: the
+// tus uploader on the loop). Reload parses and validates the file, then
+// swaps an immutable snapshot and hands it to every job; a bad file keeps
+// the old configuration.
 #include <daemon/runtime/runtime.hpp>
 
 #include <filesystem>

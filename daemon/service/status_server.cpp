@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -18,21 +19,18 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-namespace {
-constexpr std::size_t max_connections = 16;
-constexpr auto request_deadline = std::chrono::seconds(10);
-}  // namespace
-
 struct StatusServer::Impl : std::enable_shared_from_this<StatusServer::Impl> {
   asio::io_context& io;
   log::Logger logger;
   Handler handler;
+  StatusServerLimits limits;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;
   std::size_t connections = 0;
   bool stopped = false;
 
-  Impl(asio::io_context& context, log::Logger log, Handler h)
-      : io(context), logger(std::move(log)), handler(std::move(h)), acceptor(context) {}
+  Impl(asio::io_context& context, log::Logger log, Handler h, StatusServerLimits l)
+      : io(context), logger(std::move(log)), handler(std::move(h)), limits(l), acceptor(context), backoff(context) {}
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -41,11 +39,15 @@ struct StatusServer::Impl : std::enable_shared_from_this<StatusServer::Impl> {
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopped || ec == asio::error::operation_aborted) co_return;
-        logger.warn("status.accept_failed", "the status server could not accept a connection",
+        // Out of descriptors (EMFILE/ENFILE) or memory: the pending connection
+        // stays queued, so retrying at once would spin; wait a little.
+        logger.warn("status.accept_failed", "the status server could not accept a connection; retrying shortly",
                     {{"error", ec.message()}});
+        backoff.expires_after(limits.accept_backoff);
+        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      if (connections >= max_connections) continue;  // closes it: a local client hammering us
+      if (connections >= limits.max_connections) continue;  // closes it: a local client hammering us
       ++connections;
       asio::co_spawn(io, session(std::move(socket)), asio::detached);
     }
@@ -57,7 +59,7 @@ struct StatusServer::Impl : std::enable_shared_from_this<StatusServer::Impl> {
     beast::flat_buffer buffer;
     try {
       while (!stopped) {
-        stream.expires_after(request_deadline);
+        stream.expires_after(limits.request_deadline);
         http::request_parser<http::empty_body> parser;
         parser.header_limit(16 * 1024);
         parser.body_limit(0);
@@ -105,8 +107,8 @@ struct StatusServer::Impl : std::enable_shared_from_this<StatusServer::Impl> {
   }
 };
 
-StatusServer::StatusServer(asio::io_context& io, log::Logger logger, Handler handler)
-    : impl_(std::make_shared<Impl>(io, std::move(logger), std::move(handler))) {}
+StatusServer::StatusServer(asio::io_context& io, log::Logger logger, Handler handler, StatusServerLimits limits)
+    : impl_(std::make_shared<Impl>(io, std::move(logger), std::move(handler), limits)) {}
 
 StatusServer::~StatusServer() { stop(); }
 
@@ -139,6 +141,7 @@ void StatusServer::stop() {
   impl_->stopped = true;
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->backoff.cancel();
 }
 
 }  // namespace medgw::daemon

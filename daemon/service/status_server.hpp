@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,11 +22,17 @@ struct HttpAnswer {
   std::string body;
 };
 
+struct StatusServerLimits {
+  std::size_t max_connections = 16;  // more are closed at once (a local client hammering us)
+  std::chrono::milliseconds request_deadline{10'000};  // to read a request and write its answer
+  std::chrono::milliseconds accept_backoff{100};  // after an accept error (EMFILE...): wait, don't spin
+};
+
 class StatusServer {
  public:
   using Handler = std::function<HttpAnswer(std::string_view path)>;
 
-  StatusServer(boost::asio::io_context& io, log::Logger logger, Handler handler);
+  StatusServer(boost::asio::io_context& io, log::Logger logger, Handler handler, StatusServerLimits limits = {});
   ~StatusServer();
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
