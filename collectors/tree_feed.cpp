@@ -20,6 +20,38 @@ std::string_view view_of(const std::vector<std::uint8_t>& blob) {
   return {reinterpret_cast<const char*>(blob.data()), blob.size()};
 }
 
+// The scan's writes, committed every `commit_every` rows; a long unchanged
+// walk, which writes nothing, still commits every 500 ms so the uploader
+// (another connection) can write in between.
+class BatchedWrites {
+ public:
+  explicit BatchedWrites(base::Database& db) : db_(db) { transaction_.emplace(db_); }
+  void wrote() {
+    if (++pending_ >= commit_every) renew(std::chrono::steady_clock::now());
+  }
+  void yield_now_and_then(std::uint64_t files_seen) {
+    if (files_seen % 1024 != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - opened_ >= std::chrono::milliseconds(500)) renew(now);
+  }
+  void commit() {
+    transaction_->commit();
+    transaction_.reset();
+  }
+
+ private:
+  void renew(std::chrono::steady_clock::time_point now) {
+    transaction_->commit();
+    transaction_.emplace(db_);
+    pending_ = 0;
+    opened_ = now;
+  }
+  base::Database& db_;
+  std::optional<base::WriteTransaction> transaction_;
+  std::size_t pending_ = 0;
+  std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 TreeFeed::TreeFeed(spool::StateDb& state, const SourceProfile& profile, CollectorSettings settings, log::Logger logger,
@@ -104,28 +136,7 @@ void TreeFeed::scan() {
       "INSERT INTO scan_gone (source, path, size, mtime_ns, device, inode, sha256) "
       "SELECT source, path, size, mtime_ns, device, inode, sha256 FROM file_index WHERE source = ?1 AND path = ?2");
 
-  std::optional<base::WriteTransaction> transaction;
-  transaction.emplace(db);
-  std::size_t pending_writes = 0;
-  auto opened = std::chrono::steady_clock::now();
-  auto wrote = [&] {
-    if (++pending_writes < commit_every) return;
-    transaction->commit();
-    transaction.emplace(db);
-    pending_writes = 0;
-    opened = std::chrono::steady_clock::now();
-  };
-  // The walk of a large unchanged tree writes nothing for a long time: let
-  // the uploader (another connection) write in between.
-  auto yield_now_and_then = [&] {
-    if (summary_->files_seen % 1024 != 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - opened < std::chrono::milliseconds(500)) return;
-    transaction->commit();
-    transaction.emplace(db);
-    pending_writes = 0;
-    opened = now;
-  };
+  BatchedWrites writes(db);
 
   bool cursor_valid = cursor.step();
   std::string cursor_path;
@@ -153,7 +164,7 @@ void TreeFeed::scan() {
         insert_gone.run();
         insert_gone.reset();
         ++gone;
-        wrote();
+        writes.wrote();
       }
       advance();
     }
@@ -173,7 +184,7 @@ void TreeFeed::scan() {
           advance();
           if (same) {
             ++summary_->unchanged;
-            yield_now_and_then();
+            writes.yield_now_and_then(summary_->files_seen);
             if (progress_ && summary_->files_seen % 4096 == 0) progress_(*summary_);
             return;
           }
@@ -184,7 +195,7 @@ void TreeFeed::scan() {
                             stat.size, stat.mtime_ns, stat.ctime_ns, stat.device, stat.inode, modified ? 1 : 0);
         insert_new.run();
         insert_new.reset();
-        wrote();
+        writes.wrote();
         if (progress_ && summary_->files_seen % 4096 == 0) progress_(*summary_);
       },
       [&](WalkProblem problem, std::string_view path) {
@@ -195,9 +206,14 @@ void TreeFeed::scan() {
         }
       });
   consume_gone_until(std::nullopt);
-  transaction->commit();
-  transaction.reset();
+  writes.commit();
   gone_left_ = gone;
+  judge_vanished(index_rows, gone);
+}
+
+// An empty root where files were indexed is an unmounted share until the
+// operator says otherwise; more than half of the files gone at once too.
+void TreeFeed::judge_vanished(std::uint64_t index_rows, std::uint64_t gone) {
 
   if (summary_->files_seen == 0 && index_rows > 0 && !settings_.accept_mass_deletion) {
     throw CollectionError("source " + settings_.source + ": " + settings_.root.string() + " is empty but " +

@@ -52,9 +52,11 @@ class TreeFeed final : public ChangeFeed {
   [[nodiscard]] SinkJournal& journal() override;
 
  private:
+  class Changes;  // tree_feed_changes.cpp
   using PageSource = std::function<std::vector<ScanRow>()>;  // an empty page: no more
   void clear_scan_tables();
   void scan();
+  void judge_vanished(std::uint64_t index_rows, std::uint64_t gone);
   // The first pass of a source (nothing indexed: nothing can be renamed or
   // gone) walks and processes at once, the walk on its own thread.
   void scan_and_process_first(SpoolSink& sink);

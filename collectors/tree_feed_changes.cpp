@@ -219,70 +219,60 @@ constexpr std::size_t read_ahead_threads = 2;
 
 }  // namespace
 
-void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
-  base::Database& db = state_.db();
-  const std::shared_ptr<const PatientPolicy> policy = sink.shared_policy();
-  const std::string root = settings_.root.string();
-  std::string after;  // keyset pagination over scan_new, so no statement stays open across commits
-  // Prepared once; each is reset right after use, so none holds a read
-  // transaction open while an object is committed.
-  base::Statement page_query = db.prepare(
-      "SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
-      "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3");
-  base::Statement gone_by_inode = db.prepare(
-      "SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND device = ?2 AND "
-      "inode = ?3");
-  base::Statement gone_by_sha256 =
-      db.prepare("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND consumed = 0 AND sha256 = ?2");
-  base::Statement consume = db.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2");
-  base::Statement known = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
-  auto take_gone = [&](base::Statement& query) -> std::optional<GoneRow> {
-    std::optional<GoneRow> gone;
-    if (query.step()) {
-      gone = GoneRow{text(query.column_blob(0)), static_cast<std::uint64_t>(query.column_int64(1)),
-                     query.column_int64(2), text(query.column_blob(3))};
-    }
-    query.reset();
-    return gone;
-  };
-  auto renamed_by_inode = [&](const ScanRow& row) -> std::optional<GoneRow> {
-    if (row.modified || gone_left_ == 0) return std::nullopt;
-    gone_by_inode.bind_all(settings_.source, row.stat.device, row.stat.inode);
-    auto gone = take_gone(gone_by_inode);
-    if (gone && gone->size == row.stat.size && gone->mtime_ns == row.stat.mtime_ns) return gone;
-    return std::nullopt;
-  };
-  auto fetch_page = [&] {
+// The changes phase of one pass: pages of new or changed files in path
+// order, each decided here (excluded, renamed, waiting, unreadable, held,
+// touched, sent). Reading, hashing and analysing the files of the next page
+// runs on helper threads while this one builds objects: the rows they read
+// are chosen here (settled, not a rename by inode), within a memory budget.
+// What they prepared is only a head start: every decision is taken in path
+// order, and a row they skipped is read then.
+class TreeFeed::Changes {
+ public:
+  using Reads = std::vector<std::optional<FileRead>>;
+
+  Changes(TreeFeed& feed, SpoolSink& sink)
+      : feed_(feed),
+        sink_(sink),
+        policy_(sink.shared_policy()),
+        root_(feed.settings_.root.string()),
+        db_(feed.state_.db()),
+        // Prepared once; each is reset right after use, so none holds a read
+        // transaction open while an object is committed.
+        page_query_(db_.prepare("SELECT path, size, mtime_ns, ctime_ns, device, inode, modified FROM scan_new "
+                                "WHERE source = ?1 AND path > ?2 ORDER BY path LIMIT ?3")),
+        gone_by_inode_(db_.prepare("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND "
+                                   "consumed = 0 AND device = ?2 AND inode = ?3")),
+        gone_by_sha256_(db_.prepare("SELECT path, size, mtime_ns, sha256 FROM scan_gone WHERE source = ?1 AND "
+                                    "consumed = 0 AND sha256 = ?2")),
+        consume_(db_.prepare("UPDATE scan_gone SET consumed = 1 WHERE source = ?1 AND path = ?2")),
+        known_(db_.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2")) {}
+
+  // Keyset pagination over scan_new, so no statement stays open across commits.
+  std::vector<ScanRow> fetch_page() {
     std::vector<ScanRow> page;
-    page_query.bind_all(settings_.source, blob(after), static_cast<std::int64_t>(page_size));
-    while (page_query.step()) {
+    page_query_.bind_all(source(), blob(after_), static_cast<std::int64_t>(page_size));
+    while (page_query_.step()) {
       ScanRow row;
-      row.path = text(page_query.column_blob(0));
-      row.stat = FileStat{static_cast<std::uint64_t>(page_query.column_int64(1)), page_query.column_int64(2),
-                          page_query.column_int64(3), static_cast<std::uint64_t>(page_query.column_int64(4)),
-                          static_cast<std::uint64_t>(page_query.column_int64(5))};
-      row.modified = page_query.column_int64(6) != 0;
+      row.path = text(page_query_.column_blob(0));
+      row.stat = FileStat{static_cast<std::uint64_t>(page_query_.column_int64(1)), page_query_.column_int64(2),
+                          page_query_.column_int64(3), static_cast<std::uint64_t>(page_query_.column_int64(4)),
+                          static_cast<std::uint64_t>(page_query_.column_int64(5))};
+      row.modified = page_query_.column_int64(6) != 0;
       page.push_back(std::move(row));
     }
-    page_query.reset();
-    if (!page.empty()) after = page.back().path;
+    page_query_.reset();
+    if (!page.empty()) after_ = page.back().path;
     return page;
-  };
-  // Reading, hashing and analysing the files of the next page runs on
-  // helper threads while this one builds objects: the rows they will read are
-  // chosen here (settled, not a rename by inode), within a memory budget.
-  // What they prepared is only a head start: every decision is taken below,
-  // in path order, and a row they skipped is read then.
-  using Reads = std::vector<std::optional<FileRead>>;
-  auto read_ahead = [&](const std::vector<ScanRow>& page) {
+  }
+
+  std::vector<std::future<Reads>> read_ahead(const std::vector<ScanRow>& page) {
     auto wanted = std::make_shared<std::vector<bool>>(page.size(), false);
     std::uint64_t budget = read_ahead_bytes;
     for (std::size_t i = 0; i < page.size(); ++i) {
       const ScanRow& row = page[i];
-      if (profile_.exclusion(row.path, *policy) != Exclusion::none) continue;
-      if (!settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
-      const bool large = row.stat.size > settings_.in_memory_limit;
-      if (!large) {
+      if (feed_.profile_.exclusion(row.path, *policy_) != Exclusion::none) continue;
+      if (!feed_.settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
+      if (!large(row)) {
         if (row.stat.size > budget) break;
         budget -= row.stat.size;
       }
@@ -293,18 +283,18 @@ void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
     const std::size_t slice = (page.size() + read_ahead_threads - 1) / read_ahead_threads;
     for (std::size_t begin = 0; begin < page.size(); begin += slice) {
       const std::size_t end = std::min(page.size(), begin + slice);
-      parts.push_back(std::async(std::launch::async, [this, rows, wanted, root, begin, end, policy] {
+      parts.push_back(std::async(std::launch::async, [this, rows, wanted, begin, end] {
         Reads reads(end - begin);
         for (std::size_t i = begin; i < end; ++i) {
-          if (!(*wanted)[i]) continue;
-          reads[i - begin] = read_and_analyze(profile_, root, (*rows)[i], settings_.in_memory_limit, policy);
+          if ((*wanted)[i]) reads[i - begin] = read((*rows)[i]);
         }
         return reads;
       }));
     }
     return parts;
-  };
-  auto collect_reads = [](std::vector<std::future<Reads>>& parts) {
+  }
+
+  static Reads collect_reads(std::vector<std::future<Reads>>& parts) {
     Reads all;
     for (std::future<Reads>& part : parts) {
       Reads reads = part.get();
@@ -312,153 +302,180 @@ void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
     }
     parts.clear();
     return all;
-  };
+  }
 
-  if (!next_page_source) next_page_source = fetch_page;
+  // Decides one row; `ahead` is what the read-ahead prepared, if anything.
+  void handle(const ScanRow& row, std::optional<FileRead> ahead) {
+    // Nothing of an opted-out patient, nor from before the window, is read
+    // or indexed: once the patient is off the list (or the window moves),
+    // the file is new again and collected then.
+    if (sink_.refuse(feed_.profile_.exclusion(row.path, *policy_))) return;
+    // A renamed file keeps its inode, size and mtime: nothing to read.
+    if (auto gone = renamed_by_inode(row)) return add_rename(row, *gone);
+    if (!feed_.settled(row.stat.mtime_ns, row.stat.ctime_ns)) return wait(row);
+    sink_.make_room(row.stat.size);
+    FileRead file = ahead ? std::move(*ahead) : read(row);
+    if (file.status == FileRead::Status::unreadable) {
+      ++feed_.summary_->unreadable;
+      if (file.error != ENOENT) {
+        feed_.logger_.warn("collect.unreadable_file", "a file cannot be read; it is skipped and counted",
+                           {{"source", source()}, {"error", std::strerror(file.error)}});
+      }
+      return;
+    }
+    if (file.status == FileRead::Status::changed) return wait(row);
+    // The content may name a patient its path does not (a file filed under
+    // the wrong folder): an opted-out one keeps it back too.
+    if (sink_.refuse_content_patient(file.analysis->content_patient_id)) return;
+    if (held(file)) return;
+
+    spool::Change change = spool::Change::add;
+    if (!row.modified) {
+      // The same content under a new name (a copy, then a deletion).
+      if (feed_.gone_left_ > 0) {
+        gone_by_sha256_.bind_all(source(), blob(file.sha256));
+        if (auto gone = take_gone(gone_by_sha256_)) return add_rename(row, *gone);
+      }
+    } else {
+      known_.bind_all(source(), blob(row.path));
+      const bool same_content = known_.step() && text(known_.column_blob(0)) == file.sha256;
+      known_.reset();
+      if (same_content) return feed_.journal_.touch(row.path, row.stat);
+      change = spool::Change::modify;
+    }
+    send(row, file, change);
+  }
+
+ private:
+  [[nodiscard]] const std::string& source() const { return feed_.settings_.source; }
+  [[nodiscard]] bool large(const ScanRow& row) const { return row.stat.size > feed_.settings_.in_memory_limit; }
+  [[nodiscard]] FileRead read(const ScanRow& row) const {
+    return read_and_analyze(feed_.profile_, root_, row, feed_.settings_.in_memory_limit, policy_);
+  }
+
+  void wait(const ScanRow& row) {
+    ++feed_.summary_->waiting;
+    feed_.waiting_sizes_.push_back(row.stat.size);
+  }
+
+  static std::optional<GoneRow> take_gone(base::Statement& query) {
+    std::optional<GoneRow> gone;
+    if (query.step()) {
+      gone = GoneRow{text(query.column_blob(0)), static_cast<std::uint64_t>(query.column_int64(1)),
+                     query.column_int64(2), text(query.column_blob(3))};
+    }
+    query.reset();
+    return gone;
+  }
+
+  std::optional<GoneRow> renamed_by_inode(const ScanRow& row) {
+    if (row.modified || feed_.gone_left_ == 0) return std::nullopt;
+    gone_by_inode_.bind_all(source(), row.stat.device, row.stat.inode);
+    auto gone = take_gone(gone_by_inode_);
+    if (gone && gone->size == row.stat.size && gone->mtime_ns == row.stat.mtime_ns) return gone;
+    return std::nullopt;
+  }
+
+  void add_rename(const ScanRow& row, const GoneRow& gone) {
+    consume_.bind_all(source(), blob(gone.path)).run();
+    consume_.reset();
+    --feed_.gone_left_;
+    const Analysis analysis = feed_.profile_.analyze(row.path, std::nullopt);
+    SinkItem item{entry_without_content(source(), row.path, spool::Change::rename, gone, row.stat.mtime_ns, analysis),
+                  analysis.anomalies, analysis.patient_id};
+    item.entry.from = gone.path;
+    feed_.journal_.remove(gone.path);
+    feed_.journal_.upsert(row.path, row.stat, gone.sha256, analysis.anomalies);
+    sink_.add(std::move(item));
+  }
+
+  // policy.unidentified: hold. Not indexed, so it is looked at again each
+  // pass (and sent once the list can clear it).
+  bool held(const FileRead& file) {
+    if (!file.filtered) return false;
+    feed_.summary_->unidentified += file.filtered->unidentified;
+    if (!file.filtered->hold) return false;
+    ++feed_.summary_->held;
+    feed_.logger_.warn("collect.receipts_held",
+                       "a receipt file is held back: it has receipts without カルテ番号 that cannot be checked "
+                       "against the opt-out list; add kana_name and birth_date to every opt-out entry, or set "
+                       "policy.unidentified: send",
+                       {{"source", source()}, {"receipts", file.filtered->unidentified}});
+    return true;
+  }
+
+  void send(const ScanRow& row, const FileRead& file, spool::Change change) {
+    const Analysis& analysis = *file.analysis;
+    spool::ObjectEntry entry;
+    entry.source = source();
+    entry.path = row.path;
+    entry.change = change;
+    entry.size = row.stat.size;
+    entry.mtime_ns = row.stat.mtime_ns;
+    entry.sha256 = base::to_hex(base::as_bytes(file.sha256));
+    entry.meta_json = analysis.meta_json;
+    const bool filtered = file.filtered && file.filtered->changed();
+    if (filtered) {
+      // The copy sent leaves out opted-out patients; the index keeps the
+      // file's own hash, so the file is not read again until it changes.
+      entry.size = file.filtered_size;
+      entry.sha256 = base::to_hex(base::as_bytes(file.filtered_sha256));
+      entry.meta_json = with_filter_meta(entry.meta_json, *file.filtered);
+      feed_.summary_->rows_removed += file.filtered->rows_removed;
+      feed_.summary_->receipts_removed += file.filtered->receipts_removed;
+    }
+    std::optional<std::string_view> content;
+    if (large(row)) {
+      entry.file = root_ + "/" + row.path;  // streamed by the builder, which checks size and SHA-256 again
+      if (filtered) {
+        entry.filter = [profile = &feed_.profile_, path = row.path, policy = policy_]()
+            -> std::unique_ptr<spool::ContentFilter> { return profile->optout_filter(path, policy); };
+        entry.source_size = row.stat.size;
+        entry.source_sha256 = base::to_hex(base::as_bytes(file.sha256));
+      }
+    } else {
+      content = filtered ? file.filtered_content : file.content;
+    }
+    feed_.journal_.upsert(row.path, row.stat, file.sha256, analysis.anomalies);
+    sink_.add(SinkItem{std::move(entry), analysis.anomalies, analysis.patient_id}, content);
+  }
+
+  TreeFeed& feed_;
+  SpoolSink& sink_;
+  std::shared_ptr<const PatientPolicy> policy_;
+  std::string root_;
+  base::Database& db_;
+  std::string after_;
+  base::Statement page_query_;
+  base::Statement gone_by_inode_;
+  base::Statement gone_by_sha256_;
+  base::Statement consume_;
+  base::Statement known_;
+};
+
+void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
+  Changes changes(*this, sink);
+  if (!next_page_source) next_page_source = [&changes] { return changes.fetch_page(); };
   std::vector<ScanRow> page = next_page_source();
-  std::vector<std::future<Reads>> pending;
+  std::vector<std::future<Changes::Reads>> pending;
   // Read-aheads still at work when the pass stops (paused, interrupted)
   // read `page` and this feed: let them finish first.
   struct WaitForReads {
-    std::vector<std::future<Reads>>& parts;
+    std::vector<std::future<Changes::Reads>>& parts;
     ~WaitForReads() {
-      for (std::future<Reads>& part : parts) {
+      for (auto& part : parts) {
         if (part.valid()) part.wait();
       }
     }
   } wait_for_reads{pending};
-  if (!page.empty()) pending = read_ahead(page);
-  std::vector<ScanRow> next_page;
+  if (!page.empty()) pending = changes.read_ahead(page);
   while (!page.empty()) {
-    Reads reads = collect_reads(pending);
-    next_page = next_page_source();
-    if (!next_page.empty()) pending = read_ahead(next_page);
-
-    for (std::size_t index = 0; index < page.size(); ++index) {
-      const ScanRow& row = page[index];
-      auto add_rename = [&](const GoneRow& gone) {
-        consume.bind_all(settings_.source, blob(gone.path)).run();
-        consume.reset();
-        --gone_left_;
-        const Analysis analysis = profile_.analyze(row.path, std::nullopt);
-        SinkItem item{
-            entry_without_content(settings_.source, row.path, spool::Change::rename, gone, row.stat.mtime_ns, analysis),
-            analysis.anomalies, analysis.patient_id};
-        item.entry.from = gone.path;
-        journal_.remove(gone.path);
-        journal_.upsert(row.path, row.stat, gone.sha256, analysis.anomalies);
-        sink.add(std::move(item));
-      };
-
-      // Nothing of an opted-out patient, nor from before the window, is
-      // read or indexed: once the patient is off the list (or the window
-      // moves), the file is new again and collected then.
-      if (sink.refuse(profile_.exclusion(row.path, *policy))) continue;
-      // A renamed file keeps its inode, size and mtime: nothing to read.
-      if (auto gone = renamed_by_inode(row)) {
-        add_rename(*gone);
-        continue;
-      }
-      if (!settled(row.stat.mtime_ns, row.stat.ctime_ns)) {
-        ++summary_->waiting;
-        waiting_sizes_.push_back(row.stat.size);
-        continue;
-      }
-      const bool large = row.stat.size > settings_.in_memory_limit;
-      sink.make_room(row.stat.size);
-
-      const std::string file = root + "/" + row.path;
-      FileRead read = reads[index] ? std::move(*reads[index])
-                                   : read_and_analyze(profile_, root, row, settings_.in_memory_limit, policy);
-      if (read.status == FileRead::Status::unreadable) {
-        ++summary_->unreadable;
-        if (read.error != ENOENT) {
-          logger_.warn("collect.unreadable_file", "a file cannot be read; it is skipped and counted",
-                       {{"source", settings_.source}, {"error", std::strerror(read.error)}});
-        }
-        continue;
-      }
-      if (read.status == FileRead::Status::changed) {
-        ++summary_->waiting;
-        waiting_sizes_.push_back(row.stat.size);
-        continue;
-      }
-
-      // The content may name a patient its path does not (a file filed
-      // under the wrong folder): an opted-out one keeps it back too.
-      if (sink.refuse_content_patient(read.analysis->content_patient_id)) continue;
-      if (read.filtered) {
-        summary_->unidentified += read.filtered->unidentified;
-        if (read.filtered->hold) {
-          // policy.unidentified: hold. Not indexed, so it is looked at again
-          // each pass (and sent once the list can clear it).
-          ++summary_->held;
-          logger_.warn("collect.receipts_held",
-                       "a receipt file is held back: it has receipts without カルテ番号 that cannot be checked "
-                       "against the opt-out list; add kana_name and birth_date to every opt-out entry, or set "
-                       "policy.unidentified: send",
-                       {{"source", settings_.source}, {"receipts", read.filtered->unidentified}});
-          continue;
-        }
-      }
-
-      spool::Change change = spool::Change::add;
-      if (!row.modified) {
-        // The same content under a new name (a copy, then a deletion).
-        if (gone_left_ > 0) {
-          gone_by_sha256.bind_all(settings_.source, blob(read.sha256));
-          if (auto gone = take_gone(gone_by_sha256)) {
-            add_rename(*gone);
-            continue;
-          }
-        }
-      } else {
-        known.bind_all(settings_.source, blob(row.path));
-        const bool same_content = known.step() && text(known.column_blob(0)) == read.sha256;
-        known.reset();
-        if (same_content) {
-          journal_.touch(row.path, row.stat);
-          continue;
-        }
-        change = spool::Change::modify;
-      }
-      const Analysis& analysis = *read.analysis;
-      spool::ObjectEntry entry;
-      entry.source = settings_.source;
-      entry.path = row.path;
-      entry.change = change;
-      entry.size = row.stat.size;
-      entry.mtime_ns = row.stat.mtime_ns;
-      entry.sha256 = base::to_hex(base::as_bytes(read.sha256));
-      entry.meta_json = analysis.meta_json;
-      const bool filtered = read.filtered && read.filtered->changed();
-      if (filtered) {
-        // The copy sent leaves out opted-out patients; the index keeps the
-        // file's own hash, so the file is not read again until it changes.
-        entry.size = read.filtered_size;
-        entry.sha256 = base::to_hex(base::as_bytes(read.filtered_sha256));
-        entry.meta_json = with_filter_meta(entry.meta_json, *read.filtered);
-        summary_->rows_removed += read.filtered->rows_removed;
-        summary_->receipts_removed += read.filtered->receipts_removed;
-      }
-      std::optional<std::string_view> content;
-      if (large) {
-        entry.file = file;  // streamed by the builder, which checks size and SHA-256 again
-        if (filtered) {
-          entry.filter = [profile = &profile_, path = row.path, policy]()
-              -> std::unique_ptr<spool::ContentFilter> { return profile->optout_filter(path, policy); };
-          entry.source_size = row.stat.size;
-          entry.source_sha256 = base::to_hex(base::as_bytes(read.sha256));
-        }
-      } else {
-        content = filtered ? read.filtered_content : read.content;
-      }
-      journal_.upsert(row.path, row.stat, read.sha256, analysis.anomalies);
-      sink.add(SinkItem{std::move(entry), analysis.anomalies, analysis.patient_id}, content);
-    }
+    Changes::Reads reads = Changes::collect_reads(pending);
+    std::vector<ScanRow> next_page = next_page_source();
+    if (!next_page.empty()) pending = changes.read_ahead(next_page);
+    for (std::size_t index = 0; index < page.size(); ++index) changes.handle(page[index], std::move(reads[index]));
     if (progress_) progress_(*summary_);
     page = std::move(next_page);
-    next_page.clear();
   }
   sink.flush();
 }
