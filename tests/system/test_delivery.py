@@ -12,7 +12,7 @@ import time
 import unittest
 from pathlib import Path
 
-from helpers import MEDGW, RECEIVER, SAMPLE, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
+from helpers import MEDGW, RECEIVER, SAMPLE, SOURCE_DIR, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
 from pki import Pki, spki_pin
 from test_collect_ssmix2 import assert_no_patient_data, collect
 
@@ -319,29 +319,20 @@ class Faults(unittest.TestCase):
                 receiver.kill(15)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class IndependentTusServer(unittest.TestCase):
     """Acceptance 4: any conforming tus server works (here @tus/server with its
     file store behind Node https requiring client certificates). It offers
     neither checksums nor receipts; the objects are delivered all the same."""
 
     def node_server_dir(self) -> Path:
+        """tests/peers, where scripts/install-deps installs @tus/server (npm ci)."""
         import shutil
-        import subprocess
-        if shutil.which("node") is None or shutil.which("npm") is None:
-            self.skipTest("Node.js is not installed")
-        prefix = Path(os.environ.get("MEDGW_BINARY_DIR", Path(__file__).resolve().parents[2] / "build")) / "tus-node"
-        if not (prefix / "node_modules" / "@tus" / "server").is_dir():
-            prefix.mkdir(parents=True, exist_ok=True)
-            result = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                                     "@tus/server@2", "@tus/file-store@2"], capture_output=True, text=True, timeout=300)
-            if result.returncode != 0:
-                self.skipTest(f"npm could not install @tus/server: {result.stderr[-300:]}")
-        shutil.copy(Path(__file__).with_name("tus_node_server.mjs"), prefix / "server.mjs")
-        return prefix
+        peers = SOURCE_DIR / "tests" / "peers"
+        if shutil.which("node") is None:
+            self.skipTest("Node.js is not installed (scripts/install-deps installs it)")
+        if not (peers / "node_modules" / "@tus" / "server").is_dir():
+            self.skipTest("@tus/server is not installed in tests/peers (run scripts/install-deps)")
+        return peers
 
     def test_delivery_to_tus_node_server(self):
         import hashlib
@@ -356,7 +347,7 @@ class IndependentTusServer(unittest.TestCase):
             identity, recipient = new_identity(tmp)
             store = tmp / "tus-files"
             store.mkdir()
-            server = subprocess.Popen(["node", str(prefix / "server.mjs"), str(pki.ca.pem), str(pki.server[0]),
+            server = subprocess.Popen(["node", str(prefix / "tus_server.mjs"), str(pki.ca.pem), str(pki.server[0]),
                                        str(pki.server[1]), str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       cwd=prefix, text=True)
             try:
@@ -520,3 +511,7 @@ class UploaderOptions(unittest.TestCase):
                 status = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
                 self.assertEqual(status["spool"]["rejected_objects"], objects)
                 self.assertIn("no objects received", receiver.status())
+
+
+if __name__ == "__main__":
+    unittest.main()

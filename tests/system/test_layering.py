@@ -77,6 +77,24 @@ class Layering(unittest.TestCase):
 
 
 class TestNames(unittest.TestCase):
+    def test_every_system_test_class_is_registered_with_ctest(self):
+        """tests/CMakeLists.txt lists the system tests by module or by class;
+        a class of a module listed by class, or a module not listed at all,
+        would never run in CI."""
+        cmake = (SOURCE_DIR / "tests" / "CMakeLists.txt").read_text()
+        listed = set(re.search(r"set\(MEDGW_SYSTEM_TESTS(.*?)\)", cmake, re.S).group(1).split())
+        for module in sorted((SOURCE_DIR / "tests" / "system").glob("test_*.py")):
+            name = module.stem
+            if name in listed:
+                continue
+            classes = re.findall(r"^class (\w+)\((?:unittest\.)?TestCase\)", module.read_text(), re.M)
+            self.assertTrue(classes, f"{name} has no test class")
+            for cls in classes:
+                self.assertIn(f"{name}.{cls}", listed, f"{name}.{cls} is not in MEDGW_SYSTEM_TESTS")
+        for entry in listed:
+            self.assertTrue((SOURCE_DIR / "tests" / "system" / (entry.split(".")[0] + ".py")).exists(), entry)
+
+
     def test_no_catch_test_name_has_a_semicolon(self):
         """catch_discover_tests splits a name at ';' into two ctest tests that
         each match nothing, so the test would never run under ctest."""

@@ -1,7 +1,7 @@
 // An independent tus server for the interoperability test: @tus/server with
 // its file store, behind a Node https server that requires client
 // certificates from the test CA. Prints "listening on PORT".
-//   node tus_node_server.mjs CA CERT KEY DIRECTORY
+//   node tests/peers/tus_server.mjs CA CERT KEY DIRECTORY  (after npm ci in tests/peers)
 import fs from 'node:fs';
 import https from 'node:https';
 import {Server} from '@tus/server';
