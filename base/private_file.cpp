@@ -1,5 +1,7 @@
 #include <base/private_file.hpp>
 
+#include <base/unique_fd.hpp>
+
 #include <base/hex.hpp>
 
 #include <array>
@@ -17,21 +19,6 @@ namespace {
 [[noreturn]] void throw_errno(int error, const std::string& what) {
   throw std::system_error(error, std::generic_category(), what);
 }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 void write_all(int fd, ByteView content, const std::filesystem::path& file) {
   while (!content.empty()) {
@@ -66,7 +53,7 @@ void check_private_mode(const struct stat& info, const std::filesystem::path& fi
 }  // namespace
 
 void sync_directory(const std::filesystem::path& folder) {
-  FileDescriptor fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno(errno, "cannot open folder " + folder.string());
   if (::fsync(fd.get()) != 0) throw_errno(errno, "cannot fsync folder " + folder.string());
 }
@@ -79,7 +66,7 @@ void create_private_file(const std::filesystem::path& file, ByteView content) {
   const std::filesystem::path temp =
       folder / ("." + file.filename().string() + ".tmp-" + to_hex(nonce));
 
-  FileDescriptor fd(
+  UniqueFd fd(
       ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) throw_errno(errno, "cannot create " + temp.string());
   try {
@@ -113,7 +100,7 @@ void require_private_mode(const std::filesystem::path& file) {
 }
 
 SecureBytes read_private_file(const std::filesystem::path& file) {
-  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno(errno, "cannot read " + file.string());
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) throw_errno(errno, "cannot stat " + file.string());

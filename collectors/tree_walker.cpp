@@ -1,5 +1,7 @@
 #include <collectors/tree_walker.hpp>
 
+#include <base/unique_fd.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
@@ -23,20 +25,6 @@ struct LinuxDirent64 {
   unsigned char d_type;
 };
 constexpr std::size_t dirent_name_offset = offsetof(LinuxDirent64, d_type) + 1;
-
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -99,7 +87,7 @@ WalkCounters TreeWalker::walk(const std::filesystem::path& root, const Visit& vi
   counters_ = {};
   path_.clear();
   dents_buffer_.resize(64 << 10);
-  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  base::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + root.string());
   walk_directory(fd.get(), 0, visit, problem);
   return counters_;
@@ -149,7 +137,7 @@ void TreeWalker::walk_directory(int fd, std::size_t depth, const Visit& visit, c
     const char* name = path_.c_str() + (base > 0 ? base + 1 : 0);
     switch (item.type) {
       case DT_DIR: {
-        Fd child(::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        base::UniqueFd child(::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (child.get() < 0) {
           if (errno == ENOENT) {
             ++counters_.vanished;
