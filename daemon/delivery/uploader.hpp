@@ -13,6 +13,7 @@
 // refusal (4xx other than 404/409/410/423/429/460) moves the object to
 // `rejected`.
 #include <daemon/config/config.hpp>
+#include <daemon/delivery/upload_error_class.hpp>  // UploadErrorClass, upload_error_class_name
 
 #include <spool/spool.hpp>
 
@@ -46,11 +47,6 @@ struct UploadReport {
   std::string error;                    // operator-facing, names what to check
   std::chrono::milliseconds duration{};
 };
-
-// Why a request to the central failed, for /metrics.
-enum class UploadErrorClass { tls, connect, timeout, http_5xx, http_4xx, protocol, rejected, receipt_invalid };
-inline constexpr std::size_t upload_error_class_count = 8;
-[[nodiscard]] std::string_view upload_error_class_name(UploadErrorClass error_class);
 
 // Running totals the daemon reads while a drain is in progress (another
 // thread: atomics only). Times are Unix milliseconds, 0 = never.
