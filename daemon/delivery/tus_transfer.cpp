@@ -208,7 +208,13 @@ Decision TusTransfer::on_response(const Reply& reply) {
 
 Decision TusTransfer::on_created(const Response& response) {
   if (response.status != 201) return on_unexpected_status(response, "creating the upload: HTTP " + std::to_string(response.status));
-  const auto url = resolve_location(session_.endpoint, header(response.headers, "location"));
+  const std::string location = header(response.headers, "location");
+  if (location.empty()) {
+    // Resolved against the endpoint it would name the endpoint itself: the
+    // data would go to the creation URL. Not an upload; try again later.
+    return retry({UploadErrorClass::protocol, "the central created an upload without a Location"}, response.headers);
+  }
+  const auto url = resolve_location(session_.endpoint, location);
   if (!url) {
     return retry({UploadErrorClass::protocol,
                   "the central answered with an upload Location on another scheme, host or port; refused"},

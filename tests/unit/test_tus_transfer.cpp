@@ -304,6 +304,19 @@ TEST_CASE("tus POST 201: a Location on another host, scheme or port is refused, 
   CHECK(central.peek().url == endpoint);
 }
 
+TEST_CASE("tus POST 201 without a Location: retried, nothing persisted, never a PATCH to the endpoint", "[tus]") {
+  const Headers headers = GENERATE(Headers{}, Headers{{"location", ""}});
+  FakeCentral central(10);
+  const Decision decision = central.answer(http(201, headers));
+  CHECK(decision.verdict == Verdict::retry);
+  REQUIRE(decision.failure);
+  CHECK(decision.failure->error_class == UploadErrorClass::protocol);
+  CHECK_THAT(decision.failure->why, Catch::Contains("without a Location"));
+  CHECK(central.trace() == std::vector<std::string>{"POST https://central.test/files/"});
+  CHECK(central.transfer().upload_url().empty());
+  CHECK(central.peek().method == Method::post);
+}
+
 TEST_CASE("tus POST: 5xx, 408, 423 and 429 retry", "[tus]") {
   const long status = GENERATE(408L, 423L, 429L, 500L, 503L);
   FakeCentral central(10);
