@@ -8,8 +8,6 @@
 #include <cstdio>
 #include <ostream>
 
-#include <curl/curl.h>
-
 namespace medgw::daemon {
 
 int command_upload(Invocation& invocation) {
@@ -23,12 +21,10 @@ int command_upload(Invocation& invocation) {
   if (!loaded) return exit_usage;
   const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "upload", err);
   if (!runtime) return exit_failure;
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any transfer
   const Config& config = runtime->config;
   Uploader uploader(config.central, config.facility.code, runtime->state->gateway_id(), *runtime->spool,
                     runtime->logger.named("upload"));
   const UploadReport report = uploader.drain();
-  curl_global_cleanup();
 
   const double seconds = static_cast<double>(report.duration.count()) / 1000.0;
   char rate[64];

@@ -5,14 +5,20 @@
 //
 // Per object: POST (Upload-Length, Upload-Metadata) and the Location is
 // persisted before any data; PATCH pieces of central.chunk, the offset
-// recorded after each; after any failure HEAD and resume from the server's
+// recorded every 64 MiB; after any failure HEAD and resume from the server's
 // Upload-Offset (404/410: a new upload). An object leaves the spool only when
 // the server reports offset == length; then its receipt is fetched and
 // verified when the server offers one. Transient failures retry with capped
 // exponential backoff and full jitter (Retry-After honoured); a permanent
 // refusal (4xx other than 404/409/410/423/429/460) moves the object to
 // `rejected`.
+//
+// Where: tus_transfer.hpp is the per-object state machine (no sockets);
+// http_profile.hpp the TLS, proxy and timeout settings from central.*;
+// receipt.hpp the receipt check; transfer_pool.hpp runs the machines on the
+// multi handle drain_async owns, which curl_driver.hpp drives.
 #include <daemon/config/config.hpp>
+#include <daemon/delivery/upload_error_class.hpp>  // UploadErrorClass, upload_error_class_name
 
 #include <spool/spool.hpp>
 
@@ -46,11 +52,6 @@ struct UploadReport {
   std::string error;                    // operator-facing, names what to check
   std::chrono::milliseconds duration{};
 };
-
-// Why a request to the central failed, for /metrics.
-enum class UploadErrorClass { tls, connect, timeout, http_5xx, http_4xx, protocol, rejected, receipt_invalid };
-inline constexpr std::size_t upload_error_class_count = 8;
-[[nodiscard]] std::string_view upload_error_class_name(UploadErrorClass error_class);
 
 // Running totals the daemon reads while a drain is in progress (another
 // thread: atomics only). Times are Unix milliseconds, 0 = never.
