@@ -125,7 +125,9 @@ base::Result<ServerOffer> read_server_offer(const Reply& reply) {
                                            " (check central.ca, central.cert/key, central.pin and the central's "
                                            "certificate); nothing was sent");
     }
-    return ServerOffer{};
+    // Not "no extensions": a medgw-receiver unreachable for a moment must not
+    // be taken for a plain tus server, whose offset == length confirms alone.
+    return base::fail("unreachable", "the central could not be reached: " + failed->message);
   }
   const Headers& headers = std::get<Response>(reply).headers;
   ServerOffer offer;

@@ -177,29 +177,47 @@ asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
   CurlDriver driver(co_await asio::this_coro::executor, multi.get());
   const WakeHook wake_hook(options.control, driver);
 
-  // OPTIONS once: which extensions the server offers. (Here, not in a
-  // coroutine of its own: GCC 12 then misreports the frame's allocation,
-  // -Wmismatched-new-delete.)
-  HttpExchange probe;
-  CURL* probe_easy = probe.prepare(tus::options_request(session.endpoint), credentials->profile, -1, 0);
-  curl_multi_add_handle(multi.get(), probe_easy);
-  std::optional<CURLcode> probe_result;
-  while (!probe_result && !stop_requested(options.control)) {
-    driver.process();
-    probe_result = finished(multi.get(), probe_easy);
-    if (!probe_result) co_await driver.wait(std::chrono::seconds(1));
+  // OPTIONS first: which extensions the server offers (receipts, checksums).
+  // Retried like any request while the central cannot be reached: without
+  // the answer a receipt could not be asked for. (Here, not in a coroutine
+  // of its own: GCC 12 then misreports the frame's allocation.)
+  base::Result<tus::ServerOffer> offer = base::fail("unreachable", "not asked yet");
+  for (int attempt = 1;; ++attempt) {
+    HttpExchange probe;
+    CURL* probe_easy = probe.prepare(tus::options_request(session.endpoint), credentials->profile, -1, 0);
+    curl_multi_add_handle(multi.get(), probe_easy);
+    std::optional<CURLcode> probe_result;
+    while (!probe_result && !stop_requested(options.control)) {
+      driver.process();
+      probe_result = finished(multi.get(), probe_easy);
+      if (!probe_result) co_await driver.wait(std::chrono::seconds(1));
+    }
+    curl_multi_remove_handle(multi.get(), probe_easy);
+    if (!probe_result) {
+      report.stopped = true;
+      co_return finish();
+    }
+    offer = tus::read_server_offer(probe.reply(*probe_result));
+    if (offer || offer.error().code != "unreachable") break;
+    if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::connect);
+    ++report.retries;
+    if (options.give_up_after > 0 && attempt >= options.give_up_after) break;
+    logger_.warn("upload.retry", "a request to the central failed; retrying",
+                 {{"error", offer.error().message}, {"attempt", static_cast<std::int64_t>(attempt)}});
+    const auto cap = std::min<std::int64_t>(options.backoff_cap.count(), options.backoff_base.count() << std::min(attempt, 16));
+    co_await driver.wait(std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(0, cap)(random)));
+    if (stop_requested(options.control)) {
+      report.stopped = true;
+      co_return finish();
+    }
   }
-  curl_multi_remove_handle(multi.get(), probe_easy);
-  if (!probe_result) {
-    report.stopped = true;
-    co_return finish();
-  }
-  const base::Result<tus::ServerOffer> offer = tus::read_server_offer(probe.reply(*probe_result));
   if (!offer) {
-    if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::tls);
     report.hard_error = true;
     report.error = offer.error().message;
-    logger_.error("upload.tls_refused", "TLS with the central failed; nothing was sent", {{"error", report.error}});
+    if (offer.error().code == "tls_refused") {
+      if (options.counters != nullptr) options.counters->count_error(UploadErrorClass::tls);
+      logger_.error("upload.tls_refused", "TLS with the central failed; nothing was sent", {{"error", report.error}});
+    }
     co_return finish();
   }
   session.offer = *offer;
