@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   core->add_sink(std::make_shared<log::StderrSink>());
   const log::Logger logger(core, "bench");
   spool::StateDb state = spool::StateDb::open(state_dir, spool::StateDb::Access::read_write, logger,
-                                               spool::Schema{spool::spool_migrations(), collectors::collectors_migrations()});
+                                               spool::Schema{{spool::spool_component, spool::spool_migrations()},
+                                                             {collectors::collectors_component, collectors::collectors_migrations()}});
   const crypto::SigningKey signer = crypto::SigningKey::load_or_create(state_dir / "signing.key");
   spool::Spool spool(state, state_dir / "spool", spool::SpoolLimits{1ULL << 50, 0},
                      spool::SpoolIdentity{"131234567", state.gateway_id(), {*crypto::parse_recipient(argv[3])}, &signer},

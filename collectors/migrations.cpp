@@ -1,6 +1,6 @@
-// The collectors' part of state.db. Numbers continue the spool's (see
-// spool::Schema); append new migrations with the next free number, never
-// edit one that has shipped.
+// The collectors' part of state.db (component "collectors", see
+// spool::Schema). Append new migrations with the next number; never edit one
+// that has shipped.
 #include <collectors/migrations.hpp>
 
 #include <array>
@@ -11,7 +11,7 @@ namespace {
 using spool::Migration;
 
 constexpr std::array migrations{
-    Migration{3, "file index", R"sql(
+    Migration{1, "file index", R"sql(
 -- One row per collected file version: what was seen and sent. Paths are raw
 -- bytes, ordered byte-wise, so a re-scan walking the tree in the same order
 -- merge-joins against this table in one sequential pass. Paths name
@@ -66,7 +66,7 @@ CREATE TABLE source_passes (
   summary     TEXT NOT NULL      -- JSON, counts only
 ) STRICT;
 )sql"},
-    Migration{4, "opt-out register", R"sql(
+    Migration{2, "opt-out register", R"sql(
 -- Patients on the hospital's opt-out list, as the gateway last saw it, by a
 -- keyed hash of the patient ID (PatientTagger::digest), never the ID itself.
 -- A patient newly listed after data was sent gets one withdraw entry; one

@@ -4,9 +4,11 @@
 #include <spool/state_db.hpp>
 
 #include <span>
+#include <string_view>
 
 namespace medgw::collectors {
 
 [[nodiscard]] std::span<const spool::Migration> collectors_migrations();
+inline constexpr std::string_view collectors_component = "collectors";
 
 }  // namespace medgw::collectors

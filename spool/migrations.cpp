@@ -1,6 +1,7 @@
-// The spool's part of state.db: the gateway's identity and the object queue.
-// Append new migrations with the next free number (see spool::Schema); never
-// edit one that has shipped (databases in the field have already applied it).
+// The spool's part of state.db (component "spool", see spool::Schema): the
+// gateway's identity and the object queue. Append new migrations with the
+// next number; never edit one that has shipped (databases in the field have
+// already applied it).
 #include <spool/state_db.hpp>
 
 #include <array>
@@ -63,6 +64,38 @@ CREATE TABLE spool_counters (
 ) STRICT;
 INSERT INTO spool_counters (name, value) VALUES
   ('delivered_objects', 0), ('delivered_bytes', 0), ('lost_objects', 0), ('orphan_files_removed', 0);
+)sql"},
+    Migration{3, "unconfirmed objects", R"sql(
+-- An object whose receipt did not check out stays in the spool as
+-- 'unconfirmed' (the central has it, but has not proved it) until a valid
+-- receipt arrives or an operator decides (medgw spool release|resend); the
+-- last receipt is kept as evidence. SQLite cannot change a CHECK: rebuild.
+CREATE TABLE objects_v5 (
+  object_id       TEXT PRIMARY KEY,
+  seq             INTEGER NOT NULL UNIQUE,
+  file_name       TEXT NOT NULL UNIQUE,
+  size            INTEGER NOT NULL,
+  content_bytes   INTEGER NOT NULL,
+  entries         INTEGER NOT NULL,
+  sha256          TEXT NOT NULL,
+  signature       BLOB NOT NULL,
+  created_at      INTEGER NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'ready'
+                  CHECK (state IN ('ready', 'uploading', 'unconfirmed', 'rejected', 'lost')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  upload_url      TEXT,
+  upload_offset   INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT,
+  receipt         TEXT                     -- unconfirmed: the receipt that did not check out
+) STRICT;
+INSERT INTO objects_v5 (object_id, seq, file_name, size, content_bytes, entries, sha256, signature, created_at, state,
+                        attempts, next_attempt_at, upload_url, upload_offset, last_error)
+  SELECT object_id, seq, file_name, size, content_bytes, entries, sha256, signature, created_at, state, attempts,
+         next_attempt_at, upload_url, upload_offset, last_error FROM objects;
+DROP TABLE objects;
+ALTER TABLE objects_v5 RENAME TO objects;
+CREATE INDEX objects_by_state ON objects (state, next_attempt_at, seq);
 )sql"},
 };
 

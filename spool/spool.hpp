@@ -17,6 +17,7 @@
 #include <crypto/signing.hpp>
 
 #include <base/log.hpp>
+#include <base/result.hpp>
 
 #include <chrono>
 #include <functional>
@@ -84,6 +85,9 @@ struct QueuedObject {
   std::string upload_url;
   std::uint64_t upload_offset = 0;
   int attempts = 0;
+  // The central has it but its receipt did not check out: ask for the
+  // receipt again (nothing is sent again unless the central lost it).
+  bool unconfirmed = false;
 };
 
 struct SpoolStats {
@@ -91,8 +95,9 @@ struct SpoolStats {
   std::uint64_t ready_bytes = 0;
   std::uint64_t uploading_objects = 0;
   std::uint64_t rejected_objects = 0;
+  std::uint64_t unconfirmed_objects = 0;  // receipt did not check out: kept, asked again
   std::uint64_t lost_objects = 0;  // ever
-  std::uint64_t spooled_bytes = 0;  // files held: ready + uploading + rejected
+  std::uint64_t spooled_bytes = 0;  // files held: ready + uploading + unconfirmed + rejected
   std::optional<std::chrono::milliseconds> oldest_ready_age;
   std::uint64_t delivered_objects = 0;  // ever
   std::uint64_t delivered_bytes = 0;
@@ -147,6 +152,18 @@ class Spool {
   void mark_rejected(std::string_view object_id, std::string_view reason);
   // Moves the object to the history and removes its file.
   void mark_delivered(std::string_view object_id, std::string_view receipt_json);
+  // The central's receipt did not check out (invariant 2: not confirmed):
+  // the object and the receipt are kept; the receipt is asked for again at
+  // `retry_at`.
+  void mark_unconfirmed(std::string_view object_id, std::string_view receipt_json, std::string_view why,
+                        std::chrono::system_clock::time_point retry_at);
+
+  // ---- an operator's decisions (medgw spool release|resend SEQ) ----
+  // An unconfirmed object the operator accepts as delivered (after checking
+  // with the central): moved to the history with the receipt it has.
+  [[nodiscard]] base::Status release(std::uint64_t seq);
+  // An unconfirmed or rejected object to be sent again from scratch.
+  [[nodiscard]] base::Status resend(std::uint64_t seq);
   std::size_t prune_history();
 
   [[nodiscard]] SpoolStats stats();

@@ -8,7 +8,8 @@ namespace medgw::spool {
 std::vector<QueuedObject> Spool::due(std::size_t limit) {
   base::Statement query = state_.db().prepare(
       "SELECT object_id, seq, file_name, size, sha256, signature, created_at, coalesce(upload_url, ''), upload_offset, "
-      "attempts FROM objects WHERE state IN ('ready', 'uploading') AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2");
+      "attempts, state = 'unconfirmed' FROM objects WHERE state IN ('ready', 'uploading', 'unconfirmed') AND "
+      "next_attempt_at <= ?1 ORDER BY seq LIMIT ?2");
   query.bind_all(now_ms(), static_cast<std::uint64_t>(limit));
   std::vector<QueuedObject> out;
   while (query.step()) {
@@ -23,6 +24,7 @@ std::vector<QueuedObject> Spool::due(std::size_t limit) {
     object.upload_url = query.column_text(7);
     object.upload_offset = static_cast<std::uint64_t>(query.column_int64(8));
     object.attempts = static_cast<int>(query.column_int64(9));
+    object.unconfirmed = query.column_int64(10) != 0;
     out.push_back(std::move(object));
   }
   return out;
@@ -100,6 +102,60 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
   std::filesystem::remove(dir_ / file_name, ec);
 }
 
+void Spool::mark_unconfirmed(std::string_view object_id, std::string_view receipt_json, std::string_view why,
+                             std::chrono::system_clock::time_point retry_at) {
+  base::WriteTransaction transaction(state_.db());
+  state_.db()
+      .prepare("UPDATE objects SET state = 'unconfirmed', receipt = ?2, last_error = ?3, next_attempt_at = ?4 "
+               "WHERE object_id = ?1")
+      .bind_all(object_id, receipt_json, why,
+                std::chrono::duration_cast<std::chrono::milliseconds>(retry_at.time_since_epoch()).count())
+      .run();
+  transaction.commit();
+}
+
+base::Status Spool::release(std::uint64_t seq) {
+  std::string object_id;
+  std::string receipt;
+  {
+    base::Statement row = state_.db().prepare("SELECT object_id, state, coalesce(receipt, '') FROM objects WHERE seq = ?1");
+    row.bind_all(seq);
+    if (!row.step()) return base::fail("no_such_object", "no object with seq " + std::to_string(seq) + " in the spool");
+    if (row.column_text(1) != "unconfirmed") {
+      return base::fail("not_unconfirmed", "object " + std::to_string(seq) + " is " + row.column_text(1) +
+                                               ", not unconfirmed: only an object whose receipt did not check out "
+                                               "can be released");
+    }
+    object_id = row.column_text(0);
+    receipt = row.column_text(2);
+  }
+  mark_delivered(object_id, receipt);
+  logger_.warn("spool.released", "an operator accepted an unconfirmed object as delivered",
+               {{"seq", seq}, {"object_id", object_id}});
+  return {};
+}
+
+base::Status Spool::resend(std::uint64_t seq) {
+  base::WriteTransaction transaction(state_.db());
+  base::Statement row = state_.db().prepare("SELECT state FROM objects WHERE seq = ?1");
+  row.bind_all(seq);
+  if (!row.step()) return base::fail("no_such_object", "no object with seq " + std::to_string(seq) + " in the spool");
+  const std::string state = row.column_text(0);
+  row.reset();
+  if (state != "unconfirmed" && state != "rejected") {
+    return base::fail("not_resendable", "object " + std::to_string(seq) + " is " + state +
+                                            "; only unconfirmed or rejected objects are sent again by hand");
+  }
+  state_.db()
+      .prepare("UPDATE objects SET state = 'ready', upload_url = NULL, upload_offset = 0, receipt = NULL, "
+               "next_attempt_at = 0, last_error = NULL WHERE seq = ?1")
+      .bind_all(seq)
+      .run();
+  transaction.commit();
+  logger_.warn("spool.resend", "an operator asked for an object to be sent again", {{"seq", seq}});
+  return {};
+}
+
 std::size_t Spool::prune_history() {
   const std::int64_t cutoff =
       now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(history_retention).count();
@@ -130,6 +186,8 @@ SpoolStats read_spool_stats(base::Database& db, const std::filesystem::path& spo
       stats.uploading_objects = count;
     } else if (state == "rejected") {
       stats.rejected_objects = count;
+    } else if (state == "unconfirmed") {
+      stats.unconfirmed_objects = count;
     }
     if (state != "lost") stats.spooled_bytes += bytes;
   }

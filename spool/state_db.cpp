@@ -5,7 +5,10 @@
 #include <base/time_format.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 
@@ -20,27 +23,148 @@
 namespace medgw::spool {
 namespace {
 
-int latest_version(std::span<const Migration> migrations) {
+int newest(std::span<const Migration> migrations) {
   return migrations.empty() ? 0 : migrations.back().version;
 }
 
-}  // namespace
+// Databases made before the per-component versions counted one sequence in
+// user_version: the spool's 1-2, then the collectors' 1-2 as 3-4.
+constexpr std::array<std::pair<std::string_view, int>, 2> legacy_sequence{{{"spool", 2}, {"collectors", 2}}};
+// user_version from now on: above any legacy value, so an older medgw
+// refuses this database as newer instead of misreading it.
+constexpr int per_component_marker = 100;
 
-Schema::Schema(std::initializer_list<std::span<const Migration>> components) {
-  for (std::span<const Migration> component : components) all_.insert(all_.end(), component.begin(), component.end());
-  std::sort(all_.begin(), all_.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
-  for (std::size_t i = 0; i < all_.size(); ++i) {
-    if (all_[i].version != static_cast<int>(i) + 1) {
-      throw std::logic_error("state.db migrations: version " + std::to_string(all_[i].version) + " (" +
-                             std::string(all_[i].description) + ") where " + std::to_string(i + 1) +
-                             " was expected: two components use one number, or one is missing");
+bool table_exists(base::Database& db, std::string_view name) {
+  base::Statement query = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+  query.bind_all(name);
+  return query.step();
+}
+
+std::map<std::string, int, std::less<>> component_versions(base::Database& db) {
+  std::map<std::string, int, std::less<>> versions;
+  if (table_exists(db, "schema_versions")) {
+    base::Statement rows = db.prepare("SELECT component, version FROM schema_versions");
+    while (rows.step()) versions[rows.column_text(0)] = static_cast<int>(rows.column_int64(1));
+    return versions;
+  }
+  int legacy = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+  for (const auto& [component, count] : legacy_sequence) {
+    const int applied = std::min(legacy, count);
+    if (applied > 0) versions[std::string(component)] = applied;
+    legacy -= applied;
+  }
+  return versions;
+}
+
+// Creates schema_versions from the legacy user_version (once).
+void adopt_per_component_versions(base::Database& db) {
+  base::WriteTransaction transaction(db);
+  if (table_exists(db, "schema_versions")) return;
+  const auto versions = component_versions(db);
+  db.exec("CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT");
+  for (const auto& [component, version] : versions) {
+    db.prepare("INSERT INTO schema_versions (component, version) VALUES (?1, ?2)").bind_all(component, version).run();
+  }
+  db.exec("PRAGMA user_version = " + std::to_string(per_component_marker));
+  transaction.commit();
+}
+
+void refuse_newer(const std::filesystem::path& file, const Schema& schema,
+                  const std::map<std::string, int, std::less<>>& versions) {
+  for (const SchemaComponent& component : schema.components()) {
+    const auto found = versions.find(component.name);
+    const int latest = newest(component.migrations);
+    if (found != versions.end() && found->second > latest) {
+      throw StateDbError(file.string() + " has schema version " + std::to_string(found->second) + " of " +
+                         std::string(component.name) + " but this medgw knows only up to " + std::to_string(latest) +
+                         "; it was written by a newer medgw. Install that version again, or restore the state.db "
+                         "backup taken before the upgrade");
     }
   }
 }
 
+int version_sum(const std::map<std::string, int, std::less<>>& versions) {
+  int sum = 0;
+  for (const auto& [component, version] : versions) sum += version;
+  return sum;
+}
+
+// An upgrade: keep a copy of the database as it was (VACUUM INTO writes a
+// consistent snapshot), so a failed upgrade can be rolled back.
+void copy_before_upgrade(base::Database& db, int from, const log::Logger& logger) {
+  const std::filesystem::path backup =
+      db.file().parent_path() /
+      (db.file().filename().string() + ".schema" + std::to_string(from) + "-" +
+       std::to_string(
+           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) +
+       ".bak");
+  db.prepare("VACUUM INTO ?1").bind_all(backup.string()).run();
+  ::chmod(backup.c_str(), 0600);
+  logger.info("statedb.backup", "copied the database before upgrading its schema", {{"file", backup.string()}, {"from", from}});
+}
+
+}  // namespace
+
+Schema::Schema(std::initializer_list<SchemaComponent> components) : components_(components) {
+  std::set<std::string_view> names;
+  for (const SchemaComponent& component : components_) {
+    if (!names.insert(component.name).second) {
+      throw std::logic_error("state.db schema: component " + std::string(component.name) + " is listed twice");
+    }
+    for (std::size_t i = 0; i < component.migrations.size(); ++i) {
+      if (component.migrations[i].version != static_cast<int>(i) + 1) {
+        throw std::logic_error("state.db schema: " + std::string(component.name) + " migration " +
+                               std::to_string(component.migrations[i].version) + " (" +
+                               std::string(component.migrations[i].description) + ") where " + std::to_string(i + 1) +
+                               " was expected");
+      }
+    }
+  }
+}
+
+int Schema::latest_version() const noexcept {
+  int sum = 0;
+  for (const SchemaComponent& component : components_) sum += newest(component.migrations);
+  return sum;
+}
+
 const Schema& spool_schema() {
-  static const Schema schema{spool_migrations()};
+  static const Schema schema{{spool_component, spool_migrations()}};
   return schema;
+}
+
+int apply_schema(base::Database& db, const Schema& schema, const log::Logger& logger) {
+  const bool had_tables = db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) > 0;
+  auto versions = component_versions(db);
+  refuse_newer(db.file(), schema, versions);
+  bool pending = false;
+  for (const SchemaComponent& component : schema.components()) {
+    const auto found = versions.find(component.name);
+    pending = pending || (found == versions.end() ? 0 : found->second) < newest(component.migrations);
+  }
+  if (!pending && had_tables) return version_sum(versions);
+  if (had_tables && version_sum(versions) > 0) copy_before_upgrade(db, version_sum(versions), logger);
+  adopt_per_component_versions(db);
+  for (const SchemaComponent& component : schema.components()) {
+    for (const Migration& migration : component.migrations) {
+      base::WriteTransaction transaction(db);
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      base::Statement current = db.prepare("SELECT version FROM schema_versions WHERE component = ?1");
+      current.bind_all(component.name);
+      const int now = current.step() ? static_cast<int>(current.column_int64(0)) : 0;
+      current.reset();
+      if (migration.version <= now) continue;
+      db.exec(migration.sql);
+      db.prepare("INSERT INTO schema_versions (component, version) VALUES (?1, ?2) "
+                 "ON CONFLICT (component) DO UPDATE SET version = excluded.version")
+          .bind_all(component.name, migration.version)
+          .run();
+      transaction.commit();
+      logger.info("statedb.migrated", "applied state database migration",
+                  {{"component", component.name}, {"version", migration.version}, {"what", migration.description}});
+    }
+  }
+  return version_sum(component_versions(db));
 }
 
 void configure_connection(base::Database& db, bool writable) {
@@ -73,48 +197,6 @@ void verify_integrity(base::Database& db) {
   }
   throw StateDbError(db.file().string() + " failed its integrity check (" + problems +
                      "); stop medgw and restore state.db from backup (docs/operations.md)");
-}
-
-void apply_migrations(base::Database& db, std::span<const Migration> migrations, const log::Logger& logger) {
-  const int current = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
-  const int latest = latest_version(migrations);
-  if (current > latest) {
-    throw StateDbError(db.file().string() + " has schema version " + std::to_string(current) +
-                       " but this medgw knows only up to " + std::to_string(latest) +
-                       "; it was written by a newer medgw. Install that version again, or restore "
-                       "the state.db backup taken before the upgrade");
-  }
-  if (current > 0 && current < latest) {
-    // An upgrade: keep a copy of the database as it was (VACUUM INTO writes
-    // a consistent snapshot), so a failed upgrade can be rolled back.
-    const std::filesystem::path backup =
-        db.file().parent_path() /
-        (db.file().filename().string() + ".schema" + std::to_string(current) + "-" +
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count()) +
-         ".bak");
-    db.prepare("VACUUM INTO ?1").bind_all(backup.string()).run();
-    ::chmod(backup.c_str(), 0600);
-    logger.info("statedb.backup", "copied the database before upgrading its schema",
-                {{"file", backup.string()}, {"from", current}, {"to", latest}});
-  }
-  for (const Migration& migration : migrations) {
-    if (migration.version <= current) continue;
-    base::WriteTransaction transaction(db);
-    // Re-read inside the write lock: another process may have migrated meanwhile.
-    const int now = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
-    if (migration.version <= now) continue;
-    if (migration.version != now + 1) {
-      throw StateDbError("internal error: migration " + std::to_string(migration.version) +
-                         " does not follow schema version " + std::to_string(now));
-    }
-    db.exec(migration.sql);
-    db.exec("PRAGMA user_version = " + std::to_string(migration.version));
-    transaction.commit();
-    logger.info("statedb.migrated", "applied state database migration",
-                {{"version", migration.version}, {"what", migration.description}});
-  }
 }
 
 WriterLock::WriterLock(const std::filesystem::path& state_dir) {
@@ -158,14 +240,15 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
     }
     base::Database db = base::Database::open(file, base::Database::Mode::read_only);
     configure_connection(db, false);
-    const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
-    if (version > schema.latest_version()) {
-      throw StateDbError(file.string() + " was written by a newer medgw (schema version " +
-                         std::to_string(version) + "); use that version's medgw to read it");
+    const auto versions = component_versions(db);
+    try {
+      refuse_newer(file, schema, versions);
+    } catch (const StateDbError&) {
+      throw StateDbError(file.string() + " was written by a newer medgw; use that version's medgw to read it");
     }
-    std::string gateway = version >= 1 ? db.query_text("SELECT gateway_id FROM gateway").value_or("")
-                                       : std::string();
-    return StateDb(std::move(db), version, std::move(gateway), std::nullopt);
+    std::string gateway = table_exists(db, "gateway") ? db.query_text("SELECT gateway_id FROM gateway").value_or("")
+                                                      : std::string();
+    return StateDb(std::move(db), version_sum(versions), std::move(gateway), std::nullopt);
   }
 
   std::error_code ec;
@@ -178,7 +261,7 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
   base::Database db = base::Database::open(file, base::Database::Mode::read_write_create);
   configure_connection(db, true);
   verify_integrity(db);
-  apply_migrations(db, schema.migrations(), logger);
+  const int version = apply_schema(db, schema, logger);
 
   {
     base::WriteTransaction transaction(db);
@@ -187,7 +270,6 @@ StateDb StateDb::open(const std::filesystem::path& state_dir, Access access, con
         .run();
     transaction.commit();
   }
-  const int version = static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
   std::string gateway = db.query_text("SELECT gateway_id FROM gateway").value_or("");
   return StateDb(std::move(db), version, std::move(gateway), std::move(lock));
 }

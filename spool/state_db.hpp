@@ -16,30 +16,37 @@
 namespace medgw::spool {
 
 struct Migration {
-  int version;                   // 1, 2, 3 ... without gaps across all components
+  int version;                   // 1, 2, 3 ... without gaps within its component
   std::string_view description;  // shown in the log when applied
   std::string_view sql;
 };
 
 // state.db holds the tables of several components (the spool's queue, the
 // collectors' file index, ...). Each declares its own numbered migrations
-// next to its code; the Schema is their merge in version order. Version
-// numbers are unique across components and leave no gap, so user_version
-// alone says which were applied. Append a new migration with the next free
-// number; never edit one that has shipped.
+// next to its code, and state.db records how far each component is
+// (`schema_versions`), so components grow independently. Append a migration
+// with the component's next number; never edit one that has shipped.
+struct SchemaComponent {
+  std::string_view name;  // "spool", "collectors", ...
+  std::span<const Migration> migrations;
+};
+
 class Schema {
  public:
-  // Throws std::logic_error when two components use one number or a number is missing.
-  Schema(std::initializer_list<std::span<const Migration>> components);
-  [[nodiscard]] std::span<const Migration> migrations() const noexcept { return all_; }
-  [[nodiscard]] int latest_version() const noexcept { return all_.empty() ? 0 : all_.back().version; }
+  // Throws std::logic_error when a component's numbers are not 1, 2, 3 ...
+  // or two components share a name.
+  Schema(std::initializer_list<SchemaComponent> components);
+  [[nodiscard]] std::span<const SchemaComponent> components() const noexcept { return components_; }
+  // The sum of the components' latest versions (status shows it as "schema").
+  [[nodiscard]] int latest_version() const noexcept;
 
  private:
-  std::vector<Migration> all_;
+  std::vector<SchemaComponent> components_;
 };
 
 // The spool's own migrations (gateway identity, the object queue).
 [[nodiscard]] std::span<const Migration> spool_migrations();
+inline constexpr std::string_view spool_component = "spool";
 // A state.db with the spool's tables only (the spool's own tests and tools).
 [[nodiscard]] const Schema& spool_schema();
 
@@ -48,9 +55,12 @@ class StateDbError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Applies the pending migrations of `migrations` to `db`, one transaction each.
-// Throws StateDbError when the database's schema is newer than the newest one.
-void apply_migrations(base::Database& db, std::span<const Migration> migrations, const log::Logger& logger);
+// Brings every component of `schema` up to date, one transaction per
+// migration (recording the component's version in the same transaction).
+// Before the first migration of a database that had tables, a copy is
+// written beside it (VACUUM INTO). Throws StateDbError when a component is
+// newer than `schema` knows. Returns the schema version (the sum).
+int apply_schema(base::Database& db, const Schema& schema, const log::Logger& logger);
 
 // Sets the pragmas medgw relies on. On a database without tables it first sets
 // auto_vacuum=INCREMENTAL, which SQLite only honours before the first table.

@@ -139,6 +139,11 @@ int command_status(Invocation& invocation) {
     out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";
     if (stats->oldest_ready_age) out << ", oldest " << human_age(*stats->oldest_ready_age);
     out << "; " << stats->uploading_objects << " uploading; " << stats->rejected_objects << " rejected";
+    if (stats->unconfirmed_objects > 0) {
+      out << "; " << stats->unconfirmed_objects
+          << " UNCONFIRMED (the central's receipt did not check out: tell its operators; then medgw spool "
+             "release|resend SEQ)";
+    }
     if (stats->lost_objects > 0) out << "; " << stats->lost_objects << " LOST (see the log: spool.object_lost)";
     out << "\n";
     out << "  capacity:  " << spool::capacity_name(stats->capacity) << " (" << human_bytes(stats->spooled_bytes) << " of "

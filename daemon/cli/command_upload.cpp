@@ -46,7 +46,9 @@ int command_upload(Invocation& invocation) {
   }
   if (report.receipts_invalid > 0) {
     err << "medgw upload: " << report.receipts_invalid
-        << " receipts do not check out; see the log (upload.receipt_invalid)\n";
+        << " receipts do not check out; those objects stay in the spool as unconfirmed and their receipts are "
+           "asked for again (see the log: upload.receipt_invalid; tell the central's operators; medgw spool "
+           "release|resend SEQ once it is resolved)\n";
     return exit_failure;
   }
   return exit_ok;

@@ -77,6 +77,20 @@ constexpr std::array command_table{
                 "Exits 0 when the spool is empty, 1 on a hard error (TLS refused, the central unreachable after "
                 "retries, a receipt that does not check out); the spool keeps everything.",
                 "medgw upload --once", once_options, command_upload},
+    CommandSpec{"spool release", "SEQ", 1, 1, "Accept an unconfirmed object as delivered (an operator's decision).",
+                "An object whose receipt from the central did not check out stays in the spool as 'unconfirmed' "
+                "(medgw status lists it; the log has upload.receipt_invalid) and its receipt is asked for again "
+                "every 10 minutes. Once the central's operators have confirmed they hold the object, release it: it "
+                "is recorded as delivered with the receipt it had, and its file leaves the spool. Only unconfirmed "
+                "objects can be released. Needs the service stopped (one writer at a time).",
+                "systemctl stop medgw\nmedgw spool release 1234\nsystemctl start medgw", plain_options,
+                command_spool_release},
+    CommandSpec{"spool resend", "SEQ", 1, 1, "Send an unconfirmed or rejected object again from the start.",
+                "For an object the central rejected, or one whose receipt did not check out, when the central's "
+                "operators ask for it again: it goes back to the queue and is uploaded anew (the central drops a "
+                "duplicate by its object ID). Needs the service stopped (one writer at a time).",
+                "systemctl stop medgw\nmedgw spool resend 1234\nsystemctl start medgw", plain_options,
+                command_spool_resend},
     CommandSpec{"status", "", 0, 0, "Show sources, index counts, spool, last upload and errors.",
                 "Works with or without the daemon running: it reads state.db without taking the writer lock. "
                 "Patient data never appears in the output.",

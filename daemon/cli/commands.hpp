@@ -13,6 +13,8 @@ int command_status(Invocation& invocation);
 int command_collect(Invocation& invocation);
 int command_optout_check(Invocation& invocation);
 int command_upload(Invocation& invocation);
+int command_spool_release(Invocation& invocation);
+int command_spool_resend(Invocation& invocation);
 int command_run(Invocation& invocation);
 
 }  // namespace medgw::daemon

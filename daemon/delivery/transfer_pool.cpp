@@ -106,7 +106,10 @@ void TransferPool::complete(CURL* easy, CURLcode code) {
   finished_since_refill_ = true;
   const tus::Decision decision = slot->transfer.on_response(slot->exchange.reply(code));
   apply(*slot, decision);
-  if (decision.verdict == tus::Verdict::delivered || decision.verdict == tus::Verdict::rejected) return;  // done
+  if (decision.verdict == tus::Verdict::delivered || decision.verdict == tus::Verdict::rejected ||
+      decision.verdict == tus::Verdict::unconfirmed) {
+    return;  // done for this drain
+  }
   waiting_.push_back(std::move(slot));
 }
 
@@ -137,6 +140,9 @@ void TransferPool::apply(Slot& slot, const tus::Decision& decision) {
     case tus::Verdict::rejected:
       ++context_.report.rejected;
       break;
+    case tus::Verdict::unconfirmed:
+      ++context_.report.unconfirmed;
+      break;
     case tus::Verdict::delivered:
       count_delivery(slot);
       break;
@@ -156,6 +162,9 @@ void TransferPool::apply_action(const Slot& slot, const tus::Action& action) {
                  [&](const tus::ResetUpload&) { spool.reset_upload(id); },
                  [&](const tus::MarkDelivered& mark) { spool.mark_delivered(id, mark.receipt); },
                  [&](const tus::MarkRejected& mark) { spool.mark_rejected(id, mark.reason); },
+                 [&](const tus::MarkUnconfirmed& mark) {
+                   spool.mark_unconfirmed(id, mark.receipt, mark.why, std::chrono::system_clock::now() + mark.recheck);
+                 },
                  [&](const tus::RecordFailure& record) {
                    spool.record_failure(id, record.error, std::chrono::system_clock::now());
                  },
@@ -200,8 +209,9 @@ void TransferPool::count_receipt(const Slot& slot, const tus::ReceiptNote& note)
         context_.logger.error("upload.receipt_invalid", "ALARM: the central's receipt is not valid JSON", {{"seq", seq}});
       } else {
         context_.logger.error("upload.receipt_invalid",
-                              "ALARM: the central's receipt for a delivered object does not check out (wrong "
-                              "object, or a bad signature); keep the receipt and tell the central's operators",
+                              "ALARM: the central's receipt for an uploaded object does not check out (wrong "
+                              "object, or a bad signature); the object stays in the spool as unconfirmed; tell the "
+                              "central's operators",
                               {{"seq", seq}});
       }
       break;

@@ -109,6 +109,7 @@ std::string_view state_name(TusTransfer::State state) {
     case TusTransfer::State::confirming: return "confirming";
     case TusTransfer::State::delivered: return "delivered";
     case TusTransfer::State::rejected: return "rejected";
+    case TusTransfer::State::unconfirmed: return "unconfirmed";
     case TusTransfer::State::failed: return "failed";
   }
   return "unknown";
@@ -140,7 +141,10 @@ base::Result<ServerOffer> read_server_offer(const Reply& reply) {
 TusTransfer::TusTransfer(const Session& session, spool::QueuedObject object)
     : session_(session),
       object_(std::move(object)),
-      state_(object_.upload_url.empty() ? State::creating : State::resyncing),
+      // An unconfirmed object is complete at the central: its receipt is asked for again.
+      state_(object_.unconfirmed && !object_.upload_url.empty() ? State::confirming
+             : object_.upload_url.empty()                         ? State::creating
+                                                                  : State::resyncing),
       url_(object_.upload_url),
       offset_(object_.upload_offset) {}
 
@@ -156,6 +160,7 @@ Request TusTransfer::next(const PieceChecksum& checksum) const {
       return Request{Method::get, session_.endpoint + "receipts/" + object_.object_id, {"Tus-Resumable: 1.0.0"}, {}};
     case State::delivered:
     case State::rejected:
+    case State::unconfirmed:
     case State::failed:
       break;
   }
@@ -202,6 +207,7 @@ Decision TusTransfer::on_response(const Reply& reply) {
     case State::confirming: return on_confirmed(response);
     case State::delivered:
     case State::rejected:
+    case State::unconfirmed:
     case State::failed:
       break;
   }
@@ -296,11 +302,17 @@ Decision TusTransfer::on_confirmed(const Response& response) {
   const ReceiptSubject subject{object_.object_id, object_.seq, session_.facility, object_.sha256};
   const base::Result<ReceiptCheck> check = verify_receipt(response.body, subject, session_.receipt_key);
   if (!check) {
+    // Not confirmed (invariant 2): the object stays, with the receipt as
+    // evidence, until a valid receipt arrives or an operator decides.
+    decision.verdict = Verdict::unconfirmed;
+    decision.progress = false;
+    state_ = State::unconfirmed;
     decision.receipt = ReceiptNote{ReceiptOutcome::invalid, check.error().code};
-  } else {
-    decision.receipt = ReceiptNote{*check == ReceiptCheck::verified ? ReceiptOutcome::verified : ReceiptOutcome::unverified, {}};
+    decision.actions.emplace_back(MarkUnconfirmed{response.body, check.error().message, session_.retry.unconfirmed_recheck});
+    return decision;
   }
-  decision.actions.emplace_back(MarkDelivered{response.body});  // kept, checked or not
+  decision.receipt = ReceiptNote{*check == ReceiptCheck::verified ? ReceiptOutcome::verified : ReceiptOutcome::unverified, {}};
+  decision.actions.emplace_back(MarkDelivered{response.body});  // kept as proof
   return decision;
 }
 

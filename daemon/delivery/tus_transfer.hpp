@@ -10,6 +10,7 @@
 //   sending ──204, offset < length──▶ sending;  ──offset == length──▶ confirming
 //   resyncing (HEAD) ──offset < length──▶ sending; ──offset == length──▶ confirming
 //   confirming ──receipt, or none offered──▶ delivered
+//   confirming ──a receipt that does not check out──▶ unconfirmed (kept; asked again later)
 //   404/410 (HEAD, PATCH; or no receipt when offered): ResetUpload, back to creating
 //   (more than 3 times in a run: failed); any retry with an upload: resyncing;
 //   permanent 4xx: rejected; TLS refused, or no progress within give_up_after: failed.
@@ -98,6 +99,8 @@ struct RetryPolicy {
   int give_up_after = 8;  // failures in a row without progress; 0 = never
   std::chrono::milliseconds backoff_base{250};
   std::chrono::milliseconds backoff_cap{30'000};
+  // An object whose receipt did not check out: when to ask again.
+  std::chrono::milliseconds unconfirmed_recheck{10 * 60'000};
 };
 
 // A delay drawn from [0, limit] (full jitter). The driver draws it at random;
@@ -131,10 +134,16 @@ struct MarkDelivered {
 struct MarkRejected {
   std::string reason;
 };
+struct MarkUnconfirmed {  // the receipt did not check out: kept, asked again after `recheck`
+  std::string receipt;
+  std::string why;
+  std::chrono::milliseconds recheck{0};
+};
 struct RecordFailure {
   std::string error;
 };
-using Action = std::variant<MarkUploading, RecordOffset, ResetUpload, MarkDelivered, MarkRejected, RecordFailure>;
+using Action =
+    std::variant<MarkUploading, RecordOffset, ResetUpload, MarkDelivered, MarkRejected, MarkUnconfirmed, RecordFailure>;
 
 enum class Verdict {
   proceed,     // issue next() now
@@ -142,6 +151,7 @@ enum class Verdict {
   rejected,    // permanent refusal: the object moves to `rejected`
   hard_error,  // stop the drain; `error` says what to check
   delivered,
+  unconfirmed,  // the receipt did not check out: the object stays, its receipt is asked for later
 };
 
 // How a complete upload was confirmed.
@@ -149,7 +159,7 @@ enum class ReceiptOutcome {
   verified,    // a receipt signed by central.receipt_key
   unverified,  // a receipt naming the object; no central.receipt_key
   missing,     // the server offers no receipts (a plain tus server): offset == length confirms
-  invalid,     // ALARM: a receipt that does not check out; delivered all the same
+  invalid,     // ALARM: a receipt that does not check out; the object stays unconfirmed
   not_stored,  // receipts offered, none for this complete upload: sent again
 };
 struct ReceiptNote {
@@ -182,7 +192,7 @@ using PieceChecksum = std::function<std::string(ByteRange piece)>;
 
 class TusTransfer {
  public:
-  enum class State { creating, resyncing, sending, confirming, delivered, rejected, failed };
+  enum class State { creating, resyncing, sending, confirming, delivered, rejected, unconfirmed, failed };
 
   // Resumes with a HEAD when the spool has an upload URL for the object.
   TusTransfer(const Session& session, spool::QueuedObject object);

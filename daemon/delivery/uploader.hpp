@@ -46,6 +46,7 @@ struct UploadReport {
   std::uint64_t receipts_unverified = 0;  // receipt present, no central.receipt_key to check it
   std::uint64_t receipts_missing = 0;     // the server offers none (a plain tus server)
   std::uint64_t receipts_invalid = 0;     // alarm: a receipt that does not check out
+  std::uint64_t unconfirmed = 0;          // objects kept because their receipt did not check out
   bool hard_error = false;              // stopped: TLS refused, or no progress within the retry budget
   bool outside_window = false;          // central.window closed: resumed in the next window
   bool stopped = false;                 // DrainOptions::stop was set

@@ -18,7 +18,8 @@ Runtime::~Runtime() {
 }
 
 const spool::Schema& gateway_schema() {
-  static const spool::Schema schema{spool::spool_migrations(), collectors::collectors_migrations()};
+  static const spool::Schema schema{{spool::spool_component, spool::spool_migrations()},
+                                    {collectors::collectors_component, collectors::collectors_migrations()}};
   return schema;
 }
 

@@ -135,6 +135,7 @@ std::string status_json(const Config& config, std::chrono::system_clock::time_po
     doc.key("spool").begin_object();
     doc.field("ready_objects", stats->ready_objects).field("ready_bytes", stats->ready_bytes);
     doc.field("uploading_objects", stats->uploading_objects).field("rejected_objects", stats->rejected_objects);
+    doc.field("unconfirmed_objects", stats->unconfirmed_objects);
     doc.field("lost_objects", stats->lost_objects).field("spooled_bytes", stats->spooled_bytes);
     doc.key("oldest_ready_age_seconds");
     if (stats->oldest_ready_age) doc.value(static_cast<std::int64_t>(stats->oldest_ready_age->count() / 1000));

@@ -65,6 +65,12 @@ bool ServiceHealth::refresh(const Snapshot& current, std::span<Job* const> jobs,
                           ? "spool full (spool.max_bytes reached): collection paused until uploads free room"
                           : "disk low (free space below spool.min_free): collection paused until there is room");
   }
+  if (spool_stats_ && spool_stats_->unconfirmed_objects > 0) {
+    reasons.push_back(std::to_string(spool_stats_->unconfirmed_objects) +
+                      " objects unconfirmed: the central's receipts do not check out (see upload.receipt_invalid in the "
+                      "log; tell the central's operators). They stay in the spool and their receipts are asked for "
+                      "again every 10 minutes; medgw spool release|resend SEQ once it is resolved");
+  }
   for (const Job* job : jobs) job->health(reasons);
   certificate_reasons(reasons);
   if (reasons != reasons_) {
@@ -92,6 +98,7 @@ void ServiceHealth::metrics(PrometheusText& m) const {
     m.sample(spool_stats_->ready_objects, {{"state", "ready"}});
     m.sample(spool_stats_->uploading_objects, {{"state", "uploading"}});
     m.sample(spool_stats_->rejected_objects, {{"state", "rejected"}});
+    m.sample(spool_stats_->unconfirmed_objects, {{"state", "unconfirmed"}});
     m.family("medgw_spool_bytes", "gauge", "Bytes held in the spool.");
     m.sample(spool_stats_->spooled_bytes);
     m.family("medgw_spool_max_bytes", "gauge", "spool.max_bytes.");

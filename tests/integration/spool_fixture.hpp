@@ -34,7 +34,8 @@ inline spool::ObjectEntry entry_for(const std::filesystem::path& file, std::stri
 
 // state.db with the tables of the spool and of the collectors.
 inline const spool::Schema& schema() {
-  static const spool::Schema both{spool::spool_migrations(), collectors::collectors_migrations()};
+  static const spool::Schema both{{spool::spool_component, spool::spool_migrations()},
+                                  {collectors::collectors_component, collectors::collectors_migrations()}};
   return both;
 }
 

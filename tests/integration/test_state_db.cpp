@@ -56,12 +56,28 @@ TEST_CASE("migrations apply in order, one transaction each, and a failing one le
   base::Database db = base::Database::open(dir / "m.db", base::Database::Mode::read_write_create);
   configure_connection(db, true);
   const Migration good[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {2, "two", "CREATE TABLE b (y INTEGER);"}};
-  apply_migrations(db, good, quiet_logger());
-  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  CHECK(apply_schema(db, Schema{{"part", good}}, quiet_logger()) == 2);
+  CHECK(db.query_int64("SELECT version FROM schema_versions WHERE component = 'part'") == 2);
   const Migration broken[] = {good[0], good[1], {3, "three", "CREATE TABLE c (z INTEGER); THIS IS NOT SQL;"}};
-  CHECK_THROWS_AS(apply_migrations(db, broken, quiet_logger()), base::SqliteError);
-  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  CHECK_THROWS_AS(apply_schema(db, Schema{{"part", broken}}, quiet_logger()), base::SqliteError);
+  CHECK(db.query_int64("SELECT version FROM schema_versions WHERE component = 'part'") == 2);
   CHECK(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
+}
+
+TEST_CASE("components grow independently: a new migration of one applies alone", "[statedb]") {
+  test::TempDir dir;
+  base::Database db = base::Database::open(dir / "m.db", base::Database::Mode::read_write_create);
+  configure_connection(db, true);
+  const Migration first[] = {{1, "a1", "CREATE TABLE a (x INTEGER);"}};
+  const Migration other[] = {{1, "b1", "CREATE TABLE b (y INTEGER);"}, {2, "b2", "CREATE TABLE b2 (y INTEGER);"}};
+  CHECK(apply_schema(db, Schema{{"a", first}, {"b", other}}, quiet_logger()) == 3);
+  const Migration grown[] = {first[0], {2, "a2", "CREATE TABLE a2 (x INTEGER);"}};
+  auto capture = std::make_shared<test::LogCapture>();
+  CHECK(apply_schema(db, Schema{{"a", grown}, {"b", other}}, test::capture_logger(capture)) == 4);
+  CHECK(capture->contains("component=a version=2"));
+  CHECK_FALSE(capture->contains("component=b"));
+  // A narrower schema (one component) neither refuses nor touches the other.
+  CHECK(apply_schema(db, Schema{{"a", grown}}, quiet_logger()) == 4);
 }
 
 TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new database is not copied", "[statedb]") {
@@ -69,7 +85,7 @@ TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new 
   base::Database db = base::Database::open(dir / "m.db", base::Database::Mode::read_write_create);
   configure_connection(db, true);
   const Migration first[] = {{1, "one", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (42);"}};
-  apply_migrations(db, first, quiet_logger());
+  (void)apply_schema(db, Schema{{"part", first}}, quiet_logger());
   auto backups = [&] {
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
@@ -79,31 +95,59 @@ TEST_CASE("an upgrade copies the database (VACUUM INTO) before migrating, a new 
   };
   CHECK(backups().empty());
   const Migration both[] = {first[0], {2, "two", "DROP TABLE a; CREATE TABLE b (y INTEGER);"}};
-  apply_migrations(db, both, quiet_logger());
-  CHECK(db.query_int64("PRAGMA user_version") == 2);
+  (void)apply_schema(db, Schema{{"part", both}}, quiet_logger());
+  CHECK(db.query_int64("SELECT version FROM schema_versions WHERE component = 'part'") == 2);
   const auto found = backups();
   REQUIRE(found.size() == 1);
   CHECK_THAT(found[0].filename().string(), Catch::StartsWith("m.db.schema1-") && Catch::EndsWith(".bak"));
   CHECK((std::filesystem::status(found[0]).permissions() & std::filesystem::perms::group_read) ==
         std::filesystem::perms::none);
   base::Database old = base::Database::open(found[0], base::Database::Mode::read_only);
-  CHECK(old.query_int64("PRAGMA user_version") == 1);
+  CHECK(old.query_int64("SELECT version FROM schema_versions WHERE component = 'part'") == 1);
   CHECK(old.query_int64("SELECT x FROM a") == 42);
-  apply_migrations(db, both, quiet_logger());  // nothing to do: no second copy
+  (void)apply_schema(db, Schema{{"part", both}}, quiet_logger());  // nothing to do: no second copy
   CHECK(backups().size() == 1);
+}
+
+TEST_CASE("a database of the single user_version sequence (before components) is upgraded in place", "[statedb]") {
+  test::TempDir dir;
+  {
+    // As medgw 0.1 left it: the spool's 1-2 and the collectors' 1-2 as user_version 1-4.
+    base::Database db = base::Database::open(dir / "state.db", base::Database::Mode::read_write_create);
+    configure_connection(db, true);
+    for (const Migration& migration : spool_migrations().subspan(0, 2)) db.exec(migration.sql);
+    db.exec("CREATE TABLE file_index (source TEXT, path BLOB); INSERT INTO file_index VALUES ('s', x'41');");
+    db.exec("CREATE TABLE optout_register (patient_key BLOB PRIMARY KEY) WITHOUT ROWID;");
+    db.exec("INSERT INTO gateway (singleton, gateway_id, created_at) VALUES (1, 'g', 't');");
+    db.exec("INSERT INTO objects (object_id, seq, file_name, size, content_bytes, entries, sha256, signature, "
+            "created_at) VALUES ('o', 1, 'f', 1, 1, 1, 'h', x'00', 0)");
+    db.exec("PRAGMA user_version = 4");
+  }
+  const Migration collectors_like[] = {{1, "file index", "CREATE TABLE file_index (source TEXT, path BLOB);"},
+                                       {2, "opt-out register", "CREATE TABLE optout_register (k BLOB);"}};
+  auto capture = std::make_shared<test::LogCapture>();
+  StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, test::capture_logger(capture),
+                                Schema{{spool_component, spool_migrations()}, {"collectors", collectors_like}});
+  // Only the spool's new migration ran; the rows survived it.
+  CHECK(capture->contains("component=spool version=3"));
+  CHECK_FALSE(capture->contains("component=collectors"));
+  CHECK(state.db().query_int64("SELECT count(*) FROM file_index") == 1);
+  CHECK(state.db().query_text("SELECT state FROM objects WHERE object_id = 'o'") == "ready");
+  CHECK(state.db().query_int64("PRAGMA user_version") > 4);  // an older medgw refuses it as newer
+  CHECK(capture->contains("event=statedb.backup"));
 }
 
 TEST_CASE("a database written by a newer medgw is refused with a clear error", "[statedb]") {
   test::TempDir dir;
   {
     StateDb state = StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
-    state.db().exec("PRAGMA user_version = 999");
+    state.db().exec("UPDATE schema_versions SET version = 999 WHERE component = 'spool'");
   }
   try {
     (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema());
     FAIL("opened a newer database");
   } catch (const StateDbError& error) {
-    CHECK_THAT(error.what(), Catch::Contains("schema version 999") && Catch::Contains("newer medgw"));
+    CHECK_THAT(error.what(), Catch::Contains("schema version 999 of spool") && Catch::Contains("newer medgw"));
   }
   CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_only, quiet_logger(), spool_schema()), Catch::Contains("newer medgw"));
 }
@@ -163,23 +207,12 @@ TEST_CASE("a write transaction rolls back unless committed", "[statedb]") {
   CHECK(db.query_int64("SELECT v FROM t") == 2);
 }
 
-TEST_CASE("the schema merges the components' migrations and refuses a shared number or a gap", "[statedb]") {
-  const Migration spool_part[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {3, "three", "CREATE TABLE c (z INTEGER);"}};
-  const Migration other_part[] = {{2, "two", "CREATE TABLE b (y INTEGER);"}};
-  const Schema merged{spool_part, other_part};
-  REQUIRE(merged.migrations().size() == 3);
-  CHECK(merged.migrations()[1].description == "two");
-  CHECK(merged.latest_version() == 3);
-  const Migration clash[] = {{2, "also two", "CREATE TABLE d (w INTEGER);"}};
-  CHECK_THROWS_WITH((Schema{spool_part, other_part, clash}), Catch::Contains("two components use one number"));
-  CHECK_THROWS_AS((Schema{spool_part}), std::logic_error);  // 2 is missing
+TEST_CASE("a schema refuses a component listed twice or migrations not numbered 1, 2, 3", "[statedb]") {
+  const Migration one_two[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {2, "two", "CREATE TABLE b (y INTEGER);"}};
+  const Migration gap[] = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {3, "three", "CREATE TABLE c (z INTEGER);"}};
+  const Schema fine{{"a", one_two}, {"b", one_two}};
+  CHECK(fine.latest_version() == 4);
+  CHECK_THROWS_WITH((Schema{{"a", one_two}, {"a", one_two}}), Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH((Schema{{"a", gap}}), Catch::Contains("migration 3") && Catch::Contains("where 2 was expected"));
 }
 
-TEST_CASE("a database the gateway's full schema made is refused by a narrower schema as newer", "[statedb]") {
-  test::TempDir dir;
-  const Migration extra[] = {{static_cast<int>(spool_schema().latest_version()) + 1, "extra", "CREATE TABLE e (v INTEGER);"}};
-  const Schema wider{spool_migrations(), extra};
-  { (void)StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), wider); }
-  CHECK_THROWS_WITH(StateDb::open(dir.path(), StateDb::Access::read_write, quiet_logger(), spool_schema()),
-                    Catch::Contains("newer medgw"));
-}

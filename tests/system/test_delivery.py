@@ -3,6 +3,7 @@ loopback, with a throwaway PKI made at test time. The landed tree equals the
 hospital's; TLS problems refuse before anything is sent; cuts, stalls and a
 receiver killed mid-upload still land everything exactly once, re-sending at
 most one chunk per fault."""
+import json
 import os
 import re
 import socket
@@ -373,6 +374,62 @@ class IndependentTusServer(unittest.TestCase):
                 server.wait(timeout=10)
                 server.stdout.close()
                 server.stderr.close()
+
+
+class UnconfirmedReceipts(unittest.TestCase):
+    """Issue 14: an object whose receipt does not verify is not delivered: it
+    stays in the spool as unconfirmed (health degraded) until a valid receipt
+    arrives or an operator decides (medgw spool release|resend)."""
+
+    def test_a_receipt_that_does_not_verify_keeps_the_object(self):
+        with TempDir() as tmp:
+            data = tmp / "hospital"
+            run(SAMPLE, "--out", data, "--patients", "6", "--seed", "8", "--months", "1", check=True)
+            (data / "dpc" / "export.bin").write_bytes(os.urandom(9 << 20))  # an object of its own: two objects
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            sources = f"  - {{name: dpc, type: dpc, path: {data / 'dpc'}, settle: 0s}}\n"
+            config = delivery_config(tmp, recipient, sources, pki, port=1)
+            self.assertEqual(collect(config).returncode, 0)
+            objects = spooled(config)
+            self.assertGreaterEqual(objects, 2)
+            with Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity) as receiver:
+                # The gateway was given another key than the central's: no receipt verifies.
+                wrong = tmp / "wrong-receipt.pub"
+                from cryptography.hazmat.primitives import serialization
+                from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+                import base64
+                raw = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.Raw,
+                                                                            serialization.PublicFormat.Raw)
+                wrong.write_text("ed25519:" + base64.b64encode(raw).decode() + "\n")
+                config = delivery_config(tmp, recipient, sources, pki, receiver.port, receipt_key=wrong)
+                sent = upload(config)
+                self.assertEqual(sent.returncode, 1, sent.stdout + sent.stderr)
+                self.assertIn(f"{objects} INVALID", sent.stdout)
+                self.assertIn("stay in the spool as unconfirmed", sent.stderr)
+                # Nothing left the spool; status names them.
+                status = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+                self.assertEqual(status["spool"]["unconfirmed_objects"], objects)
+                self.assertEqual(status["delivered"]["objects"], 0)
+                self.assertIn("UNCONFIRMED", run(MEDGW, "status", "-c", config, check=True).stdout)
+                # Asked again at once (not yet due): nothing happens, nothing is sent again.
+                again = upload(config)
+                self.assertIn("0 objects delivered", again.stdout)
+                self.assertEqual(spooled(config) + status["spool"]["unconfirmed_objects"], objects)
+                # The operator's decisions.
+                self.assertEqual(run(MEDGW, "spool", "release", "999", "-c", config).returncode, 1)
+                released = run(MEDGW, "spool", "release", "1", "-c", config)
+                self.assertEqual(released.returncode, 0, released.stderr)
+                status = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
+                self.assertEqual(status["delivered"]["objects"], 1)
+                resent = run(MEDGW, "spool", "resend", "2", "-c", config)
+                self.assertEqual(resent.returncode, 0, resent.stderr)
+                # With the right key the resent object is delivered and verified.
+                config = delivery_config(tmp, recipient, sources, pki, receiver.port,
+                                         receipt_key=receipt_key_file(receiver, tmp))
+                fixed = upload(config)
+                self.assertIn("1 objects delivered", fixed.stdout)
+                self.assertIn("receipts: 1 verified", fixed.stdout)
 
 
 class ConnectProxy:

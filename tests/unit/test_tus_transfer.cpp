@@ -125,6 +125,9 @@ std::string describe(const tus::Action& action) {
       return a.receipt.empty() ? "mark_delivered" : "mark_delivered with receipt";
     }
     std::string operator()(const tus::MarkRejected&) const { return "mark_rejected"; }
+    std::string operator()(const tus::MarkUnconfirmed& a) const {
+      return "mark_unconfirmed " + std::to_string(a.recheck.count() / 60'000) + " min";
+    }
     std::string operator()(const tus::RecordFailure&) const { return "record_failure"; }
   };
   return std::visit(Describe{}, action);
@@ -601,7 +604,7 @@ TEST_CASE("tus receipt 200 without central.receipt_key: unverified", "[tus]") {
   CHECK(decision.receipt->outcome == ReceiptOutcome::unverified);
 }
 
-TEST_CASE("tus receipt that does not check out: an alarm, delivered all the same", "[tus]") {
+TEST_CASE("tus receipt that does not check out: an alarm, the object stays unconfirmed", "[tus]") {
   const auto key = medgw::crypto::SigningKey::generate();
   const auto other_key = medgw::crypto::SigningKey::generate();
   const auto [body, code] = GENERATE_REF(
@@ -615,11 +618,36 @@ TEST_CASE("tus receipt that does not check out: an alarm, delivered all the same
   central.set_receipt_key(key.public_key());
   central.answer(offset_is(10, 200));
   const Decision decision = central.answer(http(200, {}, body));
-  CHECK(decision.verdict == Verdict::delivered);
+  // Not confirmed (invariant 2): kept in the spool with the receipt as
+  // evidence, the receipt asked for again in 10 minutes.
+  CHECK(decision.verdict == Verdict::unconfirmed);
+  CHECK_FALSE(decision.progress);
   REQUIRE(decision.receipt);
   CHECK(decision.receipt->outcome == ReceiptOutcome::invalid);
   CHECK(decision.receipt->error_code == code);
-  CHECK(central.trace().back() == "mark_delivered with receipt");  // kept for the central's operators
+  CHECK(central.trace().back() == "mark_unconfirmed 10 min");
+  for (const std::string& step : central.trace()) CHECK_FALSE(Catch::Contains("mark_delivered").match(step));
+}
+
+TEST_CASE("tus unconfirmed object: its receipt is asked for again first, nothing is sent again", "[tus]") {
+  const auto key = medgw::crypto::SigningKey::generate();
+  tus::Session session = make_session({.checksum_sha256 = false, .receipts = true});
+  session.receipt_key = key.public_key();
+  medgw::spool::QueuedObject object = make_object(10, "https://central.test/files/u1", 0);
+  object.unconfirmed = true;
+  tus::TusTransfer transfer(session, object);
+  const tus::Request request = transfer.next();
+  CHECK(request.method == Method::get);
+  CHECK(request.url == std::string(endpoint) + "receipts/" + object_id);
+  // Still wrong: unconfirmed again; now right: delivered with it.
+  CHECK(transfer.on_response(http(200, {}, "not json")).verdict == Verdict::unconfirmed);
+  tus::TusTransfer again(session, object);
+  const Decision decision = again.on_response(http(200, {}, signed_receipt(key, object_id, seq)));
+  CHECK(decision.verdict == Verdict::delivered);
+  REQUIRE(decision.receipt);
+  CHECK(decision.receipt->outcome == ReceiptOutcome::verified);
+  REQUIRE(decision.actions.size() == 1);
+  CHECK(std::holds_alternative<tus::MarkDelivered>(decision.actions[0]));
 }
 
 TEST_CASE("tus receipt 404 when receipts are offered: nothing was stored, the object is sent again", "[tus]") {
