@@ -1,6 +1,8 @@
 #pragma once
 // RAII for libarchive handles: one deleter per handle type, defined here only.
 // Header-only: a target that includes it links libarchive itself.
+#include <base/c_handle.hpp>
+
 #include <memory>
 
 #include <archive.h>
@@ -8,16 +10,8 @@
 
 namespace medgw::base::libarchive {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* handle) const noexcept {
-    Free(handle);
-  }
-};
-
-using Reader = std::unique_ptr<struct archive, Deleter<archive_read_free>>;
-using Writer = std::unique_ptr<struct archive, Deleter<archive_write_free>>;
-using Entry = std::unique_ptr<struct archive_entry, Deleter<archive_entry_free>>;
+using Reader = CHandle<struct archive, archive_read_free>;
+using Writer = CHandle<struct archive, archive_write_free>;
+using Entry = CHandle<struct archive_entry, archive_entry_free>;
 
 }  // namespace medgw::base::libarchive
