@@ -4,6 +4,8 @@
 // Whole and piecewise decryption must agree.
 #include <crypto/age.hpp>
 
+#include <base/byte_sink.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -32,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const age::DecryptResult whole = age::decrypt(file, identities());
 
-  MemorySink sink;
+  medgw::base::MemorySink sink;
   age::Decryptor decryptor(identities(), sink);
   std::optional<age::Failure> failure;
   for (std::size_t at = 0; at < file.size() && !failure; at += piece) {
