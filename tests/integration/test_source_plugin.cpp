@@ -31,22 +31,24 @@ namespace {
 // that carried its files (a real feed keeps an index, a watermark...).
 class ToyJournal final : public collectors::SinkJournal {
  public:
+  explicit ToyJournal(std::shared_ptr<std::int64_t> committed_seq) : committed_seq_(std::move(committed_seq)) {}
   void note_sent() { pending_ = true; }
   void commit(base::Database&, std::int64_t object_seq) override {
-    if (pending_) committed_seq = object_seq;
+    if (pending_) *committed_seq_ = object_seq;
     pending_ = false;
   }
   void discard() override { pending_ = false; }
   [[nodiscard]] bool empty() const override { return !pending_; }
-  std::int64_t committed_seq = 0;
 
  private:
+  std::shared_ptr<std::int64_t> committed_seq_;
   bool pending_ = false;
 };
 
 class ToyFeed final : public collectors::ChangeFeed {
  public:
-  ToyFeed(std::string label, std::string greeting) : label_(std::move(label)), greeting_(std::move(greeting)) {}
+  ToyFeed(std::string label, std::string greeting, std::shared_ptr<std::int64_t> committed_seq)
+      : journal_(std::move(committed_seq)), label_(std::move(label)), greeting_(std::move(greeting)) {}
 
   void collect(collectors::SpoolSink& sink, collectors::PassSummary& summary) override {
     for (const auto& [name, text] : std::array<std::pair<std::string, std::string>, 2>{
@@ -63,9 +65,9 @@ class ToyFeed final : public collectors::ChangeFeed {
     }
   }
   [[nodiscard]] collectors::SinkJournal& journal() override { return journal_; }
-  ToyJournal journal_;
 
  private:
+  ToyJournal journal_;
   std::string label_;
   std::string greeting_;
 };
@@ -77,16 +79,15 @@ constexpr std::array toy_keys{
 std::vector<std::string> toy_labels(const daemon::SourceConfig& source) { return {source.name}; }
 const daemon::SourceTypeSpec toy_spec{"toy", "Two files made up in memory (a test).", toy_keys, "1m", "0s", toy_labels};
 
-ToyFeed* last_feed = nullptr;  // for the test to look at its journal
+// What the toy feeds' journals committed last (the feed itself lives only for its pass).
+const auto toy_committed_seq = std::make_shared<std::int64_t>(0);
 
 std::vector<daemon::SourcePass> toy_passes(const daemon::SourceConfig& source, const daemon::SourceContext&) {
   daemon::SourcePass pass;
   pass.label = source.name;
   pass.scan_interval = source.scan_interval;
   pass.make_feed = [label = source.name, greeting = source.text("greeting")](const daemon::FeedContext&) {
-    auto feed = std::make_unique<ToyFeed>(label, greeting);
-    last_feed = feed.get();
-    return std::unique_ptr<collectors::ChangeFeed>(std::move(feed));
+    return std::unique_ptr<collectors::ChangeFeed>(std::make_unique<ToyFeed>(label, greeting, toy_committed_seq));
   };
   return {pass};
 }
@@ -135,8 +136,7 @@ TEST_CASE("a source type plugged in through the registry is configured, planned 
   CHECK(summary.files_seen == 2);
   CHECK(summary.added == 2);
   CHECK(summary.objects == 1);
-  REQUIRE(last_feed != nullptr);
-  CHECK(last_feed->journal_.committed_seq == 1);  // its journal committed with the object
+  CHECK(*toy_committed_seq == 1);  // its journal committed with the object
 
   base::Statement query = runtime->state->db().prepare("SELECT file_name FROM objects");
   REQUIRE(query.step());

@@ -72,12 +72,13 @@ TEST_CASE("kill -9 at random points never loses a committed object nor exposes a
 
   // Kills land at a random moment up to `max_delay` after the start; on a
   // slow or loaded machine (sanitizers, parallel tests) the child needs
-  // longer to reach its commits, so the range grows until about half of the
+  // longer to reach its commits, so the range grows (checked every few
+  // trials, so that a short campaign adapts too) until about half of the
   // kills fall after one.
   std::uint64_t max_delay_us = 150'000;
   for (std::size_t trial = 0; trial < trials; ++trial) {
-    if (trial > 0 && trial % 20 == 0 && verified.size() * 2 < trial) {
-      max_delay_us = std::min<std::uint64_t>(max_delay_us * 3 / 2, 3'000'000);
+    if (trial > 0 && trial % 4 == 0 && verified.size() * 2 < trial) {
+      max_delay_us = std::min<std::uint64_t>(max_delay_us * 2, 4'000'000);
     }
     test::ChildProcess process({child, state_dir.string(), source_dir.string(), recipient});
     std::this_thread::sleep_for(std::chrono::microseconds(random() % max_delay_us));
