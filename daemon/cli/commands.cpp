@@ -49,6 +49,10 @@ constexpr std::array decrypt_options{
     OptionSpec{"output", 'o', "OUT", "write here (default standard output); written only once fully verified"},
 };
 
+constexpr std::array doctor_options{
+    config_option,
+    OptionSpec{"json", 0, "", "print JSON (the document a support bundle carries as doctor.json)"},
+};
 constexpr std::array command_table{
     CommandSpec{"run", "", 0, 0, "Run the gateway daemon in the foreground.",
                 "Collects from every configured source, spools encrypted objects and uploads them. Meant to run "
@@ -110,8 +114,18 @@ constexpr std::array command_table{
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
                 plain_options, nullptr},
     CommandSpec{"diag", "", 0, 0, "Collect redacted diagnostics for support staff.", "", "", plain_options, nullptr},
-    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.", "", "",
-                plain_options, nullptr},
+    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.",
+                "Prints one line per check - OK, WARN or FAIL (SKIP when an earlier step failed) - and, for each "
+                "problem, what to do: the configuration; state_dir, state.db and the key files (owner, mode 0600); "
+                "each source (present, readable as the medgw user, named like its type); the files the service "
+                "reads; the inotify watch limit against the sources' folders; free space and inodes against "
+                "spool.*; the client certificate's days left; then the proxy, name resolution, TCP, the TLS "
+                "handshake with central.ca and the host name, the pins, the client certificate accepted, the tus "
+                "endpoint answering OPTIONS, the clock against the central's Date header; central.receipt_key; the "
+                "upload window and bandwidth; and the service (its status server, or systemd). Works with the "
+                "service running or stopped; run it as root to check access as the medgw user. Each network step "
+                "gives up after 10 s. Exit status 0 when nothing failed, 1 otherwise.",
+                "medgw doctor\nmedgw doctor --json", doctor_options, command_doctor},
 };
 
 }  // namespace

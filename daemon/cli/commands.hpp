@@ -14,5 +14,6 @@ int command_collect(Invocation& invocation);
 int command_optout_check(Invocation& invocation);
 int command_upload(Invocation& invocation);
 int command_run(Invocation& invocation);
+int command_doctor(Invocation& invocation);
 
 }  // namespace medgw::daemon
