@@ -15,5 +15,6 @@ int command_optout_check(Invocation& invocation);
 int command_upload(Invocation& invocation);
 int command_run(Invocation& invocation);
 int command_doctor(Invocation& invocation);
+int command_diag(Invocation& invocation);
 
 }  // namespace medgw::daemon
