@@ -98,10 +98,10 @@ void sample_tree(const std::filesystem::path& root, const std::string& relative,
     --budget;
     const std::string name = it->path().filename().string();
     const std::string child = relative.empty() ? name : relative + "/" + name;
-    const auto type = it->symlink_status(ec).type();
-    if (type == std::filesystem::file_type::directory) {
+    if (it->is_symlink(ec)) continue;
+    if (it->is_directory(ec)) {
       if (folders.size() < 3) folders.push_back(child);
-    } else if (type == std::filesystem::file_type::regular && taken_here < 6) {
+    } else if (it->is_regular_file(ec) && taken_here < 6) {
       files.push_back(child);
       ++taken_here;
     }
@@ -180,7 +180,8 @@ std::pair<std::uint64_t, bool> count_folders(const std::vector<std::filesystem::
     ++folders;
     std::filesystem::recursive_directory_iterator it(root, std::filesystem::directory_options::skip_permission_denied, ec);
     for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->symlink_status(ec).type() == std::filesystem::file_type::directory) ++folders;
+      // The type from readdir (no stat per entry); symlinks are not followed.
+      if (!it->is_symlink(ec) && it->is_directory(ec)) ++folders;
       if (folders > hint_watch_cap) return {folders, false};
       if (++entries % 4096 == 0 && std::chrono::steady_clock::now() > until) return {folders, false};
     }
