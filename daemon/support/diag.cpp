@@ -58,7 +58,9 @@ Config fallback_config(const ConfigValues& values) {
     std::string value = values.text(key);
     return value.empty() ? fallback : value;
   };
-  config.facility.code = values.text("facility.code");
+  // Only a well-formed code: it names the bundle file and is kept by the redactor.
+  const std::string code = values.text("facility.code");
+  if (code.size() == 9 && code.find_first_not_of("0123456789") == std::string::npos) config.facility.code = code;
   config.state_dir = text("state_dir", "/var/lib/medgw");
   if (!config.state_dir.is_absolute()) config.state_dir = "/var/lib/medgw";
   config.status.listen = text("status.listen", "127.0.0.1:9750");
@@ -138,7 +140,7 @@ void add_service_pages(Context& context) {
                        : path == "/status" ? redactor.json(page.body)
                                            : redactor.text(page.body);
     if (path == "/status") status_answered = true;
-    context.add(name, std::to_string(page.status) == "200" ? body : "HTTP " + std::to_string(page.status) + "\n" + body,
+    context.add(name, page.status == 200 ? body : "HTTP " + std::to_string(page.status) + "\n" + body,
                 "what the running service reports (GET " + std::string(path) + "), redacted");
   }
   if (status_answered) return;
