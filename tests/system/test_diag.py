@@ -291,6 +291,7 @@ class Resilience(unittest.TestCase):
         self.assertIn("support.recipient", result.stderr)
         self.assertIn("--review", result.stderr)
         self.assertFalse((self.tmp / "none.age").exists())
+        self.assertEqual(run(MEDGW, "diag", "-c", self.config, "--since", "soon").returncode, 2)
 
 
 class LargeLog(unittest.TestCase):

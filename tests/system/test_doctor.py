@@ -83,6 +83,65 @@ class ClockOffCentral:
         self.server.server_close()
 
 
+class ConnectProxy:
+    """An HTTP CONNECT proxy on loopback: tunnels to the requested port, or
+    answers 403 when `refuse`; remembers the Proxy-Authorization it saw."""
+
+    def __init__(self, refuse: bool = False):
+        import socket
+        self.refuse = refuse
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.tunnels = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client, socket), daemon=True).start()
+
+    def serve(self, client, socket):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            request += chunk
+        target = request.split(b" ")[1].decode()
+        if self.refuse or not request.startswith(b"CONNECT "):
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            return
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        self.tunnels += 1
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+
+
 class Doctor(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -187,6 +246,28 @@ class Doctor(unittest.TestCase):
         check = self.expect("proxy down", report, "proxy", "FAIL", "does not answer", "check central.proxy")
         self.assertNotIn("pw", check["finding"])  # the proxy's credentials are never shown
         self.expect("proxy down", report, "tls", "SKIP")
+        self.assertEqual(code, 1)
+
+    def test_through_a_working_proxy(self):
+        proxy = ConnectProxy()
+        try:
+            code, report = doctor(self.with_proxy(f"http://gw:Secr3tPw@127.0.0.1:{proxy.port}"))
+        finally:
+            proxy.close()
+        self.expect("through a CONNECT proxy", report, "proxy", "OK", f"127.0.0.1:{proxy.port} accepts")
+        self.expect("through a CONNECT proxy", report, "tcp", "OK", "tunnel")
+        self.expect("through a CONNECT proxy", report, "tus", "OK")
+        self.assertNotIn("Secr3tPw", json.dumps(report))
+        self.assertGreater(proxy.tunnels, 0)
+
+    def test_proxy_refuses_the_tunnel(self):
+        proxy = ConnectProxy(refuse=True)
+        try:
+            code, report = doctor(self.with_proxy(f"http://127.0.0.1:{proxy.port}"))
+        finally:
+            proxy.close()
+        self.expect("proxy refuses CONNECT (403)", report, "proxy", "OK")
+        self.expect("proxy refuses CONNECT (403)", report, "tcp", "FAIL", "did not open a tunnel", "allow CONNECT")
         self.assertEqual(code, 1)
 
     def with_proxy(self, proxy: str) -> Path:
