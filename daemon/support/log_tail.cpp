@@ -152,7 +152,7 @@ LogExcerpt tail_journal(std::string_view unit, const LogLimits& limits, const Re
   LogExcerpt excerpt;
   const auto since = std::chrono::duration_cast<std::chrono::seconds>(limits.since.time_since_epoch()).count();
   const ProgramRun run = run_program({"journalctl", "-u", std::string(unit), "--since", "@" + std::to_string(since),
-                                      "--no-pager", "--quiet", "--reverse", "-o", "short-iso-precise"},
+                                      "--no-pager", "--quiet", "--no-hostname", "--reverse", "-o", "short-iso-precise"},
                                      limits.max_read, limits.deadline);
   if (!run.started) {
     excerpt.status = "journalctl is not installed";
