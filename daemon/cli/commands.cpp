@@ -49,6 +49,18 @@ constexpr std::array decrypt_options{
     OptionSpec{"output", 'o', "OUT", "write here (default standard output); written only once fully verified"},
 };
 
+constexpr std::array doctor_options{
+    config_option,
+    OptionSpec{"json", 0, "", "print JSON (the document a support bundle carries as doctor.json)"},
+};
+constexpr std::array diag_options{
+    config_option,
+    OptionSpec{"output", 'o', "FILE", "where to write the bundle (created with mode 0600; default "
+                                      "medgw-diag-FACILITY-TIME.tar.zst.age in the current folder)"},
+    OptionSpec{"review", 0, "", "write the bundle in clear (tar.zst) for the hospital to read before it is sent"},
+    OptionSpec{"since", 0, "DURATION", "how far back the log goes (default 24h)"},
+};
+
 constexpr std::array command_table{
     CommandSpec{"run", "", 0, 0, "Run the gateway daemon in the foreground.",
                 "Collects from every configured source, spools encrypted objects and uploads them. Meant to run "
@@ -123,9 +135,32 @@ constexpr std::array command_table{
     CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
                 plain_options, nullptr},
-    CommandSpec{"diag", "", 0, 0, "Collect redacted diagnostics for support staff.", "", "", plain_options, nullptr},
-    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.", "", "",
-                plain_options, nullptr},
+    CommandSpec{"diag", "", 0, 0, "Write a redacted, encrypted diagnostics bundle for support staff.",
+                "Writes a tar.zst bundle, age-encrypted to support.recipient (the support team's key), holding only "
+                "what is known to be safe, each file listed in MANIFEST.json with its SHA-256 and why it is there: "
+                "version and build, OS and packages, the configuration through the key table's sensitivity marks "
+                "(secrets as <secret>, patient-bearing paths as keyed tags; never the file itself), medgw doctor's "
+                "checks, the status server's pages, state.db's counts (never rows), certificate facts (never keys), "
+                "the systemd unit's state and the last 24 hours of log (at most 10 MiB), every line through a "
+                "redactor that removes patient IDs, names (any kana or kanji), SS-MIX2 paths and long numbers. "
+                "Works while the service runs, with state.db locked or damaged, and with an invalid configuration "
+                "(the bundle then holds its errors). --review writes it in clear so the hospital can read it first. "
+                "Exit status 2 when support.recipient is not set and --review is not given; 1 when the bundle cannot "
+                "be written.",
+                "medgw diag\nmedgw diag --review -o /tmp/medgw-diag.tar.zst\nmedgw diag --since 3d -o bundle.age",
+                diag_options, command_diag},
+    CommandSpec{"doctor", "", 0, 0, "Check this machine and the connection to the central.",
+                "Prints one line per check - OK, WARN or FAIL (SKIP when an earlier step failed) - and, for each "
+                "problem, what to do: the configuration; state_dir, state.db and the key files (owner, mode 0600); "
+                "each source (present, readable as the medgw user, named like its type); the files the service "
+                "reads; the inotify watch limit against the sources' folders; free space and inodes against "
+                "spool.*; the client certificate's days left; then the proxy, name resolution, TCP, the TLS "
+                "handshake with central.ca and the host name, the pins, the client certificate accepted, the tus "
+                "endpoint answering OPTIONS, the clock against the central's Date header; central.receipt_key; the "
+                "upload window and bandwidth; and the service (its status server, or systemd). Works with the "
+                "service running or stopped; run it as root to check access as the medgw user. Each network step "
+                "gives up after 10 s. Exit status 0 when nothing failed, 1 otherwise.",
+                "medgw doctor\nmedgw doctor --json", doctor_options, command_doctor},
 };
 
 }  // namespace

@@ -16,5 +16,7 @@ int command_upload(Invocation& invocation);
 int command_spool_release(Invocation& invocation);
 int command_spool_resend(Invocation& invocation);
 int command_run(Invocation& invocation);
+int command_doctor(Invocation& invocation);
+int command_diag(Invocation& invocation);
 
 }  // namespace medgw::daemon

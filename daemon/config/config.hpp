@@ -86,6 +86,10 @@ struct StatusConfig {
   std::string listen;  // host:port
 };
 
+struct SupportConfig {
+  std::string recipient;  // "age1...": the support team's key, for `medgw diag` bundles; empty = none
+};
+
 struct LogConfig {
   std::string level;
   std::filesystem::path file;  // empty = stderr only
@@ -99,6 +103,7 @@ struct Config {
   CentralConfig central;
   SpoolConfig spool;
   PolicyConfig policy;
+  SupportConfig support;
   StatusConfig status;
   LogConfig log;
 };

@@ -95,6 +95,16 @@ std::string check_recipients(const ConfigValue& value) {
   return {};
 }
 
+std::string check_support_recipient(const ConfigValue& value) {
+  if (value.text.empty() || crypto::parse_recipient(value.text)) return {};
+  // Pasting the support team's identity here would publish it: never echo it.
+  if (value.text.starts_with("AGE-SECRET-KEY-")) {
+    return "holds an age identity (a secret key), not a recipient: put the support team's recipient (age1...) here; "
+           "the identity must stay with the support team";
+  }
+  return "'" + value.text + "' is not an age X25519 recipient (age1... in lower case, 62 characters)";
+}
+
 std::string check_pins(const ConfigValue& value) {
   for (const std::string& pin : value.list) {
     constexpr std::string_view prefix = "sha256//";
@@ -283,6 +293,12 @@ const std::vector<KeySpec>& table() {
        [](Config& c, SourceConfig*, const ConfigValue& v) {
          c.policy.unidentified = v.text == "send" ? UnidentifiedPolicy::send : UnidentifiedPolicy::hold;
        }},
+
+      {"support.recipient", V::text, "age recipient", false, "",
+       "age recipient (age1...) of the support team: `medgw diag` encrypts its bundles to it; empty = only "
+       "`medgw diag --review` (in clear, for the hospital to read and pass on).",
+       {}, check_support_recipient,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.support.recipient = v.text; }},
 
       {"status.listen", V::text, "IP:port", false, "127.0.0.1:9750",
        "Address of the status server (/healthz, /metrics, /status); it has no authentication, keep it on loopback. "

@@ -15,6 +15,7 @@ LAYERS = [
     ("daemon/config", "medgw_config"),
     ("daemon/runtime", "medgw_runtime"),
     ("daemon/delivery", "medgw_delivery"),
+    ("daemon/support", "medgw_support"),
     ("daemon/service", "medgw_service"),
     ("daemon/cli", "medgw_cli"),
 ]

@@ -309,3 +309,20 @@ TEST_CASE("a source folder overlapping state_dir is refused", "[config]") {
   }
   CHECK(errors_of(parse(minimal_config() + "state_dir: /srv/ssmix2-state\n", "o.yaml")).empty());
 }
+
+TEST_CASE("support.recipient takes an age recipient or nothing", "[config]") {
+  const LoadResult unset = parse(minimal_config(), "s.yaml");
+  REQUIRE(unset.ok());
+  CHECK(unset.config->support.recipient.empty());
+  const LoadResult set = parse(minimal_config() + "support: {recipient: " + recipient + "}\n", "s.yaml");
+  REQUIRE(set.ok());
+  CHECK(set.config->support.recipient == recipient);
+  const auto errors = errors_of(parse(minimal_config() + "support: {recipient: age1nope}\n", "s.yaml"));
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("support.recipient") && Catch::Contains("is not an age X25519 recipient"));
+  // An identity pasted by mistake is refused without being echoed.
+  const auto identity = errors_of(parse(minimal_config() + "support: {recipient: AGE-SECRET-KEY-1QQQ}\n", "s.yaml"));
+  REQUIRE(identity.size() == 1);
+  CHECK_THAT(identity[0], Catch::Contains("not a recipient"));
+  CHECK_THAT(identity[0], !Catch::Contains("AGE-SECRET-KEY-1QQQ"));
+}
