@@ -1,6 +1,7 @@
 """DESIGN.md §2: base -> crypto -> spool -> collectors -> daemon; a lower layer never
 includes a higher one, and headers are included by module path."""
 import re
+from pathlib import Path
 import unittest
 
 from helpers import SOURCE_DIR
@@ -75,6 +76,39 @@ class Layering(unittest.TestCase):
         text = (SOURCE_DIR / "receiver" / "CMakeLists.txt").read_text()
         for layer in ("spool", "collectors", "daemon"):
             self.assertNotIn(f"medgw_{layer}", text)
+
+
+class Sizes(unittest.TestCase):
+    """Architecture issue: no file over 600 lines and no function over 120
+    lines where the product's logic lives, so a newcomer finds small rooms."""
+    FOLDERS = ["daemon", "receiver", "collectors"]
+
+    def test_no_file_over_600_lines(self):
+        for folder in self.FOLDERS:
+            for source in sorted((SOURCE_DIR / folder).rglob("*.[ch]pp")):
+                lines = len(source.read_text(errors="replace").splitlines())
+                self.assertLessEqual(lines, 600, f"{source.relative_to(SOURCE_DIR)} has {lines} lines; split it by aspect")
+
+    def test_no_function_over_120_lines(self):
+        from code_size import function_lengths
+        checked = 0
+        for folder in self.FOLDERS:
+            for source in sorted((SOURCE_DIR / folder).rglob("*.cpp")):
+                for length, line, head in function_lengths(source):
+                    checked += 1
+                    self.assertLessEqual(length, 120, f"{source.relative_to(SOURCE_DIR)}:{line} {head}: {length} lines")
+        self.assertGreater(checked, 300)
+
+    def test_the_size_check_finds_a_long_function(self):
+        """The checker itself: a body of 130 lines is seen as 130 lines."""
+        import tempfile
+        from code_size import function_lengths
+        with tempfile.NamedTemporaryFile("w", suffix=".cpp", delete=False) as file:
+            file.write("namespace x {\nint f(int a) {\n" + "  a += 1;  // }\n" * 128 + "  return a;\n}\n}\n")
+        try:
+            self.assertEqual(function_lengths(Path(file.name)), [(131, 2, "int f(int a)")])
+        finally:
+            Path(file.name).unlink()
 
 
 class TestNames(unittest.TestCase):
