@@ -59,37 +59,42 @@ TusAnswer retry_later(std::string message, std::string_view seconds) {
 
 asio::awaitable<BodyResult> TusServer::Impl::receive_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                                           LiveUpload& upload, int fd, crypto::Sha256* checksum) {
-  std::vector<char> block(256 << 10);
+  // 64 KiB a PATCH in progress: 200 gateways at once hold 12.5 MiB. Each read
+  // returns a TLS record at most; the block is written when full.
+  std::vector<char> block(64 << 10);
   BodyResult body{upload.row.offset};
   std::uint64_t window = 0;
   beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
-  while (!parser.is_done()) {
-    parser.get().body().data = block.data();
-    parser.get().body().size = block.size();
-    boost::system::error_code ec;
-    co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    const std::size_t got = block.size() - parser.get().body().size;
-    if (got > 0) {
-      if (body.at + got > upload.row.length) {
-        body.too_long = true;
-        break;
-      }
-      if (!write_at(fd, block.data(), got, body.at, body.write_error)) break;
-      const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), got);
-      if (upload.running.valid) upload.running.hash.update(bytes);
-      if (checksum != nullptr) checksum->update(bytes);
-      body.at += got;
-      upload.running.through = body.at;
+  while (!parser.is_done() && !body.broken) {
+    std::size_t filled = 0;
+    while (filled < block.size() && !parser.is_done()) {
+      parser.get().body().data = block.data() + filled;
+      parser.get().body().size = block.size() - filled;
+      boost::system::error_code ec;
+      co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      const std::size_t got = block.size() - filled - parser.get().body().size;
+      filled += got;
       window += got;
       if (window >= min_window_bytes) {
         window = 0;
         beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
       }
+      if (ec && ec != http::error::need_buffer) {
+        body.broken = true;  // what arrived is still written below
+        break;
+      }
     }
-    if (ec && ec != http::error::need_buffer) {
-      body.broken = true;
+    if (body.at + filled > upload.row.length) {
+      body.too_long = true;
       break;
     }
+    if (filled == 0) continue;
+    if (!write_at(fd, block.data(), filled, body.at, body.write_error)) break;
+    const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), filled);
+    if (upload.running.valid) upload.running.hash.update(bytes);
+    if (checksum != nullptr) checksum->update(bytes);
+    body.at += filled;
+    upload.running.through = body.at;
   }
   co_return body;
 }

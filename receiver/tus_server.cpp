@@ -11,6 +11,10 @@
 
 #include <openssl/ssl.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace medgw::receiver {
 namespace {
 
@@ -116,6 +120,11 @@ asio::awaitable<void> TusServer::Impl::sweep_loop() {
                    {"evicted_total", now.evicted_total}, {"facility_refused_total", now.facility_refused_total}});
       reported = now;
     }
+#if defined(__GLIBC__)
+    // Connections come and go in bursts; glibc keeps what they freed unless
+    // asked to give it back, and the receiver's RSS would stay at the peak.
+    ::malloc_trim(0);
+#endif
     boost::system::error_code ec;
     sweep_timer.expires_after(std::chrono::minutes(1));
     co_await sweep_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

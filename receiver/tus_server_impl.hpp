@@ -48,6 +48,10 @@ struct TusServer::Impl {
   asio::awaitable<void> accept_loop();
   // tus_session.cpp
   asio::awaitable<void> session(tcp::socket socket);
+  // Waits (handshake_timeout at most) until the client sends something.
+  asio::awaitable<bool> first_bytes(tcp::socket& socket);
+  // The requests of an authenticated connection, one at a time.
+  asio::awaitable<void> serve(Stream& stream, const FacilityEntry* facility);
   asio::awaitable<TusAnswer> handle(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                     const FacilityEntry* facility);
   asio::awaitable<TusAnswer> create(const TusRequest& request, const FacilityEntry& facility);

@@ -59,11 +59,32 @@ constexpr std::uint64_t small_body = 64 << 10;  // what a request other than PAT
 
 }  // namespace
 
-asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
-  Stream stream(beast::tcp_stream(std::move(socket)), ssl_context);
-  auto close = [&stream] {
+asio::awaitable<bool> TusServer::Impl::first_bytes(tcp::socket& socket) {
+  asio::steady_timer deadline(io);
+  deadline.expires_after(config.handshake_timeout);
+  deadline.async_wait([&socket](const boost::system::error_code& ec) {
     boost::system::error_code ignored;
-    beast::get_lowest_layer(stream).socket().close(ignored);
+    if (!ec) socket.close(ignored);
+  });
+  boost::system::error_code ec;
+  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  deadline.cancel();
+  if (ec || !socket.is_open()) co_return false;
+  // Closed without a word: no TLS stream for it.
+  char first = 0;
+  const std::size_t peeked = socket.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+  co_return !ec && peeked == 1;
+}
+
+asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
+  std::optional<Stream> stream;
+  auto close = [&socket, &stream] {
+    boost::system::error_code ignored;
+    if (stream) {
+      beast::get_lowest_layer(*stream).socket().close(ignored);
+    } else {
+      socket.close(ignored);
+    }
   };
   ConnectionLimiter::Slot slot = limiter.admit(close);
   if (!slot.admitted()) {
@@ -78,24 +99,34 @@ asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
   }
   const std::string peer = [&] {
     boost::system::error_code ec;
-    const auto endpoint = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+    const auto endpoint = socket.remote_endpoint(ec);
     return ec ? std::string("?") : endpoint.address().to_string();
   }();
-  try {
-    beast::get_lowest_layer(stream).expires_after(config.handshake_timeout);
-    co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
-  } catch (const std::exception& error) {
+  // An idle connection costs a socket, not TLS buffers (about 90 KiB): the
+  // TLS stream is made when the client speaks, within handshake_timeout.
+  bool handshaken = co_await first_bytes(socket);
+  std::string error = "no ClientHello within handshake_timeout";
+  if (handshaken) {
+    stream.emplace(beast::tcp_stream(std::move(socket)), ssl_context);
+    try {
+      beast::get_lowest_layer(*stream).expires_after(config.handshake_timeout);
+      co_await stream->async_handshake(ssl::stream_base::server, asio::use_awaitable);
+    } catch (const std::exception& failure) {
+      handshaken = false;
+      error = failure.what();
+    }
+  }
+  if (!handshaken) {
     if (const auto suppressed = may_log(tls_log)) {
       logger.warn("receiver.tls_refused", "a TLS handshake failed or timed out",
-                  {{"peer", peer}, {"error", error.what()}, {"suppressed_before", *suppressed}});
+                  {{"peer", peer}, {"error", error}, {"suppressed_before", *suppressed}});
     }
     co_return;
   }
   const FacilityEntry* facility = nullptr;
-  for (const std::string& name : peer_names(stream.native_handle())) {
+  for (const std::string& name : peer_names(stream->native_handle())) {
     if ((facility = config.facility_of_client(name)) != nullptr) break;
   }
-  beast::flat_buffer buffer;
   try {
     if (!limiter.authenticated(slot, facility != nullptr ? facility->code : std::string())) {
       logger.warn("receiver.facility_connections", "a facility holds max_connections_per_facility; one more refused",
@@ -104,29 +135,34 @@ asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
       busy.headers.emplace_back("Retry-After", "5");
       auto response = to_response(busy, 11);
       response.keep_alive(false);
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
-      co_await http::async_write(stream, response, asio::use_awaitable);
+      beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(5));
+      co_await http::async_write(*stream, response, asio::use_awaitable);
       co_return;
     }
-    while (!stopping) {
-      beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
-      Parser parser;
-      parser.header_limit(16 << 10);
-      parser.body_limit(boost::none);
-      co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
-      const TusAnswer answer = co_await handle(stream, buffer, parser, facility);
-      auto response = to_response(answer, parser.get().version());
-      const bool keep_alive = parser.get().keep_alive() && !answer.close && !stopping;
-      response.keep_alive(keep_alive);
-      beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
-      co_await http::async_write(stream, response, asio::use_awaitable);
-      if (!keep_alive) break;
-    }
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
-    co_await stream.async_shutdown(asio::use_awaitable);
+    co_await serve(*stream, facility);
   } catch (const std::exception&) {
     // The client went away or timed out; what it sent of a PATCH is kept.
   }
+}
+
+asio::awaitable<void> TusServer::Impl::serve(Stream& stream, const FacilityEntry* facility) {
+  beast::flat_buffer buffer;
+  while (!stopping) {
+    beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
+    Parser parser;
+    parser.header_limit(16 << 10);
+    parser.body_limit(boost::none);
+    co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
+    const TusAnswer answer = co_await handle(stream, buffer, parser, facility);
+    auto response = to_response(answer, parser.get().version());
+    const bool keep_alive = parser.get().keep_alive() && !answer.close && !stopping;
+    response.keep_alive(keep_alive);
+    beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
+    co_await http::async_write(stream, response, asio::use_awaitable);
+    if (!keep_alive) break;
+  }
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+  co_await stream.async_shutdown(asio::use_awaitable);
 }
 
 asio::awaitable<bool> TusServer::Impl::drain(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
