@@ -3,6 +3,8 @@
 #include <receiver/identifiers.hpp>
 #include <receiver/store.hpp>
 
+#include <crypto/patient_tag.hpp>
+
 #include <base/json.hpp>
 #include <base/time_format.hpp>
 
@@ -118,6 +120,12 @@ int command_landing(const ReceiverConfig& config, const std::string& action, con
   std::cout << "seq " << *seq << " of facility " << facility << ": queued for landing again";
   if (*again > 1) std::cout << ", then the " << (*again - 1) << " objects after it again, in seq order";
   std::cout << "; a running medgw-receiver picks this up within seconds (medgw-receiver status shows the result)\n";
+  return 0;
+}
+
+int command_patient_tag(const ReceiverConfig& config, const std::string& patient_id) {
+  std::filesystem::create_directories(config.data_dir);
+  std::cout << crypto::PatientTagger::load_or_create(config.data_dir / "patient-tag.key").tag(patient_id) << "\n";
   return 0;
 }
 

@@ -17,4 +17,8 @@ int command_status(const ReceiverConfig& config, bool json);
 int command_landing(const ReceiverConfig& config, const std::string& action, const std::string& seq,
                     const std::string& facility);
 
+// `patient-tag ID`: the receiver's pt:xxxxxxxx for a patient ID, to match a
+// log line to a patient (only the tag is printed).
+int command_patient_tag(const ReceiverConfig& config, const std::string& patient_id);
+
 }  // namespace medgw::receiver

@@ -287,6 +287,10 @@ LandingSummary land_or_throw(const LandingRequest& request, const crypto::age::I
   const base::ScopedUtf8Locale utf8_locale;
   std::filesystem::create_directories(request.facility_root);
   clear_leftovers(request.facility_root);
+  std::error_code missing;
+  if (!std::filesystem::is_regular_file(request.object_file, missing)) {
+    refuse("object_missing", "the stored object's file is missing from data_dir/store");
+  }
   const std::uint64_t encrypted_size = std::filesystem::file_size(request.object_file);
   require_free(request.facility_root, encrypted_size, request.limits.min_free);
   const PlainTemp plain(request.object_file, identity, request.facility_root);

@@ -4,6 +4,7 @@
 //   medgw-receiver status [--json] -c receiver.yaml facilities, objects, seq gaps, landing
 //   medgw-receiver landing retry|skip SEQ --facility CODE -c receiver.yaml
 //   medgw-receiver receipt-key -c receiver.yaml
+//   medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
 #include <receiver/commands.hpp>
 #include <receiver/connection_limiter.hpp>
 #include <receiver/receiver_config.hpp>
@@ -40,6 +41,9 @@ Usage:
   medgw-receiver receipt-key -c receiver.yaml
                                            print the receipt-signing public key (ed25519:...) for
                                            the gateways' central.receipt_key
+  medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
+                                           print the tag (pt:xxxxxxxx) the receiver's log uses
+                                           for that patient (a keyed hash; logs never hold IDs)
 
 It accepts uploads only from client certificates listed under facilities in
 receiver.yaml, and only of objects signed by one of the facility's gateway
@@ -87,9 +91,10 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
       out.facility = args[++i];
     } else if (arg == "--json") {
       out.json = true;
-    } else if (out.command.empty() && (arg == "status" || arg == "receipt-key" || arg == "landing")) {
+    } else if (out.command.empty() && (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag")) {
       out.command = arg;
-    } else if (out.command == "landing" && out.operands.size() < 2 && !arg.starts_with("-")) {
+    } else if ((out.command == "landing" && out.operands.size() < 2 && !arg.starts_with("-")) ||
+               (out.command == "patient-tag" && out.operands.empty())) {
       out.operands.push_back(arg);
     } else {
       std::cerr << "medgw-receiver: unknown argument '" << arg << "'\n\n" << usage;
@@ -102,6 +107,10 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
   }
   if (out.command == "landing" && (out.operands.size() != 2 || out.facility.empty())) {
     std::cerr << "medgw-receiver: landing retry|skip SEQ --facility CODE\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "patient-tag" && out.operands.size() != 1) {
+    std::cerr << "medgw-receiver: patient-tag PATIENT_ID\n\n" << usage;
     return 2;
   }
   return out;
@@ -163,6 +172,7 @@ int main(int argc, char** argv) {
     if (args.command == "landing") {
       return medgw::receiver::command_landing(config, args.operands[0], args.operands[1], args.facility);
     }
+    if (args.command == "patient-tag") return medgw::receiver::command_patient_tag(config, args.operands[0]);
     if (args.command == "receipt-key") {
       std::filesystem::create_directories(config.data_dir);
       std::cout << medgw::crypto::SigningKey::load_or_create(config.receipt_key).public_key_text() << "\n";

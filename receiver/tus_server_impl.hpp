@@ -100,6 +100,8 @@ struct TusServer::Impl {
   LogThrottle tls_log{20};
   LogThrottle refused_log{10};
   LogThrottle accept_log{10};
+  LogThrottle refused_upload_log{20};
+  LogThrottle limit_log{20};
   ConnectionCounters reported{};  // what the last receiver.connections line said
 };
 

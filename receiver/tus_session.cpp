@@ -236,9 +236,14 @@ asio::awaitable<TusAnswer> TusServer::Impl::create(const TusRequest& request, co
   const auto free = free_bytes(config.data_dir);
   auto created = protocol.create(request, facility, free ? *free : 0, unix_ms(), id);
   if (!created) {
-    if (created.error().status == 403 || created.error().status == 400) {
-      logger.warn("receiver.upload_refused", "an upload was refused at creation",
-                  {{"facility", facility.code}, {"status", created.error().status}});
+    // 400/403: the client sent what no gateway sends; 429/507: a limit.
+    const bool limit = created.error().status == 429 || created.error().status == 507;
+    if (const auto suppressed = may_log(limit ? limit_log : refused_upload_log)) {
+      logger.warn(limit ? "receiver.upload_limited" : "receiver.upload_refused",
+                  limit ? "an upload was put off: a facility limit or the disk's free space (see receiver.yaml limits)"
+                        : "an upload was refused at creation",
+                  {{"facility", facility.code}, {"status", created.error().status}, {"why", created.error().body},
+                   {"suppressed_before", *suppressed}});
     }
     co_return created.error();
   }

@@ -286,7 +286,10 @@ class Hostile(unittest.TestCase):
         self.assertNotIn(patient, log, "a patient ID reached the receiver's log")
         assert_no_patient_data(self, log + status_text(receiver), self.sample / "patients.tsv")
         self.assertEqual(quarantined(receiver), {2: "path_conflict"})
-        self.assertRegex(log, r"event=receiver.landing_quarantined .*patient=pt:[0-9a-f]{8}")
+        # The tag names the patient for whoever holds the receiver's key.
+        tag = run(RECEIVER, "patient-tag", patient, "-c", receiver.config, check=True).stdout.strip()
+        self.assertRegex(tag, r"^pt:[0-9a-f]{8}$")
+        self.assertRegex(log, rf"event=receiver.landing_quarantined .*patient={tag}")
 
     # --- Finding 6: limits per facility, free space, decompression bombs ---
 
