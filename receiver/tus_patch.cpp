@@ -168,7 +168,11 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
       lost.close = true;
       co_return lost;
     }
-    if (written.too_long) co_return tus_answer(413, "more bytes than Upload-Length");
+    if (written.too_long) {
+      TusAnswer answer = tus_answer(413, "more bytes than Upload-Length");
+      answer.close = true;  // the rest of the body was not read
+      co_return answer;
+    }
     if (written.write_error != 0) {
       logger.error("receiver.upload_write_failed", "an upload could not be written",
                    {{"facility", facility.code}, {"reason", classify_errno(std::error_code(written.write_error, std::generic_category())).code}});
