@@ -91,7 +91,7 @@ asio::awaitable<BodyResult> TusServer::Impl::receive_body(Stream& stream, beast:
     if (filled == 0) continue;
     if (!write_at(fd, block.data(), filled, body.at, body.write_error)) break;
     const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), filled);
-    if (upload.running.valid) upload.running.hash.update(bytes);
+    upload.running.update(bytes);
     if (checksum != nullptr) checksum->update(bytes);
     body.at += filled;
     upload.running.through = body.at;
@@ -138,7 +138,7 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
     gone.close = true;
     co_return gone;
   }
-  if (!upload.running.valid || upload.running.through != start) upload.running.valid = false;
+  if (!upload.running.valid || upload.running.through != start) upload.running.invalidate();
   crypto::Sha256 chunk_hash;
   const BodyResult body = co_await receive_body(stream, buffer, parser, upload, fd.get(), plan.checksum ? &chunk_hash : nullptr);
   BodyResult written = body;
@@ -146,13 +146,13 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
   if (plan.checksum && !incomplete && base::base64_encode(chunk_hash.finish(), true) != *plan.checksum) {
     // tus checksum: a body that does not match is discarded.
     discard_from(fd.get(), start);
-    upload.running.valid = false;
+    upload.running.invalidate();
     co_return tus_answer(460, "checksum mismatch");
   }
   if (plan.checksum && incomplete) {
     discard_from(fd.get(), start);  // cannot be checked: discarded
     written.at = start;
-    upload.running.valid = false;
+    upload.running.invalidate();
   }
   fd = UniqueFd();
   if (written.at != upload.row.length || incomplete) {
@@ -161,7 +161,7 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
     if (written.at != start) {
       const bool recorded = co_await record_offset(id, written.at);
       upload.row.offset = recorded ? written.at : start;
-      if (!recorded) upload.running.valid = false;
+      if (!recorded) upload.running.invalidate();
     }
     if (written.broken) {
       TusAnswer lost = tus_answer(400, "the request body ended early");  // the client is gone or too slow
@@ -187,8 +187,9 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
     co_return answer;
   }
   // The last byte: verify and store off the loop.
-  const std::string digest = upload.running.valid ? base::to_hex(upload.running.hash.finish()) : std::string();
-  upload.running.valid = false;
+  const std::string digest =
+      upload.running.valid && upload.running.hash ? base::to_hex(upload.running.hash->finish()) : std::string();
+  upload.running.invalidate();
   co_return co_await complete(upload.row, facility, digest);
 }
 

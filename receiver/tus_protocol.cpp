@@ -47,7 +47,8 @@ void TusProtocol::load(std::vector<Upload> uploads) {
     LiveUpload live;
     live.row = std::move(upload);
     // Bytes from before the start: the file is hashed at the end.
-    live.running.valid = live.row.offset == 0;
+    if (live.row.offset != 0 || live.row.completed) live.running.invalidate();
+    if (live.row.completed) live.row.metadata.clear();
     if (!live.row.completed) {
       FacilityUsage& usage = usage_[live.row.facility];
       ++usage.open_uploads;
@@ -196,6 +197,10 @@ void TusProtocol::mark_completed(const std::string& id) {
   }
   row.completed = true;
   row.offset = row.length;
+  // Kept only for HEAD until it expires: no hash context, no metadata.
+  found->second.running.invalidate();
+  row.metadata.clear();
+  row.metadata.shrink_to_fit();
 }
 
 void TusProtocol::drop(const std::string& id) {

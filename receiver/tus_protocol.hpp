@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,10 +40,22 @@ struct TusAnswer {
 
 // The running SHA-256 of an upload whose bytes all went through this
 // process; after a restart (or an undone completion) the file is hashed.
+// The hash context exists only while bytes arrive: a completed upload kept
+// for HEAD holds none.
 struct RunningHash {
-  crypto::Sha256 hash;
+  std::unique_ptr<crypto::Sha256> hash;
   std::uint64_t through = 0;
   bool valid = true;
+
+  void update(base::ByteView bytes) {
+    if (!valid) return;
+    if (!hash) hash = std::make_unique<crypto::Sha256>();
+    hash->update(bytes);
+  }
+  void invalidate() {
+    valid = false;
+    hash.reset();
+  }
 };
 
 struct LiveUpload {
