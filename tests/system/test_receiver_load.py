@@ -139,6 +139,7 @@ class Load(unittest.TestCase):
         cpu_before = cpu_seconds(pid)
         started = time.time()
         results = []
+        after_round = []  # RSS after each round: flat means no growth from round to round
         try:
             for r in range(rounds):
                 def upload(pair):
@@ -159,6 +160,7 @@ class Load(unittest.TestCase):
 
                 with ThreadPoolExecutor(GATEWAYS) as pool:
                     results += list(pool.map(upload, zip(gateways, objects[r])))
+                after_round.append(rss_bytes(pid))
         finally:
             elapsed = time.time() - started
             cpu = cpu_seconds(pid) - cpu_before
@@ -180,7 +182,8 @@ class Load(unittest.TestCase):
               f"({rounds} round(s)); {landed}/{GATEWAYS} facilities landed; receiver CPU {cpu:.1f} s = "
               f"{cpu / elapsed:.0%} of one core; RSS start {rss.samples[0] / mib:.1f} MiB, peak "
               f"{max(rss.samples) / mib:.1f} MiB, end {rss.samples[-1] / mib:.1f} MiB; "
-              f"{held} idle connections held at the end, {idle.reopened} re-opened")
+              f"{held} idle connections held at the end, {idle.reopened} re-opened; RSS after each round "
+              f"{', '.join(f'{x / mib:.1f}' for x in after_round)} MiB")
         self.assertEqual(completed, GATEWAYS * rounds, results[:10])
         self.assertEqual(landed, GATEWAYS)
         cache = BINARY_DIR / "CMakeCache.txt"
@@ -189,6 +192,7 @@ class Load(unittest.TestCase):
             self.assertLess(cpu / elapsed, 1.0)
             self.assertLess(max(rss.samples), 256 * mib)
             self.assertLess(rss.samples[-1] - rss.samples[0], 96 * mib)
+            self.assertLess(after_round[-1] - after_round[0], 32 * mib)
         log = receiver.log.read_text()
         self.assertNotIn("event=receiver.landing_quarantined", log)
 
