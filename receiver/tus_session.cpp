@@ -62,12 +62,17 @@ constexpr std::uint64_t small_body = 64 << 10;  // what a request other than PAT
 asio::awaitable<bool> TusServer::Impl::first_bytes(tcp::socket& socket) {
   asio::steady_timer deadline(io);
   deadline.expires_after(config.handshake_timeout);
-  deadline.async_wait([&socket](const boost::system::error_code& ec) {
+  // The deadline's handler may already be queued when the wait ends (cancel
+  // cannot recall it): it then finds `waiting` false and leaves the socket,
+  // which may be gone by then, alone.
+  const auto waiting = std::make_shared<bool>(true);
+  deadline.async_wait([&socket, waiting](const boost::system::error_code& ec) {
     boost::system::error_code ignored;
-    if (!ec) socket.close(ignored);
+    if (!ec && *waiting) socket.close(ignored);
   });
   boost::system::error_code ec;
   co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  *waiting = false;
   deadline.cancel();
   if (ec || !socket.is_open()) co_return false;
   // Closed without a word: no TLS stream for it.
