@@ -1,17 +1,18 @@
 #include <receiver/landing.hpp>
 
+#include <receiver/files.hpp>
+#include <receiver/identifiers.hpp>
+#include <receiver/landing_manifest.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <base/archive_handles.hpp>
-#include <base/base64.hpp>
 #include <base/hex.hpp>
-#include <base/json_reader.hpp>
 #include <base/output_file.hpp>
 #include <base/utf8_locale.hpp>
 
 #include <fstream>
 #include <map>
-#include <memory>
 #include <vector>
 
 #include <archive.h>
@@ -20,15 +21,34 @@
 namespace medgw::receiver {
 namespace {
 
+using Landed = base::Result<LandingSummary, LandingFailure>;
+
+// Thrown inside this file only; land() turns it into its Result.
+struct Refused {
+  LandingFailure failure;
+};
+
+[[noreturn]] void refuse(std::string code, std::string message, std::int64_t entry = -1, std::string patient = {}) {
+  throw Refused{LandingFailure{std::move(code), std::move(message), false, entry, std::move(patient)}};
+}
+
+void require_free(const std::filesystem::path& where, std::uint64_t needed, std::uint64_t min_free) {
+  const auto available = free_bytes(where);
+  if (available && *available < needed + min_free) {
+    throw Refused{LandingFailure{"disk_full", "the landing file system lacks room for this object (min_free kept)", true,
+                                 -1, {}}};
+  }
+}
+
 // Decrypts the object into a private temporary file beside the tree (the
 // tree is plaintext anyway); libarchive then reads the tar.zst from it.
 class PlainTemp {
  public:
   PlainTemp(const std::filesystem::path& object_file, const crypto::age::Identities& identity,
             const std::filesystem::path& directory)
-      : path_(directory / (".landing-" + object_file.filename().string() + ".tar.zst")) {
+      : path_(directory / ".landing-object.tar.zst") {
     std::ifstream in(object_file, std::ios::binary);
-    if (!in) throw LandingError("cannot read " + object_file.string());
+    if (!in) refuse("object_unreadable", "the stored object cannot be read");
     base::AtomicFile out(path_, 0600);
     crypto::age::Decryptor decryptor(identity, out);
     std::vector<char> block(1 << 20);
@@ -37,10 +57,12 @@ class PlainTemp {
       const auto got = static_cast<std::size_t>(in.gcount());
       if (got == 0) break;
       if (auto failure = decryptor.feed(base::ByteView(reinterpret_cast<const std::uint8_t*>(block.data()), got))) {
-        throw LandingError("the object does not decrypt: " + failure->message());
+        refuse("undecryptable", "the object does not decrypt with the central's identity: " + failure->message());
       }
     }
-    if (auto failure = decryptor.finish()) throw LandingError("the object does not decrypt: " + failure->message());
+    if (auto failure = decryptor.finish()) {
+      refuse("undecryptable", "the object does not decrypt with the central's identity: " + failure->message());
+    }
     out.commit();
   }
   PlainTemp(const PlainTemp&) = delete;
@@ -55,179 +77,272 @@ class PlainTemp {
   std::filesystem::path path_;
 };
 
-std::string entry_path(const base::JsonValue& entry, std::string_view key) {
-  if (const base::JsonValue* text = entry.find(key)) return text->text();
-  const std::string encoded = std::string(key) + "_base64";
-  if (const base::JsonValue* base64 = entry.find(encoded)) {
-    auto bytes = base::base64_decode_padded(base64->text());
-    if (!bytes) bytes = base::base64_decode_canonical(base64->text());
-    if (bytes) return std::string(bytes->begin(), bytes->end());
+// Members written so far, removed unless applied.
+struct Staging {
+  std::map<std::size_t, std::filesystem::path> files;
+  Staging() = default;
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  ~Staging() {
+    std::error_code ec;
+    for (const auto& [index, file] : files) std::filesystem::remove(file, ec);
   }
-  throw LandingError("a manifest entry has no " + std::string(key));
-}
-
-struct Planned {
-  const base::JsonValue* entry = nullptr;
-  std::string source;
-  std::string path;
-  std::string change;
 };
 
-void ensure_parent(const std::filesystem::path& file) { std::filesystem::create_directories(file.parent_path()); }
+// How many plain bytes the object may expand to (landing_max_ratio).
+class Budget {
+ public:
+  Budget(std::uint64_t encrypted_size, std::uint64_t max_ratio)
+      : allowed_(saturating_multiply(std::max<std::uint64_t>(encrypted_size, 64 << 10), max_ratio)) {}
+  void spend(std::uint64_t bytes, std::int64_t entry) {
+    used_ += bytes;
+    if (used_ > allowed_) refuse("ratio_exceeded", "the object expands beyond landing_max_ratio (a decompression bomb?)", entry);
+  }
+  [[nodiscard]] bool fits(std::uint64_t bytes) const { return bytes <= allowed_ && used_ + bytes <= allowed_; }
+
+ private:
+  std::uint64_t allowed_;
+  std::uint64_t used_ = 0;
+};
+
+std::string read_manifest_member(struct archive* a, Budget& budget) {
+  struct archive_entry* member = nullptr;
+  const char* name = nullptr;
+  if (archive_read_next_header(a, &member) != ARCHIVE_OK || (name = archive_entry_pathname(member)) == nullptr ||
+      std::string_view(name) != "MANIFEST.json" || archive_entry_filetype(member) != AE_IFREG) {
+    refuse("bad_manifest", "the object's first member is not MANIFEST.json");
+  }
+  const la_int64_t size = archive_entry_size(member);
+  if (size < 0 || static_cast<std::uint64_t>(size) > max_manifest_size) refuse("bad_manifest", "MANIFEST.json is too large");
+  budget.spend(static_cast<std::uint64_t>(size), -1);
+  std::string text(static_cast<std::size_t>(size), '\0');
+  if (archive_read_data(a, text.data(), text.size()) != size) refuse("damaged_tar", "MANIFEST.json is truncated");
+  return text;
+}
+
+// One member into a temporary file, stopped as soon as it grows past its
+// manifest entry, then checked (size, SHA-256).
+void stage_member(struct archive* a, const ManifestEntry& entry, std::int64_t index,
+                  const std::filesystem::path& temporary, Budget& budget, const crypto::PatientTagger* tagger) {
+  base::AtomicFile out(temporary, 0644);
+  crypto::Sha256 hash;
+  std::uint64_t size = 0;
+  std::vector<char> block(1 << 20);
+  while (true) {
+    const la_ssize_t got = archive_read_data(a, block.data(), block.size());
+    if (got < 0) refuse("damaged_tar", "the object's tar is damaged", index);
+    if (got == 0) break;
+    const auto bytes = static_cast<std::uint64_t>(got);
+    if (size + bytes > entry.size) {
+      refuse("member_larger_than_manifest", "a file in the object is larger than its manifest entry", index,
+             patient_tag_of(entry, tagger));
+    }
+    budget.spend(bytes, index);
+    const base::ByteView view(reinterpret_cast<const std::uint8_t*>(block.data()), static_cast<std::size_t>(got));
+    out.write(view);
+    hash.update(view);
+    size += bytes;
+  }
+  if (size != entry.size || base::to_hex(hash.finish()) != entry.sha256) {
+    refuse("member_mismatch", "a file in the object does not match its manifest entry", index, patient_tag_of(entry, tagger));
+  }
+  out.commit();
+}
+
+void stage_members(struct archive* a, const Manifest& manifest, const LandingRequest& request, Staging& staging,
+                   Budget& budget) {
+  struct archive_entry* member = nullptr;
+  while (true) {
+    const int result = archive_read_next_header(a, &member);
+    if (result == ARCHIVE_EOF) break;
+    if (result != ARCHIVE_OK) refuse("damaged_tar", "the object's tar is damaged");
+    // Under the UTF-8 locale libarchive gives a pax UTF-8 name as UTF-8 and
+    // a hdrcharset=BINARY name as its raw bytes: the manifest's exact name.
+    const char* name = archive_entry_pathname(member);
+    if (name == nullptr) refuse("bad_name", "a member's name cannot be read");
+    if (archive_entry_filetype(member) != AE_IFREG) refuse("not_a_file", "the object holds something other than a file");
+    const auto planned = manifest.content_of.find(name);
+    if (planned == manifest.content_of.end() || staging.files.contains(planned->second)) {
+      refuse("member_unlisted", "the object holds a file its manifest does not list");
+    }
+    const auto index = static_cast<std::int64_t>(planned->second);
+    const ManifestEntry& entry = manifest.entries[planned->second];
+    if (archive_entry_size_is_set(member) != 0 && static_cast<std::uint64_t>(archive_entry_size(member)) != entry.size) {
+      refuse("member_mismatch", "a file in the object does not match its manifest entry", index,
+             patient_tag_of(entry, request.tagger));
+    }
+    const auto temporary = request.facility_root / (".landing-member-" + std::to_string(planned->second));
+    staging.files[planned->second] = temporary;
+    stage_member(a, entry, index, temporary, budget, request.tagger);
+  }
+  for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
+    if (manifest.entries[i].carries_content() && !staging.files.contains(i)) {
+      refuse("member_missing", "the manifest lists a file the object does not hold", static_cast<std::int64_t>(i),
+             patient_tag_of(manifest.entries[i], request.tagger));
+    }
+  }
+}
+
+std::filesystem::path under(const std::filesystem::path& root, std::string_view relative, std::int64_t index) {
+  auto path = path_under(root, relative);
+  if (!path) refuse("unsafe_path", "a manifest entry names a path outside the tree", index);
+  return *path;
+}
+
+// A rename repeats safely: after a crash in the middle of an object, or when
+// an operator's retry lands later objects again (landing_queue.hpp).
+void apply_rename(const ManifestEntry& entry, std::int64_t index, const std::filesystem::path& source_root,
+                  const crypto::PatientTagger* tagger) {
+  const std::filesystem::path target = under(source_root, entry.path, index);
+  const std::filesystem::path from = under(source_root, entry.from, index);
+  std::error_code ec;
+  const bool from_exists = std::filesystem::is_regular_file(from, ec);
+  const bool target_exists = std::filesystem::exists(target, ec);
+  if (target_exists && from_exists) {
+    // Done already, and `from` made again by a later object: keep both.
+    if (const auto digest = sha256_of_file(target); digest && *digest == entry.sha256) return;
+  }
+  if (from_exists) {
+    std::filesystem::create_directories(target.parent_path());
+    std::filesystem::rename(from, target);
+    return;
+  }
+  if (target_exists) return;  // done already (or superseded by a later object)
+  refuse("rename_source_missing", "a rename's source is missing from the landed tree (an object missing or quarantined?)",
+         index, patient_tag_of(entry, tagger));
+}
+
+void apply_withdraw(const ManifestEntry& entry, const std::filesystem::path& facility_root) {
+  // The patient opted out: what the central holds of them goes, in every
+  // SS-MIX2 tree (pid[0:3]/pid[3:6]/pid).
+  const std::string& patient = entry.patient_id;
+  const std::string folder = patient.substr(0, 3) + "/" + (patient.size() > 3 ? patient.substr(3, 3) : "") + "/" + patient;
+  std::error_code ec;
+  for (const auto& source : std::filesystem::directory_iterator(facility_root, ec)) {
+    if (!source.is_directory() || !source.path().filename().string().starts_with("ssmix2")) continue;
+    if (auto path = path_under(source.path(), folder)) std::filesystem::remove_all(*path);
+  }
+}
+
+void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest& request, Staging& staging,
+                 LandingSummary& summary) {
+  const auto index = static_cast<std::int64_t>(i);
+  const std::filesystem::path source_root = under(request.facility_root, entry.source, index);
+  switch (entry.change) {
+    case Change::add:
+    case Change::modify: {
+      const std::filesystem::path target = under(source_root, entry.path, index);
+      std::filesystem::create_directories(target.parent_path());
+      std::filesystem::rename(staging.files.at(i), target);
+      staging.files.erase(i);
+      ++summary.written;
+      break;
+    }
+    case Change::rename:
+      apply_rename(entry, index, source_root, request.tagger);
+      ++summary.renamed;
+      break;
+    case Change::remove: {
+      std::error_code ec;
+      std::filesystem::remove(under(source_root, entry.path, index), ec);
+      ++summary.deleted;
+      break;
+    }
+    case Change::withdraw:
+      apply_withdraw(entry, request.facility_root);
+      ++summary.withdrawn;
+      break;
+  }
+}
+
+// In manifest order. A file operation that fails says which entry (and
+// patient, tagged) it was; its own text holds paths and is not passed on.
+LandingSummary apply(const Manifest& manifest, const LandingRequest& request, Staging& staging) {
+  LandingSummary summary;
+  for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
+    try {
+      apply_entry(manifest.entries[i], i, request, staging, summary);
+    } catch (const std::system_error& error) {
+      const ErrnoClass kind = classify_errno(error.code());
+      throw Refused{LandingFailure{kind.code, "a file operation failed: " + error.code().message(), kind.transient,
+                                   static_cast<std::int64_t>(i), patient_tag_of(manifest.entries[i], request.tagger)}};
+    }
+  }
+  return summary;
+}
+
+// What a landing cut off by a crash left behind: its temporary files (the
+// tree itself holds only source folders). The object is landed again whole;
+// every step is safe to repeat.
+void clear_leftovers(const std::filesystem::path& facility_root) {
+  for (const auto& item : std::filesystem::directory_iterator(facility_root)) {
+    if (item.is_regular_file() && item.path().filename().string().starts_with(".landing-")) {
+      std::error_code ec;
+      std::filesystem::remove(item.path(), ec);
+    }
+  }
+}
+
+LandingSummary land_or_throw(const LandingRequest& request, const crypto::age::Identities& identity) {
+  const base::ScopedUtf8Locale utf8_locale;
+  std::filesystem::create_directories(request.facility_root);
+  clear_leftovers(request.facility_root);
+  std::error_code missing;
+  if (!std::filesystem::is_regular_file(request.object_file, missing)) {
+    refuse("object_missing", "the stored object's file is missing from data_dir/store");
+  }
+  const std::uint64_t encrypted_size = std::filesystem::file_size(request.object_file);
+  require_free(request.facility_root, encrypted_size, request.limits.min_free);
+  const PlainTemp plain(request.object_file, identity, request.facility_root);
+  base::libarchive::Reader a(archive_read_new());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_filename(a.get(), plain.path().c_str(), 1 << 20) != ARCHIVE_OK) {
+    refuse("damaged_tar", "the object's tar.zst cannot be opened");
+  }
+  Budget budget(encrypted_size, request.limits.max_ratio);
+  auto manifest = read_manifest(read_manifest_member(a.get(), budget), request);
+  if (!manifest) throw Refused{manifest.error()};
+  if (!budget.fits(manifest->content_bytes)) {
+    refuse("ratio_exceeded", "the manifest declares more than landing_max_ratio times the object's size");
+  }
+  require_free(request.facility_root, manifest->content_bytes, request.limits.min_free);
+  Staging staging;
+  stage_members(a.get(), *manifest, request, staging, budget);
+  return apply(*manifest, request, staging);
+}
 
 }  // namespace
 
-bool safe_relative_path(std::string_view path) {
-  if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos) return false;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = path.find('/', start);
-    const std::string_view part = path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
+base::Result<LandingSummary, LandingFailure> land(const LandingRequest& request, const crypto::age::Identities& identity) {
+  try {
+    return land_or_throw(request, identity);
+  } catch (const Refused& refused) {
+    return base::fail(refused.failure);
+  } catch (const std::system_error& error) {
+    // filesystem_error's text holds the paths (patients' names): only the
+    // errno's class and text go on.
+    const ErrnoClass kind = classify_errno(error.code());
+    return base::fail(LandingFailure{kind.code, "a file operation failed: " + error.code().message(), kind.transient, -1, {}});
+  } catch (const std::bad_alloc&) {
+    return base::fail(LandingFailure{"out_of_resources", "out of memory while landing", true, -1, {}});
+  } catch (const std::exception&) {
+    // Its text may quote names; a deterministic failure is quarantined (retry
+    // resolves it), so it cannot stall the facility.
+    return base::fail(LandingFailure{"internal_error", "landing failed unexpectedly", false, -1, {}});
   }
 }
 
 LandingSummary land_object(const std::filesystem::path& object_file, const crypto::age::Identities& identity,
                            const std::filesystem::path& facility_root) {
-  const base::ScopedUtf8Locale utf8_locale;
-  std::filesystem::create_directories(facility_root);
-  // What a landing cut off by a crash left behind: its temporary files (the
-  // tree itself holds only source folders). The object is landed again whole;
-  // every step is safe to repeat.
-  for (const auto& item : std::filesystem::directory_iterator(facility_root)) {
-    if (item.is_regular_file() && item.path().filename().string().starts_with(".")) {
-      std::error_code ec;
-      std::filesystem::remove(item.path(), ec);
-    }
-  }
-  const PlainTemp plain(object_file, identity, facility_root);
-  base::libarchive::Reader a(archive_read_new());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), plain.path().c_str(), 1 << 20) != ARCHIVE_OK) {
-    throw LandingError(std::string("cannot open the object's tar: ") + archive_error_string(a.get()));
-  }
-  struct archive_entry* member = nullptr;
-  if (archive_read_next_header(a.get(), &member) != ARCHIVE_OK ||
-      std::string_view(archive_entry_pathname(member)) != "MANIFEST.json") {
-    throw LandingError("the object's first member is not MANIFEST.json");
-  }
-  std::string manifest_text;
-  {
-    const la_int64_t size = archive_entry_size(member);
-    if (size < 0 || size > (256 << 20)) throw LandingError("MANIFEST.json is too large");
-    manifest_text.resize(static_cast<std::size_t>(size));
-    if (archive_read_data(a.get(), manifest_text.data(), manifest_text.size()) != size) {
-      throw LandingError("MANIFEST.json is truncated");
-    }
-  }
-  const base::JsonValue manifest = base::JsonValue::parse(manifest_text);
-  std::vector<Planned> plan;
-  std::map<std::string, std::size_t> content_of;  // member name -> entry
-  for (const base::JsonValue& entry : manifest.at("entries").items()) {
-    Planned planned{&entry, entry.string_at("source"), entry_path(entry, "path"), entry.string_at("change")};
-    if (!safe_relative_path(planned.source) || planned.source.find('/') != std::string::npos ||
-        (planned.change != "withdraw" && !safe_relative_path(planned.path))) {
-      throw LandingError("a manifest entry names a path outside the tree; the object is refused");
-    }
-    if (planned.change == "rename" && !safe_relative_path(entry_path(entry, "from"))) {
-      throw LandingError("a rename names a path outside the tree; the object is refused");
-    }
-    if (planned.change == "add" || planned.change == "modify") content_of[planned.source + "/" + planned.path] = plan.size();
-    plan.push_back(std::move(planned));
-  }
-
-  // Members: each written to a temporary file, checked, kept for the plan.
-  std::map<std::size_t, std::filesystem::path> staged;
-  struct Cleanup {
-    std::map<std::size_t, std::filesystem::path>& files;
-    ~Cleanup() {
-      std::error_code ec;
-      for (const auto& [index, file] : files) std::filesystem::remove(file, ec);
-    }
-  } cleanup{staged};
-  std::vector<char> block(1 << 20);
-  while (true) {
-    const int result = archive_read_next_header(a.get(), &member);
-    if (result == ARCHIVE_EOF) break;
-    if (result != ARCHIVE_OK) throw LandingError(std::string("the object's tar is damaged: ") + archive_error_string(a.get()));
-    const std::string name = archive_entry_pathname(member);
-    if (archive_entry_filetype(member) != AE_IFREG) throw LandingError("the object holds something other than a file");
-    const auto planned = content_of.find(name);
-    if (planned == content_of.end() || staged.contains(planned->second)) {
-      throw LandingError("the object holds a file its manifest does not list");
-    }
-    const base::JsonValue& entry = *plan[planned->second].entry;
-    const std::filesystem::path temporary = facility_root / (".landing-member-" + std::to_string(planned->second));
-    staged[planned->second] = temporary;
-    base::AtomicFile out(temporary, 0644);
-    crypto::Sha256 hash;
-    std::uint64_t size = 0;
-    while (true) {
-      const la_ssize_t got = archive_read_data(a.get(), block.data(), block.size());
-      if (got < 0) throw LandingError(std::string("the object's tar is damaged: ") + archive_error_string(a.get()));
-      if (got == 0) break;
-      const base::ByteView bytes(reinterpret_cast<const std::uint8_t*>(block.data()), static_cast<std::size_t>(got));
-      out.write(bytes);
-      hash.update(bytes);
-      size += static_cast<std::uint64_t>(got);
-    }
-    if (size != entry.uint_at("size") || base::to_hex(hash.finish()) != entry.string_at("sha256")) {
-      throw LandingError("a file in the object does not match its manifest entry");
-    }
-    out.commit();
-  }
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    if ((plan[i].change == "add" || plan[i].change == "modify") && !staged.contains(i)) {
-      throw LandingError("the manifest lists a file the object does not hold");
-    }
-  }
-
-  // Apply in manifest order.
-  LandingSummary summary;
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    const Planned& step = plan[i];
-    const std::filesystem::path target = facility_root / step.source / step.path;
-    if (step.change == "add" || step.change == "modify") {
-      ensure_parent(target);
-      std::filesystem::rename(staged.at(i), target);
-      staged.erase(i);
-      ++summary.written;
-    } else if (step.change == "rename") {
-      const std::filesystem::path from = facility_root / step.source / entry_path(*step.entry, "from");
-      ensure_parent(target);
-      std::error_code ec;
-      std::filesystem::rename(from, target, ec);
-      // Landing again after a crash in the middle of this object: done already.
-      if (ec && !(std::filesystem::exists(target) && !std::filesystem::exists(from))) {
-        throw LandingError("a rename's source is missing from the landed tree (an object is missing?)");
-      }
-      ++summary.renamed;
-    } else if (step.change == "delete") {
-      std::error_code ec;
-      std::filesystem::remove(target, ec);
-      ++summary.deleted;
-    } else if (step.change == "withdraw") {
-      // The patient opted out: what the central holds of them goes.
-      const std::string patient = step.entry->at("meta").string_at("patient_id");
-      if (!safe_relative_path(patient) || patient.find('/') != std::string::npos) {
-        throw LandingError("a withdraw names an unusable patient ID");
-      }
-      const std::string folder = patient.substr(0, 3) + "/" + (patient.size() > 3 ? patient.substr(3, 3) : "") + "/" + patient;
-      std::error_code ec;
-      for (const auto& source : std::filesystem::directory_iterator(facility_root, ec)) {
-        if (source.is_directory() && source.path().filename().string().starts_with("ssmix2")) {
-          std::filesystem::remove_all(source.path() / folder, ec);
-        }
-      }
-      ++summary.withdrawn;
-    } else {
-      throw LandingError("a manifest entry has an unknown change");
-    }
-  }
-  return summary;
+  LandingRequest request;
+  request.object_file = object_file;
+  request.facility_root = facility_root;
+  auto landed = land(request, identity);
+  if (!landed) throw LandingError(landed.error().message);
+  return std::move(landed).value();
 }
+
+bool safe_relative_path(std::string_view path) { return is_safe_relative_path(path); }
 
 }  // namespace medgw::receiver

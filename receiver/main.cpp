@@ -1,9 +1,13 @@
 // medgw-receiver: the reference central collector (tus over mutual TLS).
 //
-//   medgw-receiver -c receiver.yaml            serve (foreground; SIGTERM/SIGINT stop it)
-//   medgw-receiver status -c receiver.yaml     facilities, objects, seq gaps, landing
+//   medgw-receiver -c receiver.yaml                 serve (foreground; SIGTERM/SIGINT stop it)
+//   medgw-receiver status [--json] -c receiver.yaml facilities, objects, seq gaps, landing
+//   medgw-receiver landing retry|skip SEQ --facility CODE -c receiver.yaml
+//   medgw-receiver receipt-key -c receiver.yaml
+//   medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
+#include <receiver/commands.hpp>
+#include <receiver/connection_limiter.hpp>
 #include <receiver/receiver_config.hpp>
-#include <receiver/store.hpp>
 #include <receiver/tus_server.hpp>
 
 #include <crypto/signing.hpp>
@@ -12,8 +16,11 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -22,99 +29,156 @@ constexpr std::string_view usage = R"(medgw-receiver: the reference central coll
 
 Usage:
   medgw-receiver -c receiver.yaml          serve tus 1.0 over mutual TLS (foreground)
-  medgw-receiver status -c receiver.yaml   facilities, objects received, seq gaps, landing
+  medgw-receiver status [--json] -c receiver.yaml
+                                           facilities, objects received, seq gaps, landing:
+                                           quarantined objects and a paused landing
+  medgw-receiver landing retry SEQ --facility CODE -c receiver.yaml
+                                           land a quarantined (or skipped) object again, then
+                                           every later object again, in seq order
+  medgw-receiver landing skip SEQ --facility CODE -c receiver.yaml
+                                           give up landing a quarantined object (it stays in
+                                           the store; status counts it)
   medgw-receiver receipt-key -c receiver.yaml
                                            print the receipt-signing public key (ed25519:...) for
                                            the gateways' central.receipt_key
+  medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
+                                           print the tag (pt:xxxxxxxx) the receiver's log uses
+                                           for that patient (a keyed hash; logs never hold IDs)
 
 It accepts uploads only from client certificates listed under facilities in
-receiver.yaml, verifies each object's SHA-256 and its gateway's Ed25519
-signature, stores it under data_dir/store/<facility>/<seq>-<object_id>.age,
-issues signed receipts (GET <base_path>receipts/<object_id>) and, with
-landing + identity set, decrypts and unpacks objects in seq order into
-landing/<facility>/.
+receiver.yaml, and only of objects signed by one of the facility's gateway
+keys; it verifies each object's SHA-256 and signature, stores it under
+data_dir/store/<facility>/<seq>-<object_id>.age, issues signed receipts
+(GET <base_path>receipts/<object_id>) and, with landing + identity set,
+decrypts and unpacks objects in seq order into landing/<facility>/.
+
+An object that cannot be landed (a name outside the tree, a file its manifest
+does not list, a decompression bomb, ...) is quarantined: the log says so
+(event receiver.landing_quarantined), status lists it, and landing goes on
+with the next seq until an operator runs landing retry or skip. Landing that
+fails for want of disk space or permissions pauses and tries again itself.
+
+Limits (receiver.yaml; defaults in brackets): max_connections [4096, held
+below the open-file limit], max_handshakes [1024], handshake_timeout [10s],
+idle_timeout [60s], max_connections_per_facility [64],
+max_open_uploads_per_facility [16], max_inflight_bytes_per_facility [128GiB],
+max_upload [64GiB], min_free [2GiB], landing_max_ratio [1000],
+landing_max_member_size [64GiB]. When connections run out, the oldest one
+still in its TLS handshake is closed to make room, so idle connections cannot
+lock gateways out.
 )";
 
-int status(const medgw::receiver::ReceiverConfig& config) {
-  medgw::receiver::Store store(config.data_dir / "receiver.db");
-  const auto reports = store.report();
-  std::cout << "medgw-receiver status: " << config.data_dir.string() << "\n";
-  if (reports.empty()) std::cout << "  no objects received yet\n";
-  for (const auto& report : reports) {
-    std::cout << "  facility " << report.facility << ": " << report.objects << " objects (" << report.bytes
-              << " bytes), highest seq " << report.highest_seq << ", landed through " << report.landed_through << ", "
-              << report.open_uploads << " uploads open";
-    if (report.gaps.empty()) {
-      std::cout << ", no gaps\n";
+struct Arguments {
+  std::string config_file;
+  std::string command;  // "", status, receipt-key, landing
+  std::vector<std::string> operands;
+  std::string facility;
+  bool json = false;
+};
+
+// Parsed arguments, or an exit code.
+std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& args) {
+  Arguments out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << usage;
+      return 0;
+    }
+    if ((arg == "-c" || arg == "--config") && i + 1 < args.size()) {
+      out.config_file = args[++i];
+    } else if (arg == "--facility" && i + 1 < args.size()) {
+      out.facility = args[++i];
+    } else if (arg == "--json") {
+      out.json = true;
+    } else if (out.command.empty() && (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag")) {
+      out.command = arg;
+    } else if ((out.command == "landing" && out.operands.size() < 2 && !arg.starts_with("-")) ||
+               (out.command == "patient-tag" && out.operands.empty())) {
+      out.operands.push_back(arg);
     } else {
-      std::cout << ", MISSING seq";
-      for (const auto& [from, to] : report.gaps) std::cout << " " << from << (to != from ? "-" + std::to_string(to) : "");
-      std::cout << "\n";
+      std::cerr << "medgw-receiver: unknown argument '" << arg << "'\n\n" << usage;
+      return 2;
     }
   }
+  if (out.config_file.empty()) {
+    std::cerr << "medgw-receiver: -c receiver.yaml is required\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "landing" && (out.operands.size() != 2 || out.facility.empty())) {
+    std::cerr << "medgw-receiver: landing retry|skip SEQ --facility CODE\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "patient-tag" && out.operands.size() != 1) {
+    std::cerr << "medgw-receiver: patient-tag PATIENT_ID\n\n" << usage;
+    return 2;
+  }
+  return out;
+}
+
+int serve(medgw::receiver::ReceiverConfig config) {
+  auto core = std::make_shared<medgw::log::LogCore>(medgw::log::Level::info);
+  core->add_sink(std::make_shared<medgw::log::StderrSink>());
+  medgw::log::Logger logger(core, "receiver");
+  // The connection caps must fit the descriptors this process may open.
+  const std::uint64_t files = medgw::receiver::raise_open_file_limit();
+  const std::uint64_t fitting = medgw::receiver::connections_within_file_limit(config.max_connections, files);
+  if (fitting < config.max_connections) {
+    logger.warn("receiver.max_connections_lowered", "max_connections lowered to fit the open-file limit (LimitNOFILE)",
+                {{"configured", config.max_connections}, {"now", fitting}, {"open_file_limit", files}});
+    config.max_connections = fitting;
+  }
+  config.max_handshakes = std::min(config.max_handshakes, config.max_connections);
+  // One thread runs the event loop (concurrency hint 1: no locking inside
+  // Asio); several threads made every read completion a cross-thread
+  // wake-up and halved the throughput. Landing has its own worker thread.
+  boost::asio::io_context io(1);
+  medgw::receiver::TusServer server(io, config, logger);
+  const std::uint16_t port = server.start();
+  server.resume_landing();
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    // Every connection is closed; the loop ends when their sessions and the
+    // completions in progress are done. Nothing durable depends on a clean
+    // stop (a kill -9 loses nothing), so a stop that hangs is cut short.
+    server.stop();
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::seconds(10));
+      std::_Exit(0);
+    }).detach();
+  });
+  // "listening on PORT" on stdout: scripts and tests wait for it.
+  std::cout << "medgw-receiver: listening on " << port << std::endl;
+  io.run();
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::string config_file;
-  bool want_status = false;
-  bool want_receipt_key = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-h" || args[i] == "--help") {
-      std::cout << usage;
-      return 0;
-    }
-    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
-      config_file = args[++i];
-    } else if (args[i] == "status") {
-      want_status = true;
-    } else if (args[i] == "receipt-key") {
-      want_receipt_key = true;
-    } else {
-      std::cerr << "medgw-receiver: unknown argument '" << args[i] << "'\n\n" << usage;
-      return 2;
-    }
-  }
-  if (config_file.empty()) {
-    std::cerr << "medgw-receiver: -c receiver.yaml is required\n\n" << usage;
-    return 2;
-  }
+  const auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc));
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const Arguments& args = std::get<Arguments>(parsed);
   medgw::receiver::ReceiverConfig config;
   try {
-    config = medgw::receiver::load_receiver_config(config_file);
+    config = medgw::receiver::load_receiver_config(args.config_file);
   } catch (const medgw::receiver::ConfigError& error) {
     std::cerr << error.what() << "\n";
     return 2;
   }
   try {
-    if (want_status) return status(config);
-    if (want_receipt_key) {
+    if (args.command == "status") return medgw::receiver::command_status(config, args.json);
+    if (args.command == "landing") {
+      return medgw::receiver::command_landing(config, args.operands[0], args.operands[1], args.facility);
+    }
+    if (args.command == "patient-tag") return medgw::receiver::command_patient_tag(config, args.operands[0]);
+    if (args.command == "receipt-key") {
       std::filesystem::create_directories(config.data_dir);
       std::cout << medgw::crypto::SigningKey::load_or_create(config.receipt_key).public_key_text() << "\n";
       return 0;
     }
-    auto core = std::make_shared<medgw::log::LogCore>(medgw::log::Level::info);
-    core->add_sink(std::make_shared<medgw::log::StderrSink>());
-    medgw::log::Logger logger(core, "receiver");
-    // One thread runs the event loop (concurrency hint 1: no locking inside
-    // Asio); several threads made every read completion a cross-thread
-    // wake-up and halved the throughput. Landing has its own worker thread.
-    boost::asio::io_context io(1);
-    medgw::receiver::TusServer server(io, config, logger);
-    const std::uint16_t port = server.start();
-    server.resume_landing();
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int) {
-      server.stop();
-      io.stop();
-    });
-    // "listening on PORT" on stdout: scripts and tests wait for it.
-    std::cout << "medgw-receiver: listening on " << port << std::endl;
-    io.run();
-    return 0;
+    return serve(std::move(config));
   } catch (const std::exception& error) {
     std::cerr << "medgw-receiver: " << error.what() << "\n";
     return 1;

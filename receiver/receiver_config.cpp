@@ -1,8 +1,10 @@
 #include <receiver/receiver_config.hpp>
 
+#include <receiver/identifiers.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -19,7 +21,8 @@ class Reader {
     errors_ += file_.string() + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " +
                message + "\n";
   }
-  void check_keys(const YAML::Node& map, std::initializer_list<std::string_view> known, const std::string& where) {
+  template <class Known>
+  void check_keys(const YAML::Node& map, const Known& known, const std::string& where) {
     for (const auto& item : map) {
       const std::string key = item.first.as<std::string>();
       if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -34,14 +37,23 @@ class Reader {
     }
     return node.as<std::string>();
   }
-  std::uint64_t size(const YAML::Node& node, const std::string& name) {
+  // A count or size: digits and an optional binary unit; anything that does
+  // not fit SQLite's signed 64 bits is an error, never a silent wrap.
+  std::uint64_t size(const YAML::Node& node, const std::string& name, bool units = true) {
     const std::string value = text(node, name);
     std::uint64_t number = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
     const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
-    const std::uint64_t scale = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1ULL << 10 : unit == "MiB" ? 1ULL << 20
-                                : unit == "GiB" ? 1ULL << 30 : unit == "TiB" ? 1ULL << 40 : 0;
-    if (ec != std::errc() || end == value.data() || scale == 0) error(node, name + " must be a size like 64GiB");
+    const std::uint64_t scale = unit.empty() ? 1 : !units ? 0 : unit == "B" ? 1 : unit == "KiB" ? 1ULL << 10
+                                : unit == "MiB" ? 1ULL << 20 : unit == "GiB" ? 1ULL << 30 : unit == "TiB" ? 1ULL << 40 : 0;
+    if (end == value.data() || scale == 0 || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+      error(node, name + (units ? " must be a size like 64GiB" : " must be a whole number"));
+      return 0;
+    }
+    if (ec == std::errc::result_out_of_range || number > max_sql_integer / scale) {
+      error(node, name + " is too large: " + value + " does not fit in 63 bits (at most 8388607TiB)");
+      return 0;
+    }
     return number * scale;
   }
   std::chrono::seconds duration(const YAML::Node& node, const std::string& name) {
@@ -50,18 +62,111 @@ class Reader {
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
     const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
     const long long scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-    if (ec != std::errc() || end == value.data() || scale == 0 || number <= 0) {
-      error(node, name + " must be a duration like 30s, 10m, 24h");
+    // At most ~100 years: a deadline must still fit the clocks' 64 bits in nanoseconds.
+    if (ec != std::errc() || end == value.data() || scale == 0 || number <= 0 || number > 3'153'600'000LL / scale) {
+      error(node, name + " must be a duration like 30s, 10m, 24h (at most 100 years)");
+      return std::chrono::seconds(1);
     }
     return std::chrono::seconds(number * scale);
   }
   [[nodiscard]] const std::string& errors() const { return errors_; }
-  [[nodiscard]] const std::filesystem::path& file() const { return file_; }
 
  private:
   std::filesystem::path file_;
   std::string errors_;
 };
+
+// The scalar limits and timeouts: one row a key (name, reader, where it goes).
+// docs/operations.md lists the same keys with their defaults.
+enum class Kind { size, count, duration };
+struct ScalarKey {
+  std::string_view name;
+  Kind kind;
+  std::function<void(ReceiverConfig&, std::uint64_t)> set_number;
+  std::function<void(ReceiverConfig&, std::chrono::seconds)> set_duration;
+};
+
+const std::vector<ScalarKey>& scalar_keys() {
+  using C = ReceiverConfig;
+  static const std::vector<ScalarKey> keys = {
+      {"max_upload", Kind::size, [](C& c, std::uint64_t v) { c.max_upload = v; }, {}},
+      {"expiration", Kind::duration, {}, [](C& c, std::chrono::seconds v) { c.expiration = v; }},
+      {"idle_timeout", Kind::duration, {}, [](C& c, std::chrono::seconds v) { c.idle_timeout = v; }},
+      {"handshake_timeout", Kind::duration, {}, [](C& c, std::chrono::seconds v) { c.handshake_timeout = v; }},
+      {"max_connections", Kind::count, [](C& c, std::uint64_t v) { c.max_connections = v; }, {}},
+      {"max_handshakes", Kind::count, [](C& c, std::uint64_t v) { c.max_handshakes = v; }, {}},
+      {"max_connections_per_facility", Kind::count, [](C& c, std::uint64_t v) { c.max_connections_per_facility = v; }, {}},
+      {"max_open_uploads_per_facility", Kind::count, [](C& c, std::uint64_t v) { c.max_open_uploads_per_facility = v; }, {}},
+      {"max_inflight_bytes_per_facility", Kind::size,
+       [](C& c, std::uint64_t v) { c.max_inflight_bytes_per_facility = v; }, {}},
+      {"min_free", Kind::size, [](C& c, std::uint64_t v) { c.min_free = v; }, {}},
+      {"landing_max_ratio", Kind::count, [](C& c, std::uint64_t v) { c.landing_max_ratio = v; }, {}},
+      {"landing_max_member_size", Kind::size, [](C& c, std::uint64_t v) { c.landing_max_member_size = v; }, {}},
+      {"inject_503_every", Kind::count, [](C& c, std::uint64_t v) { c.inject_503_every = v; }, {}},
+  };
+  return keys;
+}
+
+void read_scalars(Reader& reader, const YAML::Node& root, ReceiverConfig& config) {
+  for (const ScalarKey& key : scalar_keys()) {
+    const YAML::Node node = root[std::string(key.name)];
+    if (!node) continue;
+    const std::string name(key.name);
+    if (key.kind == Kind::duration) {
+      key.set_duration(config, reader.duration(node, name));
+      continue;
+    }
+    const std::uint64_t value = reader.size(node, name, key.kind == Kind::size);
+    if (value == 0 && key.name != "inject_503_every" && key.name != "min_free") {
+      reader.error(node, name + " must be at least 1");
+    }
+    key.set_number(config, value);
+  }
+  if (config.max_inflight_bytes_per_facility < config.max_upload) {
+    reader.error(root["max_inflight_bytes_per_facility"] ? root["max_inflight_bytes_per_facility"] : root,
+                 "max_inflight_bytes_per_facility must be at least max_upload (one object must fit)");
+  }
+}
+
+void read_facilities(Reader& reader, const YAML::Node& root, ReceiverConfig& config) {
+  const YAML::Node facilities = root["facilities"];
+  if (!facilities || !facilities.IsSequence()) {
+    reader.error(root, "facilities must list at least one facility");
+    return;
+  }
+  std::set<std::string> codes;
+  for (const YAML::Node& item : facilities) {
+    if (!item.IsMap()) {
+      reader.error(item, "each facility is {code, clients, gateways}");
+      continue;
+    }
+    reader.check_keys(item, std::initializer_list<std::string_view>{"code", "clients", "gateways"}, "facilities[].");
+    FacilityEntry entry;
+    if (item["code"]) entry.code = reader.text(item["code"], "code");
+    if (!is_facility_code(entry.code)) {
+      reader.error(item["code"] ? item["code"] : item, "code must be the 9-digit facility code");
+    }
+    if (!codes.insert(entry.code).second) reader.error(item, "facility " + entry.code + " is listed twice");
+    if (const YAML::Node clients = item["clients"]; clients && clients.IsSequence() && clients.size() > 0) {
+      for (const YAML::Node& client : clients) entry.clients.push_back(reader.text(client, "clients[]"));
+    } else {
+      reader.error(item, "clients must list the client certificate names (CN or DNS SAN) of this facility");
+    }
+    if (const YAML::Node gateways = item["gateways"]; gateways && gateways.IsSequence() && gateways.size() > 0) {
+      for (const YAML::Node& gateway : gateways) {
+        const auto key = crypto::parse_public_key_text(reader.text(gateway, "gateways[]"));
+        if (!key) {
+          reader.error(gateway, "a gateway key is ed25519:<base64> (medgw prints it: medgw status --json)");
+        } else {
+          entry.gateway_keys.push_back(*key);
+        }
+      }
+    } else {
+      reader.error(item, "gateways must list the Ed25519 keys (ed25519:...) of the facility's gateways");
+    }
+    config.facilities.push_back(std::move(entry));
+  }
+}
 
 }  // namespace
 
@@ -92,8 +197,10 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
   Reader reader(file);
   ReceiverConfig config;
   if (!root.IsMap()) throw ConfigError(file.string() + ":1:1: the file must be a mapping of keys");
-  reader.check_keys(root, {"listen", "base_path", "tls", "data_dir", "landing", "identity", "receipt_key", "max_upload",
-                           "expiration", "idle_timeout", "facilities", "inject_503_every"}, "");
+  std::vector<std::string_view> known = {"listen", "base_path", "tls", "data_dir", "landing", "identity", "receipt_key",
+                                         "facilities"};
+  for (const ScalarKey& key : scalar_keys()) known.push_back(key.name);
+  reader.check_keys(root, known, "");
   const std::filesystem::path base = file.parent_path();
   auto path = [&](const YAML::Node& node, const std::string& name) {
     std::filesystem::path value = reader.text(node, name);
@@ -105,7 +212,7 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
     reader.error(root["base_path"], "base_path must start and end with '/'");
   }
   if (const YAML::Node tls = root["tls"]; tls && tls.IsMap()) {
-    reader.check_keys(tls, {"ca", "cert", "key"}, "tls.");
+    reader.check_keys(tls, std::initializer_list<std::string_view>{"ca", "cert", "key"}, "tls.");
     for (const char* key : {"ca", "cert", "key"}) {
       if (!tls[key]) reader.error(tls, std::string("tls.") + key + " is required");
     }
@@ -126,46 +233,8 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
     reader.error(root["landing"], "landing needs identity (the age key that decrypts the objects)");
   }
   config.receipt_key = root["receipt_key"] ? path(root["receipt_key"], "receipt_key") : config.data_dir / "receipt.key";
-  if (root["max_upload"]) config.max_upload = reader.size(root["max_upload"], "max_upload");
-  if (root["expiration"]) config.expiration = reader.duration(root["expiration"], "expiration");
-  if (root["inject_503_every"]) config.inject_503_every = reader.size(root["inject_503_every"], "inject_503_every");
-  if (root["idle_timeout"]) config.idle_timeout = reader.duration(root["idle_timeout"], "idle_timeout");
-  if (const YAML::Node facilities = root["facilities"]; facilities && facilities.IsSequence()) {
-    std::set<std::string> codes;
-    for (const YAML::Node& item : facilities) {
-      if (!item.IsMap()) {
-        reader.error(item, "each facility is {code, clients, gateways}");
-        continue;
-      }
-      reader.check_keys(item, {"code", "clients", "gateways"}, "facilities[].");
-      FacilityEntry entry;
-      if (item["code"]) entry.code = reader.text(item["code"], "code");
-      if (entry.code.size() != 9 || !std::all_of(entry.code.begin(), entry.code.end(), ::isdigit)) {
-        reader.error(item["code"] ? item["code"] : item, "code must be the 9-digit facility code");
-      }
-      if (!codes.insert(entry.code).second) reader.error(item, "facility " + entry.code + " is listed twice");
-      if (const YAML::Node clients = item["clients"]; clients && clients.IsSequence() && clients.size() > 0) {
-        for (const YAML::Node& client : clients) entry.clients.push_back(reader.text(client, "clients[]"));
-      } else {
-        reader.error(item, "clients must list the client certificate names (CN or DNS SAN) of this facility");
-      }
-      if (const YAML::Node gateways = item["gateways"]; gateways && gateways.IsSequence() && gateways.size() > 0) {
-        for (const YAML::Node& gateway : gateways) {
-          const auto key = crypto::parse_public_key_text(reader.text(gateway, "gateways[]"));
-          if (!key) {
-            reader.error(gateway, "a gateway key is ed25519:<base64> (medgw prints it: medgw status --json)");
-          } else {
-            entry.gateway_keys.push_back(*key);
-          }
-        }
-      } else {
-        reader.error(item, "gateways must list the Ed25519 keys (ed25519:...) of the facility's gateways");
-      }
-      config.facilities.push_back(std::move(entry));
-    }
-  } else {
-    reader.error(root, "facilities must list at least one facility");
-  }
+  read_scalars(reader, root, config);
+  read_facilities(reader, root, config);
   if (!reader.errors().empty()) throw ConfigError(reader.errors().substr(0, reader.errors().size() - 1));
   return config;
 }

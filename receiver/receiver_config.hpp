@@ -32,6 +32,19 @@ struct ReceiverConfig {
   std::uint64_t max_upload = 64ULL << 30;
   std::chrono::seconds expiration{24 * 3600};  // an unfinished upload is dropped after this
   std::chrono::seconds idle_timeout{60};       // a connection silent this long is closed
+
+  // Limits (docs/operations.md "medgw-receiver"): what one client, one
+  // facility or a flood of connections can take of the receiver.
+  std::uint64_t max_connections = 4096;   // all connections; also held under RLIMIT_NOFILE
+  std::uint64_t max_handshakes = 1024;    // connections not authenticated yet (oldest evicted)
+  std::uint64_t max_connections_per_facility = 64;
+  std::chrono::seconds handshake_timeout{10};  // TCP accept to the end of the TLS handshake
+  std::uint64_t max_open_uploads_per_facility = 16;
+  std::uint64_t max_inflight_bytes_per_facility = 128ULL << 30;  // declared lengths of open uploads
+  std::uint64_t min_free = 2ULL << 30;    // kept free on data_dir's and landing's file systems
+  std::uint64_t landing_max_ratio = 1000;  // plain bytes per byte of the object at most
+  std::uint64_t landing_max_member_size = 64ULL << 30;
+
   std::vector<FacilityEntry> facilities;
   // For fault-injection tests of gateways: answer every Nth PATCH with 503
   // (after reading its body) instead of storing it. 0 = never.

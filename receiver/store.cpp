@@ -1,74 +1,86 @@
 #include <receiver/store.hpp>
 
+#include <receiver/store_migrations.hpp>
+
 namespace medgw::receiver {
 namespace {
 
-constexpr int schema_version = 1;
+// The gateway deletes its copy once told the object arrived: what records it
+// must survive a power loss before that answer goes out.
+class FullSync {
+ public:
+  explicit FullSync(base::Database& db) : db_(db) { db_.exec("PRAGMA synchronous = FULL"); }
+  FullSync(const FullSync&) = delete;
+  FullSync& operator=(const FullSync&) = delete;
+  ~FullSync() {
+    try {
+      db_.exec("PRAGMA synchronous = NORMAL");
+    } catch (const std::exception&) {
+      // Stays FULL: slower, never less safe.
+    }
+  }
 
-constexpr std::string_view schema = R"sql(
-CREATE TABLE IF NOT EXISTS uploads (
-  id         TEXT PRIMARY KEY,
-  facility   TEXT NOT NULL,
-  length     INTEGER NOT NULL,
-  offset     INTEGER NOT NULL,
-  metadata   TEXT NOT NULL,
-  expires_ms INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS objects (
-  object_id   TEXT PRIMARY KEY,
-  facility    TEXT NOT NULL,
-  seq         INTEGER NOT NULL,
-  sha256      TEXT NOT NULL,
-  file        TEXT NOT NULL,
-  size        INTEGER NOT NULL,
-  received_ms INTEGER NOT NULL,
-  receipt     TEXT NOT NULL,
-  landed      INTEGER NOT NULL DEFAULT 0
-) STRICT;
-CREATE INDEX IF NOT EXISTS objects_by_seq ON objects (facility, seq);
-CREATE TABLE IF NOT EXISTS landing (
-  facility       TEXT PRIMARY KEY,
-  landed_through INTEGER NOT NULL
-) STRICT;
-)sql";
+ private:
+  base::Database& db_;
+};
+
+Upload upload_from_row(base::Statement& row) {
+  Upload upload;
+  upload.id = row.column_text(0);
+  upload.facility = row.column_text(1);
+  upload.length = static_cast<std::uint64_t>(row.column_int64(2));
+  upload.offset = static_cast<std::uint64_t>(row.column_int64(3));
+  upload.metadata = row.column_text(4);
+  upload.expires_ms = row.column_int64(5);
+  upload.object_id = row.is_null(6) ? std::string() : row.column_text(6);
+  upload.seq = row.is_null(7) ? 0 : static_cast<std::uint64_t>(row.column_int64(7));
+  upload.completed = row.column_int64(8) != 0;
+  return upload;
+}
 
 }  // namespace
+
+std::string_view landing_state_name(LandingState state) {
+  switch (state) {
+    case LandingState::pending: return "pending";
+    case LandingState::landed: return "landed";
+    case LandingState::quarantined: return "quarantined";
+    case LandingState::skipped: return "skipped";
+  }
+  return "pending";
+}
 
 Store::Store(const std::filesystem::path& db_file) : db_(base::Database::open(db_file, base::Database::Mode::read_write_create)) {
   db_.exec("PRAGMA journal_mode = WAL");
   // Offsets and uploads are hints (a lost one means bytes sent again); an
-  // object's row is made durable explicitly (add_object).
+  // object's row is made durable explicitly (finish_object).
   db_.exec("PRAGMA synchronous = NORMAL");
-  const auto version = db_.query_int64("PRAGMA user_version").value_or(0);
-  if (version > schema_version) {
-    throw std::runtime_error(db_file.string() + " was written by a newer medgw-receiver (schema " +
-                             std::to_string(version) + "); use that version");
-  }
-  base::WriteTransaction transaction(db_);
-  db_.exec(schema);
-  db_.exec("PRAGMA user_version = " + std::to_string(schema_version));
-  transaction.commit();
+  // The operator's commands (landing retry/skip) write from another process.
+  db_.exec("PRAGMA busy_timeout = 10000");
+  migrate_receiver_db(db_);
 }
 
 void Store::add_upload(const Upload& upload) {
   std::lock_guard lock(mutex_);
-  db_.prepare("INSERT INTO uploads (id, facility, length, offset, metadata, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-      .bind_all(upload.id, upload.facility, upload.length, upload.offset, upload.metadata, upload.expires_ms)
+  db_.prepare("INSERT INTO uploads (id, facility, length, offset, metadata, expires_ms, object_id, seq, completed) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+      .bind_all(upload.id, upload.facility, upload.length, upload.offset, upload.metadata, upload.expires_ms,
+                upload.object_id, upload.seq, upload.completed ? 1 : 0)
       .run();
 }
 
-std::optional<Upload> Store::upload(std::string_view id) {
+std::vector<Upload> Store::uploads() {
   std::lock_guard lock(mutex_);
-  base::Statement query = db_.prepare("SELECT facility, length, offset, metadata, expires_ms FROM uploads WHERE id = ?1");
-  query.bind_all(id);
-  if (!query.step()) return std::nullopt;
-  return Upload{std::string(id), query.column_text(0), static_cast<std::uint64_t>(query.column_int64(1)),
-                static_cast<std::uint64_t>(query.column_int64(2)), query.column_text(3), query.column_int64(4)};
+  std::vector<Upload> out;
+  base::Statement query = db_.prepare(
+      "SELECT id, facility, length, offset, metadata, expires_ms, object_id, seq, completed FROM uploads");
+  while (query.step()) out.push_back(upload_from_row(query));
+  return out;
 }
 
 void Store::set_offset(std::string_view id, std::uint64_t offset) {
   std::lock_guard lock(mutex_);
-  db_.prepare("UPDATE uploads SET offset = ?2 WHERE id = ?1").bind_all(id, offset).run();
+  db_.prepare("UPDATE uploads SET offset = ?2 WHERE id = ?1 AND completed = 0").bind_all(id, offset).run();
 }
 
 void Store::remove_upload(std::string_view id) {
@@ -85,90 +97,92 @@ std::vector<std::string> Store::expired_uploads(std::int64_t now_ms) {
   return ids;
 }
 
+void Store::complete_upload(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  db_.prepare("UPDATE uploads SET completed = 1, offset = length WHERE id = ?1").bind_all(id).run();
+}
+
 std::optional<StoredObject> Store::object(std::string_view object_id) {
   std::lock_guard lock(mutex_);
-  base::Statement query =
-      db_.prepare("SELECT facility, seq, sha256, file, receipt, landed FROM objects WHERE object_id = ?1");
+  base::Statement query = db_.prepare(
+      "SELECT facility, seq, sha256, file, receipt, landing_state, coalesce(landing_reason, '') FROM objects "
+      "WHERE object_id = ?1 AND state = 'stored'");
   query.bind_all(object_id);
   if (!query.step()) return std::nullopt;
-  return StoredObject{std::string(object_id), query.column_text(0), static_cast<std::uint64_t>(query.column_int64(1)),
-                      query.column_text(2), query.column_text(3), query.column_text(4), query.column_int64(5) != 0};
+  StoredObject object;
+  object.object_id = std::string(object_id);
+  object.facility = query.column_text(0);
+  object.seq = static_cast<std::uint64_t>(query.column_int64(1));
+  object.sha256 = query.column_text(2);
+  object.file = query.column_text(3);
+  object.receipt_json = query.column_text(4);
+  const std::string state = query.column_text(5);
+  object.landing = state == "landed" ? LandingState::landed : state == "quarantined" ? LandingState::quarantined
+                   : state == "skipped" ? LandingState::skipped : LandingState::pending;
+  object.landing_reason = query.column_text(6);
+  return object;
 }
 
-bool Store::add_object(const StoredObject& object, std::uint64_t size, std::int64_t received_ms) {
-  std::lock_guard lock(mutex_);
-  // The gateway deletes its copy once told the object arrived: this row must
-  // survive a power loss before that answer goes out.
-  db_.exec("PRAGMA synchronous = FULL");
-  struct Restore {
-    base::Database& db;
-    ~Restore() { db.exec("PRAGMA synchronous = NORMAL"); }
-  } restore{db_};
-  base::Statement insert = db_.prepare(
-      "INSERT INTO objects (object_id, facility, seq, sha256, file, size, received_ms, receipt) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (object_id) DO NOTHING");
-  insert.bind_all(object.object_id, object.facility, object.seq, object.sha256, object.file, size, received_ms,
-                  object.receipt_json);
-  insert.run();
-  return db_.changes() == 1;
-}
-
-std::optional<StoredObject> Store::next_to_land(std::string_view facility) {
-  std::lock_guard lock(mutex_);
-  const std::uint64_t through = [&] {
-    base::Statement query = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
-    query.bind_all(facility);
-    return query.step() ? static_cast<std::uint64_t>(query.column_int64(0)) : 0;
-  }();
-  base::Statement query = db_.prepare(
-      "SELECT object_id, sha256, file, receipt FROM objects WHERE facility = ?1 AND seq = ?2 LIMIT 1");
-  query.bind_all(facility, through + 1);
-  if (!query.step()) return std::nullopt;
-  return StoredObject{query.column_text(0), std::string(facility), through + 1, query.column_text(1),
-                      query.column_text(2), query.column_text(3), false};
-}
-
-void Store::mark_landed(std::string_view facility, std::uint64_t seq) {
+Claim Store::claim_object(const StoredObject& object, std::uint64_t size, std::int64_t received_ms,
+                          std::string_view upload_id, const std::function<bool(std::string_view)>& live) {
   std::lock_guard lock(mutex_);
   base::WriteTransaction transaction(db_);
-  db_.prepare("INSERT INTO landing (facility, landed_through) VALUES (?1, ?2) "
-              "ON CONFLICT (facility) DO UPDATE SET landed_through = excluded.landed_through")
-      .bind_all(facility, seq)
+  base::Statement existing = db_.prepare("SELECT state, coalesce(owner_upload, '') FROM objects WHERE object_id = ?1");
+  existing.bind_all(object.object_id);
+  if (existing.step()) {
+    const std::string state = existing.column_text(0);
+    const std::string owner = existing.column_text(1);
+    if (state == "stored") return Claim::duplicate;
+    if (owner != upload_id && live(owner)) return Claim::busy;
+    // A claim nobody works on any more: this upload takes it over.
+    db_.prepare("UPDATE objects SET owner_upload = ?2 WHERE object_id = ?1").bind_all(object.object_id, upload_id).run();
+    transaction.commit();
+    return Claim::claimed;
+  }
+  // One seq space per facility: an object whose seq another object of the
+  // facility has is stored and receipted (its bytes are verified and signed)
+  // but quarantined for landing, for the operator to decide.
+  base::Statement same_seq = db_.prepare("SELECT 1 FROM objects WHERE facility = ?1 AND seq = ?2");
+  same_seq.bind_all(object.facility, object.seq);
+  const bool conflict = same_seq.step();
+  db_.prepare(
+         "INSERT INTO objects (object_id, facility, seq, sha256, file, size, received_ms, receipt, state, owner_upload, "
+         "landing_state, landing_reason, landing_changed_ms) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'storing', ?9, ?10, ?11, ?7)")
+      .bind_all(object.object_id, object.facility, object.seq, object.sha256, object.file, size, received_ms,
+                object.receipt_json, upload_id, conflict ? "quarantined" : "pending",
+                conflict ? std::optional<std::string_view>("seq_conflict") : std::nullopt)
       .run();
-  db_.prepare("UPDATE objects SET landed = 1 WHERE facility = ?1 AND seq = ?2").bind_all(facility, seq).run();
+  transaction.commit();
+  return conflict ? Claim::claimed_seq_conflict : Claim::claimed;
+}
+
+void Store::finish_object(std::string_view object_id, std::string_view upload_id) {
+  std::lock_guard lock(mutex_);
+  FullSync full(db_);
+  base::WriteTransaction transaction(db_);
+  db_.prepare("UPDATE objects SET state = 'stored', owner_upload = NULL WHERE object_id = ?1 AND owner_upload = ?2")
+      .bind_all(object_id, upload_id)
+      .run();
+  if (db_.changes() != 1) throw std::runtime_error("an object's claim was lost before it was stored");
+  db_.prepare("UPDATE uploads SET completed = 1, offset = length WHERE id = ?1").bind_all(upload_id).run();
   transaction.commit();
 }
 
-std::vector<FacilityReport> Store::report() {
+void Store::release_claim(std::string_view object_id, std::string_view upload_id) {
   std::lock_guard lock(mutex_);
-  std::vector<FacilityReport> reports;
-  base::Statement facilities = db_.prepare(
-      "SELECT facility, count(*), sum(size), max(seq) FROM objects GROUP BY facility ORDER BY facility");
-  while (facilities.step()) {
-    FacilityReport report;
-    report.facility = facilities.column_text(0);
-    report.objects = static_cast<std::uint64_t>(facilities.column_int64(1));
-    report.bytes = static_cast<std::uint64_t>(facilities.column_int64(2));
-    report.highest_seq = static_cast<std::uint64_t>(facilities.column_int64(3));
-    reports.push_back(std::move(report));
-  }
-  for (FacilityReport& report : reports) {
-    base::Statement seqs = db_.prepare("SELECT DISTINCT seq FROM objects WHERE facility = ?1 ORDER BY seq");
-    seqs.bind_all(report.facility);
-    std::uint64_t expected = 1;
-    while (seqs.step()) {
-      const auto seq = static_cast<std::uint64_t>(seqs.column_int64(0));
-      if (seq > expected) report.gaps.emplace_back(expected, seq - 1);
-      expected = seq + 1;
-    }
-    base::Statement landed = db_.prepare("SELECT landed_through FROM landing WHERE facility = ?1");
-    landed.bind_all(report.facility);
-    if (landed.step()) report.landed_through = static_cast<std::uint64_t>(landed.column_int64(0));
-    base::Statement open = db_.prepare("SELECT count(*) FROM uploads WHERE facility = ?1");
-    open.bind_all(report.facility);
-    if (open.step()) report.open_uploads = static_cast<std::uint64_t>(open.column_int64(0));
-  }
-  return reports;
+  db_.prepare("DELETE FROM objects WHERE object_id = ?1 AND state = 'storing' AND owner_upload = ?2")
+      .bind_all(object_id, upload_id)
+      .run();
+}
+
+std::vector<Store::Storing> Store::storing_claims() {
+  std::lock_guard lock(mutex_);
+  std::vector<Storing> out;
+  base::Statement query =
+      db_.prepare("SELECT object_id, file, coalesce(owner_upload, '') FROM objects WHERE state = 'storing'");
+  while (query.step()) out.push_back({query.column_text(0), query.column_text(1), query.column_text(2)});
+  return out;
 }
 
 }  // namespace medgw::receiver

@@ -3,30 +3,21 @@
 // termination, checksum with sha256, expiration) over HTTPS with mutual TLS,
 // on Boost.Beast and one io_context. The client certificate's subject CN (or
 // a DNS SAN) names the facility (receiver.yaml); an upload whose `facility`
-// metadata differs is refused.
+// metadata differs is refused, and only objects signed by one of the
+// facility's gateway keys are accepted at all.
 //
-// Partial bodies are kept when a connection drops (the offset moves with
-// what reached the disk), unless the PATCH carried Upload-Checksum, which can
-// only be checked on a whole body. On the last byte the upload is verified
-// (SHA-256 and the gateway's Ed25519 signature over medgw-object/1), stored as
-// <data_dir>/store/<facility>/<seq>-<object_id>.age, recorded (a repeated
-// object_id is acknowledged and dropped), a signed receipt is made, and the
-// object is queued for landing.
-#include <receiver/landing.hpp>
+// Split by aspect (tus_server_impl.hpp): the accept loop and connection
+// caps, a session, PATCH bodies; the protocol's decisions are TusProtocol's
+// (no sockets), the last byte is the Completer's (one atomic step per
+// object), landing is the LandingQueue's (quarantine, retry).
 #include <receiver/receiver_config.hpp>
-#include <receiver/store.hpp>
-
-#include <crypto/signing.hpp>
 
 #include <base/log.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
+#include <cstdint>
 #include <memory>
-#include <optional>
 
 namespace medgw::receiver {
 
@@ -37,8 +28,11 @@ class TusServer {
 
   // Starts accepting; returns the port actually bound (listen port 0 = any).
   std::uint16_t start();
+  // Stops accepting and closes every connection; the io_context's run()
+  // returns once the sessions and completions in progress are done.
   void stop();
-  // Lands what is stored but not landed yet (after a restart).
+  // Starts landing: what is stored but not landed yet (after a restart),
+  // then every object as it arrives, and the operator's retries.
   void resume_landing();
 
  private:

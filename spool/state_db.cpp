@@ -133,6 +133,22 @@ const Schema& spool_schema() {
   return schema;
 }
 
+SchemaState read_schema_state(base::Database& db, const Schema& schema) {
+  SchemaState state;
+  state.components = component_versions(db);
+  state.version = version_sum(state.components);
+  for (const SchemaComponent& component : schema.components()) {
+    const auto found = state.components.find(component.name);
+    const int latest = newest(component.migrations);
+    if (found != state.components.end() && found->second > latest) {
+      state.newer = std::string(component.name) + " " + std::to_string(found->second) + " (this medgw knows up to " +
+                    std::to_string(latest) + ")";
+      break;
+    }
+  }
+  return state;
+}
+
 int apply_schema(base::Database& db, const Schema& schema, const log::Logger& logger) {
   const bool had_tables = db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) > 0;
   auto versions = component_versions(db);

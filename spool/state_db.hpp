@@ -6,6 +6,7 @@
 #include <base/sqlite.hpp>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -61,6 +62,16 @@ class StateDbError : public std::runtime_error {
 // written beside it (VACUUM INTO). Throws StateDbError when a component is
 // newer than `schema` knows. Returns the schema version (the sum).
 int apply_schema(base::Database& db, const Schema& schema, const log::Logger& logger);
+
+// What a database holds, read without changing it (doctor, diag): each
+// component's applied version (legacy user_version numbering understood),
+// their sum, and the first component newer than `schema` knows, if any.
+struct SchemaState {
+  std::map<std::string, int, std::less<>> components;
+  int version = 0;
+  std::string newer;  // e.g. "spool 4 (this medgw knows up to 3)"; empty when none is
+};
+[[nodiscard]] SchemaState read_schema_state(base::Database& db, const Schema& schema);
 
 // Sets the pragmas medgw relies on. On a database without tables it first sets
 // auto_vacuum=INCREMENTAL, which SQLite only honours before the first table.

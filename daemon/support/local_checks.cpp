@@ -67,12 +67,12 @@ Check check_state_db(const Config& config) {
     }
     return make_check("state.db", title, Verdict::fail, error.message, "run doctor as root or as the medgw user");
   }
-  const int version = static_cast<int>(opened->query_int64("PRAGMA user_version").value_or(0));
+  const spool::SchemaState schema = spool::read_schema_state(*opened, gateway_schema());
+  const int version = schema.version;
   const int known = gateway_schema().latest_version();
   std::string finding = "schema " + std::to_string(version) + held;
-  if (version > known) {
-    return make_check("state.db", title, Verdict::fail, finding + ": written by a newer medgw (this one knows " +
-                                                           std::to_string(known) + ")",
+  if (!schema.newer.empty()) {
+    return make_check("state.db", title, Verdict::fail, finding + ": written by a newer medgw (" + schema.newer + ")",
                       "install that newer version again, or restore the state.db backup taken before the upgrade");
   }
   // Readable by others only when state_dir lets them in too.

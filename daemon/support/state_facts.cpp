@@ -177,11 +177,16 @@ std::string state_facts_json(const Config& config, const SourcePlan* plan, std::
   base::Database& db = *opened;
   doc.field("readable", true);
   try {
-    const auto version = db.query_int64("PRAGMA user_version").value_or(0);
-    doc.field("schema_version", version).field("schema_known_by_this_medgw", gateway_schema().latest_version());
+    const spool::SchemaState schema = spool::read_schema_state(db, gateway_schema());
+    doc.field("schema_version", schema.version).field("schema_known_by_this_medgw", gateway_schema().latest_version());
+    if (!schema.newer.empty()) doc.field("schema_newer", schema.newer);
     write_tables(doc, db);
-    if (version >= 2) write_spool(doc, db, config, now);
-    if (version >= 3 && plan != nullptr) write_collections(doc, db, *plan, now);
+    const auto applied = [&](std::string_view component) {
+      const auto found = schema.components.find(component);
+      return found == schema.components.end() ? 0 : found->second;
+    };
+    if (applied("spool") >= 2) write_spool(doc, db, config, now);
+    if (applied("collectors") >= 1 && plan != nullptr) write_collections(doc, db, *plan, now);
   } catch (const base::SqliteError& error) {
     const base::Error problem = classify(error);
     doc.field("problem", problem.code).field("detail", problem.message);

@@ -1,0 +1,142 @@
+#include <receiver/landing_manifest.hpp>
+
+#include <receiver/identifiers.hpp>
+
+#include <base/base64.hpp>
+#include <base/json_reader.hpp>
+
+#include <algorithm>
+
+namespace medgw::receiver {
+namespace {
+
+base::Failure<LandingFailure> refusal(std::string code, std::string message, std::int64_t entry = -1,
+                                      std::string patient = {}) {
+  return base::fail(LandingFailure{std::move(code), std::move(message), false, entry, std::move(patient)});
+}
+
+// The exact bytes of a name: `<key>_base64` when the gateway sent one (the
+// name is not UTF-8 and `<key>` is a lossy rendering), else `<key>`.
+std::optional<std::string> exact_name(const base::JsonValue& entry, std::string_view key) {
+  const std::string encoded = std::string(key) + "_base64";
+  if (const base::JsonValue* base64 = entry.find(encoded)) {
+    if (!base64->is_string()) return std::nullopt;
+    auto bytes = base::base64_decode_padded(base64->text());
+    if (!bytes) bytes = base::base64_decode_canonical(base64->text());
+    if (!bytes) return std::nullopt;
+    return std::string(bytes->begin(), bytes->end());
+  }
+  if (const base::JsonValue* text = entry.find(key); text != nullptr && text->is_string()) return text->text();
+  return std::nullopt;
+}
+
+std::optional<Change> parse_change(std::string_view text) {
+  if (text == "add") return Change::add;
+  if (text == "modify") return Change::modify;
+  if (text == "rename") return Change::rename;
+  if (text == "delete") return Change::remove;
+  if (text == "withdraw") return Change::withdraw;
+  return std::nullopt;
+}
+
+bool is_sha256_hex(std::string_view text) {
+  return text.size() == 64 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// One entry, or why it is refused. JsonError from typed access is caught by the caller.
+base::Result<ManifestEntry, LandingFailure> read_entry(const base::JsonValue& json, std::int64_t index,
+                                                       const LandingRequest& request) {
+  ManifestEntry entry;
+  entry.source = json.string_at("source");
+  if (!is_source_name(entry.source)) return refusal("unsafe_path", "a manifest entry names an unusable source", index);
+  const auto change = parse_change(json.string_at("change"));
+  if (!change) return refusal("bad_manifest", "a manifest entry has an unknown change", index);
+  entry.change = *change;
+  if (entry.change == Change::withdraw) {
+    entry.patient_id = json.at("meta").string_at("patient_id");
+    const std::string tag = request.tagger != nullptr ? request.tagger->tag(entry.patient_id) : std::string();
+    if (!is_safe_relative_path(entry.patient_id) || entry.patient_id.find('/') != std::string::npos) {
+      return refusal("bad_withdraw", "a withdraw names an unusable patient ID", index, tag);
+    }
+    return entry;
+  }
+  const auto path = exact_name(json, "path");
+  if (!path) return refusal("bad_manifest", "a manifest entry has no usable path", index);
+  entry.path = *path;
+  if (!is_safe_relative_path(entry.path)) {
+    return refusal("unsafe_path", "a manifest entry names a path outside the tree; the object is refused", index,
+                   patient_tag_of(entry, request.tagger));
+  }
+  if (entry.change != Change::remove) {
+    entry.sha256 = json.string_at("sha256");
+    if (!is_sha256_hex(entry.sha256)) return refusal("bad_manifest", "a manifest entry has no usable sha256", index);
+  }
+  if (entry.change == Change::rename) {
+    const auto from = exact_name(json, "from");
+    if (!from || !is_safe_relative_path(*from)) {
+      return refusal("unsafe_path", "a rename names a path outside the tree; the object is refused", index,
+                     patient_tag_of(entry, request.tagger));
+    }
+    entry.from = *from;
+  }
+  if (entry.carries_content()) {
+    entry.size = json.uint_at("size");
+    if (entry.size > request.limits.max_member_size) {
+      return refusal("member_too_large", "a file is larger than landing_max_member_size", index,
+                     patient_tag_of(entry, request.tagger));
+    }
+  }
+  return entry;
+}
+
+}  // namespace
+
+std::string patient_tag_of(const ManifestEntry& entry, const crypto::PatientTagger* tagger) {
+  if (tagger == nullptr || !entry.source.starts_with("ssmix2")) return {};
+  const auto first = entry.path.find('/');
+  const auto second = first == std::string::npos ? first : entry.path.find('/', first + 1);
+  const auto third = second == std::string::npos ? second : entry.path.find('/', second + 1);
+  if (second == std::string::npos) return {};
+  return tagger->tag(entry.path.substr(second + 1, third == std::string::npos ? std::string::npos : third - second - 1));
+}
+
+base::Result<Manifest, LandingFailure> read_manifest(std::string_view text, const LandingRequest& request) {
+  Manifest manifest;
+  std::int64_t index = -1;
+  try {
+    const base::JsonValue json = base::JsonValue::parse(text);
+    if (const auto* format = json.find("format"); format == nullptr || format->text() != "medgw-object/1") {
+      return refusal("bad_manifest", "MANIFEST.json is not medgw-object/1");
+    }
+    if (const auto* field = json.find("facility")) manifest.facility = field->text();
+    if (const auto* field = json.find("object_id")) manifest.object_id = field->text();
+    if (const auto* field = json.find("seq"); field != nullptr && field->as_uint()) manifest.seq = *field->as_uint();
+    // The manifest must be the object's own: a validly signed object cannot
+    // carry another facility's (or another object's) contents.
+    if ((!request.facility.empty() && manifest.facility != request.facility) ||
+        (!request.object_id.empty() && manifest.object_id != request.object_id) ||
+        (request.seq != 0 && manifest.seq != request.seq)) {
+      return refusal("manifest_mismatch", "MANIFEST.json names another facility, object or seq than the upload");
+    }
+    for (const base::JsonValue& item : json.at("entries").items()) {
+      ++index;
+      auto entry = read_entry(item, index, request);
+      if (!entry) return base::fail(entry.error());
+      if (entry->carries_content()) {
+        if (!manifest.content_of.emplace(entry->member_name(), manifest.entries.size()).second) {
+          return refusal("bad_manifest", "the manifest lists one file twice", index);
+        }
+        manifest.content_bytes += entry->size;
+        if (manifest.content_bytes > max_sql_integer) return refusal("bad_manifest", "the manifest's sizes overflow", index);
+      }
+      manifest.entries.push_back(std::move(*entry));
+    }
+  } catch (const base::JsonError&) {
+    // JsonError's text may quote the manifest (names): not passed on.
+    return refusal("bad_manifest", "MANIFEST.json is not a valid manifest", index);
+  }
+  return manifest;
+}
+
+}  // namespace medgw::receiver
