@@ -16,5 +16,6 @@ int command_upload(Invocation& invocation);
 int command_spool_release(Invocation& invocation);
 int command_spool_resend(Invocation& invocation);
 int command_run(Invocation& invocation);
+int command_export_media(Invocation& invocation);
 
 }  // namespace medgw::daemon

@@ -1,0 +1,104 @@
+#include <daemon/media/data_packer.hpp>
+
+#include <daemon/media/kana_fold.hpp>
+
+#include <crypto/random.hpp>
+
+#include <base/base64.hpp>
+#include <base/hex.hpp>
+#include <base/json.hpp>
+
+#include <vector>
+
+namespace medgw::media {
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<std::uint8_t> random(bytes);
+  crypto::random_bytes(random);
+  return base::to_hex(random);
+}
+
+DataPacker::DataPacker(MediaSink& sink, const MediaCipher* cipher, std::int64_t mtime_s)
+    : sink_(sink), cipher_(cipher), mtime_s_(mtime_s) {}
+
+std::string DataPacker::seal(std::string_view name, std::string_view bytes) const {
+  if (cipher_ != nullptr) return cipher_->seal(name, bytes);
+  return base::base64_encode(base::as_bytes(bytes), true);
+}
+
+ItemRef DataPacker::add_item(std::string_view bytes) {
+  if (pack_count_ >= pack_items || pack_text_.size() >= pack_bytes) flush_pack();
+  if (pack_name_.empty()) {
+    pack_name_ = "P/" + random_hex(16) + ".JS";
+    pack_text_ = "window.__medgw_pack(\"" + pack_name_ + "\", {";
+  }
+  ItemRef ref{pack_name_, random_hex(8)};
+  if (pack_count_ > 0) pack_text_ += ",";
+  pack_text_ += "\n\"" + ref.token + "\": \"" + seal(ref.token, bytes) + "\"";
+  ++pack_count_;
+  ++items_;
+  return ref;
+}
+
+void DataPacker::flush_pack() {
+  if (pack_name_.empty()) return;
+  pack_text_ += "\n});\n";
+  sink_.add("DATA/" + pack_name_, pack_text_, mtime_s_);
+  pack_name_.clear();
+  pack_text_.clear();
+  pack_count_ = 0;
+}
+
+void DataPacker::add_index_row(const IndexRow& row) {
+  if (shard_count_ >= shard_rows) flush_shard();
+  shard_text_ += shard_count_ == 0 ? "[" : ",\n";
+  base::JsonWriter json;
+  json.begin_array()
+      .value(row.record.pack)
+      .value(row.record.token)
+      .value(row.id)
+      .value(row.name)
+      .value(row.kana)
+      .value(row.birth)
+      .value(row.sex)
+      .value(fold_for_search(row.name))
+      .value(fold_for_search(row.kana))
+      .value(row.source)
+      .end_array();
+  shard_text_ += json.text();
+  ++shard_count_;
+}
+
+void DataPacker::flush_shard() {
+  if (shard_count_ == 0) return;
+  shard_text_ += "]";
+  const std::string name = "I/" + random_hex(16) + ".JS";
+  const std::string script =
+      "window.__medgw_index(\"" + name + "\", \"" + seal(name, shard_text_) + "\");\n";
+  sink_.add("DATA/" + name, script, mtime_s_);
+  shards_.push_back(name);
+  shard_text_.clear();
+  shard_count_ = 0;
+}
+
+void DataPacker::finish(const MediaInfo& info) {
+  flush_pack();
+  flush_shard();
+  base::JsonWriter json;
+  json.begin_object().field("format", "medgw-media/1");
+  json.field("title", info.title).field("created", info.created).field("facility", info.facility);
+  json.field("encrypted", cipher_ != nullptr);
+  if (cipher_ != nullptr) {
+    json.field("kdf", "PBKDF2-SHA256")
+        .field("iterations", static_cast<std::uint64_t>(cipher_->iterations()))
+        .field("salt", base::base64_encode(cipher_->salt(), true))
+        .field("cipher", "AES-256-GCM")
+        .field("check", cipher_->seal(check_name, check_text));
+  }
+  json.key("shards").begin_array();
+  for (const std::string& shard : shards_) json.value(shard);
+  json.end_array().end_object();
+  sink_.add("DATA/KEY.JS", "window.__medgw_media = " + json.text() + ";\n", mtime_s_);
+}
+
+}  // namespace medgw::media
