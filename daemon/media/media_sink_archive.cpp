@@ -1,9 +1,11 @@
 // The `iso` and `zip` media, written with libarchive into an AtomicFile.
 // ISO 9660 with Rock Ridge and long Joliet names (joliet=long: 103
 // characters; the default 64 cuts SS-MIX2 names of 60+ characters and loses
-// their ends), level 3 (files over 4 GiB), and neither the 8-level depth limit
-// (relocation would move deep storage folders into rr_moved) nor the
-// 65,536-folder limit (a storage has a folder per patient and date).
+// their ends), level 3 (files over 4 GiB), and no 65,536-folder limit (a
+// storage has a folder per patient and date). The 8-level depth limit stays:
+// libarchive relocates deeper folders in the plain ISO 9660 tree only (Rock
+// Ridge and Joliet readers see the real tree: tests/system/test_media.py), and
+// turning it off crashes libarchive 3.6.2 when the image is closed.
 // Streams of unknown size are staged in the private work folder and copied in
 // when they close, since an entry's size comes before its data.
 #include <daemon/media/media_sink.hpp>
@@ -52,7 +54,7 @@ class ArchiveSink final : public MediaSink {
     int result = ARCHIVE_OK;
     if (options.format == MediaFormat::iso) {
       result = archive_write_set_format_iso9660(a);
-      std::string settings = "iso9660:joliet=long,iso9660:rockridge,iso9660:iso-level=3,iso9660:!limit-depth,"
+      std::string settings = "iso9660:joliet=long,iso9660:rockridge,iso9660:iso-level=3,"
                              "iso9660:!limit-dirs";
       if (!options.volume_id.empty()) settings += ",iso9660:volume-id=" + options.volume_id;
       if (result == ARCHIVE_OK) result = archive_write_set_options(a, settings.c_str());

@@ -13,7 +13,7 @@
     return s.replace(/\s+/g, '').toLowerCase();
   };
 
-  // A birth date in the query: "19480405", "1948-04-05", "1948/4/5".
+  // A birth date in the query: "19800101", "1980-01-01", "1980/1/1".
   function dateOf(query) {
     var match = /^(\d{4})[-\/.年]?(\d{1,2})[-\/.月]?(\d{1,2})日?$/.exec(query);
     if (!match) return null;
