@@ -129,6 +129,19 @@ class MediaFromSources(unittest.TestCase):
         check_manifest(self, unpacked)
         self.assertEqual(run(MEDGW, "export-media", "-c", self.hospital["config"], "--verify", out).returncode, 0)
 
+    def test_a_list_of_patients_and_a_period(self):
+        ids = self.dir / "ids.txt"
+        ids.write_text("# the NHO sample's patient\n9999013\n")
+        out = self.dir / "subset"
+        result = export(self.hospital, out, "--format", "dir", "--no-encrypt", "--patients", ids,
+                        "--since", "2011-12-01")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"patients: +1\n")
+        self.assertRegex(result.stdout, r"out_of_period \d+")
+        raw = sorted(p.decode() for p in tree(out / "SSMIX2"))
+        self.assertTrue(raw and all(p.startswith("nho/999/901/9999013/") for p in raw), raw)
+        self.assertTrue(all(p.split("/")[4] == "-" or p.split("/")[4] >= "20111201" for p in raw), raw)
+
     def test_refusals_and_the_backup_case(self):
         out = self.dir / "occupied"
         out.mkdir()
