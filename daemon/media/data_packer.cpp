@@ -30,11 +30,11 @@ ItemRef DataPacker::add_item(std::string_view bytes) {
   if (pack_count_ >= pack_items || pack_text_.size() >= pack_bytes) flush_pack();
   if (pack_name_.empty()) {
     pack_name_ = "P/" + random_hex(16) + ".JS";
-    pack_text_ = "window.__medgw_pack(\"" + pack_name_ + "\", {";
+    pack_text_ = "window.__medgw_pack(\"" + pack_name_ + "\", [";
   }
-  ItemRef ref{pack_name_, random_hex(8)};
+  ItemRef ref{pack_name_, pack_count_};
   if (pack_count_ > 0) pack_text_ += ",";
-  pack_text_ += "\n\"" + ref.token + "\": \"" + seal(ref.token, bytes) + "\"";
+  pack_text_ += "\n\"" + seal(ref.name(), bytes) + "\"";
   ++pack_count_;
   ++items_;
   return ref;
@@ -42,42 +42,67 @@ ItemRef DataPacker::add_item(std::string_view bytes) {
 
 void DataPacker::flush_pack() {
   if (pack_name_.empty()) return;
-  pack_text_ += "\n});\n";
+  pack_text_ += "\n]);\n";
   sink_.add("DATA/" + pack_name_, pack_text_, mtime_s_);
   pack_name_.clear();
   pack_text_.clear();
   pack_count_ = 0;
 }
 
+namespace {
+
+std::string without_spaces(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ' ' || text[i] == '\t') continue;
+    if (text.substr(i, 3) == "\xE3\x80\x80") {  // U+3000
+      i += 2;
+      continue;
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
 void DataPacker::add_index_row(const IndexRow& row) {
   if (shard_count_ >= shard_rows) flush_shard();
+  if (shard_packs_.empty() || shard_packs_.back() != row.record.pack) shard_packs_.push_back(row.record.pack);
   shard_text_ += shard_count_ == 0 ? "[" : ",\n";
   base::JsonWriter json;
   json.begin_array()
-      .value(row.record.pack)
-      .value(row.record.token)
+      .value(static_cast<std::uint64_t>(shard_packs_.size() - 1))
+      .value(static_cast<std::uint64_t>(row.record.number))
       .value(row.id)
       .value(row.name)
       .value(row.kana)
       .value(row.birth)
-      .value(row.sex)
-      .value(fold_for_search(row.name))
-      .value(fold_for_search(row.kana))
-      .value(row.source)
-      .end_array();
+      .value(row.sex);
+  const std::string folded_name = fold_for_search(row.name);
+  const std::string folded_kana = fold_for_search(row.kana);
+  const bool name_plain = folded_name == without_spaces(row.name);
+  const bool kana_plain = folded_kana == without_spaces(row.kana);
+  if (!name_plain || !kana_plain) json.value(name_plain ? std::string() : folded_name);
+  if (!kana_plain) json.value(folded_kana);
+  json.end_array();
   shard_text_ += json.text();
   ++shard_count_;
 }
 
 void DataPacker::flush_shard() {
   if (shard_count_ == 0) return;
-  shard_text_ += "]";
+  base::JsonWriter packs;
+  packs.begin_array();
+  for (const std::string& pack : shard_packs_) packs.value(pack);
+  packs.end_array();
+  const std::string plaintext = "{\"packs\":" + packs.text() + ",\"rows\":" + shard_text_ + "]}";
   const std::string name = "I/" + random_hex(16) + ".JS";
-  const std::string script =
-      "window.__medgw_index(\"" + name + "\", \"" + seal(name, shard_text_) + "\");\n";
+  const std::string script = "window.__medgw_index(\"" + name + "\", \"" + seal(name, plaintext) + "\");\n";
   sink_.add("DATA/" + name, script, mtime_s_);
   shards_.push_back(name);
   shard_text_.clear();
+  shard_packs_.clear();
   shard_count_ = 0;
 }
 

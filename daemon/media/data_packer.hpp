@@ -1,17 +1,21 @@
 #pragma once
 // The viewer's data (DATA/), written as classic scripts that a file:// page
 // can load with <script src> (fetch/XHR and ES modules are blocked there):
-//   DATA/P/<32 hex>.JS  window.__medgw_pack("P/<hex>.JS", {"<token>": "<item>", ...})
+//   DATA/P/<32 hex>.JS  window.__medgw_pack("P/<hex>.JS", ["<item>", ...])
 //                       a pack of up to 256 items (a patient's record, a document's
-//                       bytes), flushed at 4 MiB; a patient costs one item, not one
-//                       file (an ISO entry costs libarchive ~4.6 KiB of memory)
+//                       bytes), flushed at 4 MiB; item n is named "P/<hex>.JS#n". A
+//                       patient costs one item, not one file (an ISO entry costs
+//                       libarchive ~4.6 KiB of memory until the image is closed)
 //   DATA/I/<32 hex>.JS  window.__medgw_index("I/<hex>.JS", "<item>")  up to 4,096
-//                       index rows: [pack, token, id, name, kana, birth, sex,
-//                       folded name, folded kana, source]
+//                       index rows, {"packs": [pack names], "rows": [[pack number,
+//                       item number, id, name, kana, birth, sex(, folded name,
+//                       folded kana)]]} - the folded names only where folding does
+//                       more than drop the spaces: the index stays small, so the
+//                       list of 82,000 patients opens fast
 //   DATA/KEY.JS         window.__medgw_media = {...}: format, encryption parameters,
 //                       the passphrase check, the list of index shards, the title
 // An item is base64 of the bytes, sealed with MediaCipher when encrypting.
-// Names and tokens are random: they carry no ID. Memory: one pack and one
+// File names are random: they carry no ID. Memory: one pack and one
 // shard at a time, whatever the number of patients.
 #include <daemon/media/media_cipher.hpp>
 #include <daemon/media/media_sink.hpp>
@@ -24,8 +28,10 @@
 namespace medgw::media {
 
 struct ItemRef {
-  std::string pack;   // "P/<hex>.JS"
-  std::string token;  // 16 hex
+  std::string pack;        // "P/<hex>.JS"
+  std::size_t number = 0;  // its place in the pack
+  // "P/<hex>.JS#n": the item's name (sealed under it) and its reference.
+  [[nodiscard]] std::string name() const { return pack + "#" + std::to_string(number); }
 };
 
 struct IndexRow {
@@ -35,7 +41,6 @@ struct IndexRow {
   std::string kana;
   std::string birth;
   std::string sex;
-  std::string source;
 };
 
 struct MediaInfo {  // what DATA/KEY.JS says besides the key
@@ -73,6 +78,7 @@ class DataPacker {
   std::size_t pack_count_ = 0;
   std::string shard_text_;
   std::size_t shard_count_ = 0;
+  std::vector<std::string> shard_packs_;
   std::vector<std::string> shards_;
   std::uint64_t items_ = 0;
 };

@@ -235,7 +235,7 @@ void add_document_file(ExportContext& context, const std::string& name, const st
     return;
   }
   const ItemRef ref = context.packer.add_item(content);
-  doc.files.push_back(DocumentFile{name, mime, ref.pack + "#" + ref.token, content.size()});
+  doc.files.push_back(DocumentFile{name, mime, ref.name(), content.size()});
 }
 
 void extended_files(ExportContext& context, std::size_t volume, const PatientFiles& patient, PatientRecord& record) {
@@ -290,8 +290,7 @@ void export_patient(ExportContext& context, std::size_t standardized, const Pati
   if (extended != SIZE_MAX) extended_files(context, extended, extended_files_of, record);
   ++context.summary.patients;
   const ItemRef ref = context.packer.add_item(to_json(record));
-  context.packer.add_index_row(
-      IndexRow{ref, record.id, record.name, record.kana, record.birth, record.sex, record.source});
+  context.packer.add_index_row(IndexRow{ref, record.id, record.name, record.kana, record.birth, record.sex});
 }
 
 void export_loose_file(ExportContext& context, std::size_t volume, const FileRef& file) {

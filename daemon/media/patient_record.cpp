@@ -6,6 +6,7 @@
 #include <base/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 namespace medgw::media {
 namespace {
@@ -167,9 +168,31 @@ void put_reports(base::JsonWriter& json, PatientRecord& r) {
   json.end_array();
 }
 
+// One row per allergen: ADT-00 (AL1) and ADT-61 (IAM) often both list it,
+// and a message may repeat it. ADT-61, the allergy carrier, wins; then the
+// entry that says more (severity, reaction, onset).
+void merge_allergies(std::vector<Allergy>& allergies) {
+  const auto detail = [](const Allergy& a) {
+    return (a.origin.data_type == "ADT-61" ? 8 : 0) + !a.severity.empty() + !a.reaction.empty() + !a.onset.empty();
+  };
+  std::vector<Allergy> merged;
+  std::map<std::string, std::size_t> seen;
+  for (Allergy& allergy : allergies) {
+    const std::string key = allergy.code.empty() ? allergy.allergen : allergy.code;
+    const auto [at, first] = seen.try_emplace(key, merged.size());
+    if (first) {
+      merged.push_back(std::move(allergy));
+    } else if (detail(allergy) > detail(merged[at->second])) {
+      merged[at->second] = std::move(allergy);
+    }
+  }
+  allergies = std::move(merged);
+}
+
 }  // namespace
 
 std::string to_json(PatientRecord& r) {
+  merge_allergies(r.allergies);
   newest_first(r.encounters);
   newest_first(r.medications);
   newest_first(r.labs);

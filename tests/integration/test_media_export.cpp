@@ -126,7 +126,7 @@ TEST_CASE("bad input does not stop an export: each problem is counted", "[media]
   bool found_unread = false;
   for (const fs::path& pack : files_under(dir / "media/DATA/P")) {
     const std::string text = test::read_file(pack);
-    const auto start = text.find(": \"") + 3;
+    const auto start = text.find("[\n\"") + 3;
     const auto item = base::base64_decode_padded(text.substr(start, text.find('"', start) - start));
     REQUIRE(item);
     const std::string json(item->begin(), item->end());

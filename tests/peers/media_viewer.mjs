@@ -41,8 +41,11 @@ try {
   const page = await browser.newPage();
   await page.setViewport({width: 1280, height: 900});
   await page.setOfflineMode(true);
-  await page.setRequestInterception(true);
+  // Interception costs a DevTools round trip per request: the timing-only
+  // run (--no-intercept, bench/media) leaves it out; the network is off anyway.
+  if (args['no-intercept'] === undefined) await page.setRequestInterception(true);
   page.on('request', (request) => {
+    if (args['no-intercept'] !== undefined) return;
     const url = request.url();
     if (url.startsWith('file:')) return request.continue();
     if (url.startsWith('data:') || url.startsWith('blob:')) {
@@ -79,6 +82,7 @@ try {
   result.unlockAndListMs = Date.now() - unlockStart;
   result.pageToListMs = Date.now() - started;
   result.listOpenedMs = await page.evaluate(() => window.medgw.listOpenedMs);
+  result.listTimings = await page.evaluate(() => window.medgw.timings);
   result.listCount = Number(await page.$eval('body', (b) => b.getAttribute('data-list-ready')));
   await shoot(page, 'media-list.png');
   if (args['list-only'] === undefined) {
@@ -107,6 +111,9 @@ try {
   }
 } catch (error) {
   result.failure = String(error && error.stack || error);
+  try {  // what the viewer itself said, if anything
+    result.viewerMessage = await (await browser.pages())[1].$eval('#unlock-message, #fatal', (e) => e.innerText);
+  } catch (ignored) { /* no page */ }
 } finally {
   await browser.close();
   fs.rmSync(profile, {recursive: true, force: true});

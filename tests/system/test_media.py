@@ -208,8 +208,8 @@ class BadInput(unittest.TestCase):
             records = []
             for pack in (out / "DATA" / "P").glob("*.JS"):
                 text = pack.read_text()
-                items = json.loads(text[text.index("{"):text.rindex("}") + 1])
-                for item in items.values():
+                items = json.loads(text[text.index("["):text.rindex("]") + 1])
+                for item in items:
                     decoded = base64.b64decode(item)
                     if decoded.startswith(b"{\"format\":\"medgw-media-patient/1\""):
                         records.append(json.loads(decoded))

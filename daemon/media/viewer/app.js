@@ -64,8 +64,10 @@
   async function openList() {
     var started = Date.now();
     rows = await m.loadIndex();
+    var loaded = Date.now();
     show('list');
     renderList();
+    m.timings.render = Date.now() - loaded;
     m.listOpenedMs = Date.now() - started;
     document.body.setAttribute('data-list-ready', String(rows.length));
     $('query').focus();
