@@ -8,7 +8,10 @@
 #include <base/hex.hpp>
 #include <base/json.hpp>
 
+#include <stdexcept>
 #include <vector>
+
+#include <zlib.h>
 
 namespace medgw::media {
 
@@ -16,6 +19,36 @@ std::string random_hex(std::size_t bytes) {
   std::vector<std::uint8_t> random(bytes);
   crypto::random_bytes(random);
   return base::to_hex(random);
+}
+
+std::string deflate_text(std::string_view text) {
+  uLongf size = compressBound(static_cast<uLong>(text.size()));
+  std::string out(size, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(text.data()),
+                static_cast<uLong>(text.size()), 6) != Z_OK) {
+    throw std::runtime_error("zlib: cannot deflate");
+  }
+  out.resize(size);
+  return out;
+}
+
+std::optional<std::string> inflate_text(std::string_view deflated) {
+  z_stream stream{};
+  if (inflateInit(&stream) != Z_OK) return std::nullopt;
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(deflated.data()));
+  stream.avail_in = static_cast<uInt>(deflated.size());
+  std::string out;
+  char buffer[1 << 15];
+  int result = Z_OK;
+  while (result == Z_OK) {
+    stream.next_out = reinterpret_cast<Bytef*>(buffer);
+    stream.avail_out = sizeof buffer;
+    result = inflate(&stream, Z_NO_FLUSH);
+    out.append(buffer, sizeof buffer - stream.avail_out);
+  }
+  inflateEnd(&stream);
+  if (result != Z_STREAM_END) return std::nullopt;
+  return out;
 }
 
 DataPacker::DataPacker(MediaSink& sink, const MediaCipher* cipher, std::int64_t mtime_s)
@@ -26,7 +59,7 @@ std::string DataPacker::seal(std::string_view name, std::string_view bytes) cons
   return base::base64_encode(base::as_bytes(bytes), true);
 }
 
-ItemRef DataPacker::add_item(std::string_view bytes) {
+ItemRef DataPacker::add_item(std::string_view bytes, bool json) {
   if (pack_count_ >= pack_items || pack_text_.size() >= pack_bytes) flush_pack();
   if (pack_name_.empty()) {
     pack_name_ = "P/" + random_hex(16) + ".JS";
@@ -34,7 +67,7 @@ ItemRef DataPacker::add_item(std::string_view bytes) {
   }
   ItemRef ref{pack_name_, pack_count_};
   if (pack_count_ > 0) pack_text_ += ",";
-  pack_text_ += "\n\"" + seal(ref.name(), bytes) + "\"";
+  pack_text_ += "\n\"" + seal(ref.name(), json ? deflate_text(bytes) : std::string(bytes)) + "\"";
   ++pack_count_;
   ++items_;
   return ref;
@@ -98,7 +131,8 @@ void DataPacker::flush_shard() {
   packs.end_array();
   const std::string plaintext = "{\"packs\":" + packs.text() + ",\"rows\":" + shard_text_ + "]}";
   const std::string name = "I/" + random_hex(16) + ".JS";
-  const std::string script = "window.__medgw_index(\"" + name + "\", \"" + seal(name, plaintext) + "\");\n";
+  const std::string script =
+      "window.__medgw_index(\"" + name + "\", \"" + seal(name, deflate_text(plaintext)) + "\");\n";
   sink_.add("DATA/" + name, script, mtime_s_);
   shards_.push_back(name);
   shard_text_.clear();
@@ -112,7 +146,7 @@ void DataPacker::finish(const MediaInfo& info) {
   base::JsonWriter json;
   json.begin_object().field("format", "medgw-media/1");
   json.field("title", info.title).field("created", info.created).field("facility", info.facility);
-  json.field("encrypted", cipher_ != nullptr);
+  json.field("encrypted", cipher_ != nullptr).field("compression", "deflate");
   if (cipher_ != nullptr) {
     json.field("kdf", "PBKDF2-SHA256")
         .field("iterations", static_cast<std::uint64_t>(cipher_->iterations()))

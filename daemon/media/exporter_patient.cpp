@@ -289,7 +289,7 @@ void export_patient(ExportContext& context, std::size_t standardized, const Pati
   if (standardized != SIZE_MAX) standardized_files(context, standardized, standard_files, record);
   if (extended != SIZE_MAX) extended_files(context, extended, extended_files_of, record);
   ++context.summary.patients;
-  const ItemRef ref = context.packer.add_item(to_json(record));
+  const ItemRef ref = context.packer.add_item(to_json(record), true);
   context.packer.add_index_row(IndexRow{ref, record.id, record.name, record.kana, record.birth, record.sex});
 }
 

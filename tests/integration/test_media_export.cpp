@@ -2,6 +2,7 @@
 // (nothing of a patient in clear, the raw storage back with age, the manifest
 // verifying), and a storage with bad input exported in clear (it goes on and
 // counts every problem).
+#include <daemon/media/data_packer.hpp>
 #include <daemon/media/exporter.hpp>
 #include <daemon/media/manifest.hpp>
 
@@ -129,10 +130,11 @@ TEST_CASE("bad input does not stop an export: each problem is counted", "[media]
     const auto start = text.find("[\n\"") + 3;
     const auto item = base::base64_decode_padded(text.substr(start, text.find('"', start) - start));
     REQUIRE(item);
-    const std::string json(item->begin(), item->end());
-    found_unread = json.find("\"problem\":\"hl7_invalid\"") != std::string::npos &&
-                   json.find("\"problem\":\"unknown_data_type\"") != std::string::npos &&
-                   json.find("\"name\":\"試験　花子\"") != std::string::npos;
+    const auto json = inflate_text(std::string(item->begin(), item->end()));
+    REQUIRE(json);
+    found_unread = json->find("\"problem\":\"hl7_invalid\"") != std::string::npos &&
+                   json->find("\"problem\":\"unknown_data_type\"") != std::string::npos &&
+                   json->find("\"name\":\"試験　花子\"") != std::string::npos;
   }
   CHECK(found_unread);
   const auto report = verify_media(dir / "media");

@@ -24,6 +24,7 @@
   m.start = function () {
     m.media = window.__medgw_media;
     if (!m.media || m.media.format !== 'medgw-media/1') return fatal('この媒体の形式を読めません。 (Unknown medium format.)');
+    if (!m.inflateAvailable()) return fatal('このブラウザは古すぎます。Chrome または Edge（2020 年以降の版）で開いてください。 (This browser is too old: use Chrome or Edge 80 or later.)');
     $('title').textContent = (m.media.title ? m.media.title + ' - ' : '') + 'SS-MIX2 ビューア';
     document.title = $('title').textContent;
     $('made').textContent = '作成 ' + m.media.created.replace('T', ' ').replace('Z', ' UTC') + '　' + (m.media.facility || '');

@@ -77,6 +77,13 @@ window.medgw = medgw;
   }
 
   m.utf8 = function (bytes) { return decoder.decode(bytes); };
+
+  // JSON items are deflated (zlib format) before sealing.
+  async function inflate(bytes) {
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+  m.inflateAvailable = function () { return typeof DecompressionStream === 'function'; };
   m.cryptoAvailable = function () { return !!(window.crypto && window.crypto.subtle); };
 
   // True when the passphrase opens the medium's check item.
@@ -97,7 +104,6 @@ window.medgw = medgw;
   // Every index row of every shard, in the medium's order, as
   // [pack name, item number, id, name, kana, birth, sex, folded name, folded kana].
   // A shard leaves out the folded names where folding only drops the spaces.
-  var spaces = /[\s\u3000]+/g;
   m.timings = { load: 0, open: 0, parse: 0, rows: 0, render: 0 };
   m.loadIndex = async function () {
     var parts = await Promise.all(m.media.shards.map(async function (shard) {
@@ -105,7 +111,7 @@ window.medgw = medgw;
       var text = await load(shard);
       var t1 = Date.now();
       delete arrivedFiles[shard];
-      var plain = m.utf8(await openItem(shard, text));
+      var plain = m.utf8(await inflate(await openItem(shard, text)));
       var t2 = Date.now();
       var index = JSON.parse(plain);
       m.timings.load += t1 - t0;
@@ -118,9 +124,7 @@ window.medgw = medgw;
     parts.forEach(function (part) {
       for (var i = 0; i < part.rows.length; i++) {
         var row = part.rows[i];
-        row[0] = part.packs[row[0]];
-        if (!row[7]) row[7] = row[3].replace(spaces, '');
-        if (!row[8]) row[8] = row[4].replace(spaces, '');
+        row[0] = part.packs[row[0]];  // the folded names, where absent, are made by the first search
         rows.push(row);
       }
     });
@@ -142,6 +146,6 @@ window.medgw = medgw;
   };
 
   m.loadRecord = async function (pack, token) {
-    return JSON.parse(m.utf8(await m.loadItem(pack, token)));
+    return JSON.parse(m.utf8(await inflate(await m.loadItem(pack, token))));
   };
 })(medgw);

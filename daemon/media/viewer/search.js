@@ -13,6 +13,14 @@
     return s.replace(/\s+/g, '').toLowerCase();
   };
 
+  // The index leaves out folded names where folding only drops spaces: made
+  // here once, at the first search, so the list opens without the work.
+  var spaces = /[\s\u3000]+/g;
+  function folded_of(row, at, from) {
+    if (!row[at]) row[at] = String(row[from] || '').replace(spaces, '');
+    return row[at];
+  }
+
   // A birth date in the query: "19800101", "1980-01-01", "1980/1/1".
   function dateOf(query) {
     var match = /^(\d{4})[-\/.年]?(\d{1,2})[-\/.月]?(\d{1,2})日?$/.exec(query);
@@ -31,7 +39,7 @@
       if (date && row[BIRTH] === date) return true;
       if (String(row[ID]).lastIndexOf(folded, 0) === 0) return true;
       if (digits) return false;
-      return row[FOLDED_NAME].indexOf(folded) >= 0 || row[FOLDED_KANA].indexOf(folded) >= 0;
+      return folded_of(row, FOLDED_NAME, NAME).indexOf(folded) >= 0 || folded_of(row, FOLDED_KANA, KANA).indexOf(folded) >= 0;
     });
   };
 
