@@ -34,6 +34,28 @@ constexpr std::array keys_generate_options{
     config_option,
     OptionSpec{"output", 'o', "FILE", "where to write the new identity (created with mode 0600; never overwritten)"},
 };
+constexpr std::array export_media_options{
+    config_option,
+    OptionSpec{"out", 0, "PATH", "where to write: an .iso or .zip file, or a folder for --format dir (must not exist or "
+                                 "be empty, unless --force)"},
+    OptionSpec{"format", 0, "iso|zip|dir", "ISO 9660 image (Rock Ridge + long Joliet names), zip, or a plain folder "
+                                           "for a USB stick (default: from the --out name, .iso/.zip, else dir)"},
+    OptionSpec{"from", 0, "sources|backup", "read the live sources (default) or a backup snapshot"},
+    OptionSpec{"identity", 0, "FILE", "the backup's recovery identity (with --from backup)"},
+    OptionSpec{"snapshot", 0, "ID", "the backup snapshot to read (with --from backup; default the latest)"},
+    OptionSpec{"patients", 0, "FILE", "only the patient IDs listed in FILE, one per line (default all)"},
+    OptionSpec{"since", 0, "DATE", "leave out data dated before DATE (YYYY-MM-DD); undated data (basics, allergies, "
+                                   "diagnoses) is always kept"},
+    OptionSpec{"passphrase-file", 0, "FILE", "the passphrase (first line, 12 characters or more; mode 0600) that "
+                                             "encrypts the media; without it, one is generated and shown on a terminal"},
+    OptionSpec{"no-encrypt", 0, "", "write everything in clear, names and contents (said in README.TXT; the output is "
+                                    "mode 0600): only for media that never leave the hospital's control"},
+    OptionSpec{"title", 0, "TEXT", "the title shown by the viewer and in README.TXT (default facility.name)"},
+    OptionSpec{"force", 0, "", "replace an earlier medgw media at --out (a file, or a folder holding MANIFEST.JSON)"},
+    OptionSpec{"verify", 0, "PATH", "check a medium instead: every file against MANIFEST.JSON and its signature"},
+    OptionSpec{"signer", 0, "KEY", "with --verify: require this signing key (ed25519:..., the gateway's; default: "
+                                   "the key of this gateway's state_dir when there is one)"},
+};
 constexpr std::array plain_options{config_option};
 constexpr std::array encrypt_options{
     config_option,
@@ -133,8 +155,22 @@ constexpr std::array command_table{
                 "pt:xxxxxxxx. Exit status 0 either way; 1 when the list cannot be read (the line is named).",
                 "medgw optout check 0001234567", plain_options, command_optout_check},
     CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
-    CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip) for disasters.", "", "",
-                plain_options, nullptr},
+    CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip/folder) for disasters.",
+                "Writes the hospital's SS-MIX2 data with a browser viewer (INDEX.HTM: patient search; allergies, "
+                "prescriptions, lab results, diagnoses, admissions, exam reports, documents; a printable emergency "
+                "summary) that works from the medium on any PC without a network. Encrypted by default: the "
+                "viewer's data (DATA/) with AES-256-GCM under a key from the passphrase (PBKDF2-SHA256, 600,000 "
+                "iterations), the raw storage as SSMIX2.TAR.AGE (age with the same passphrase; restore with "
+                "'age -d' and 'tar -x'); no file name or content holds patient data in clear. MANIFEST.JSON lists "
+                "the SHA-256 of every file and is signed with the gateway's key (MANIFEST.SIG). Refuses an "
+                "existing non-empty --out unless --force. Malformed messages, unknown data types and deleted or "
+                "superseded versions do not stop it: they are counted in the summary. --from backup needs the "
+                "backup capability (not installed yet). Exit status 1 when the storage or the output cannot be "
+                "read or written, or --verify finds a problem.",
+                "medgw export-media --out /media/dvd/hospital.iso --passphrase-file /root/media.pass\n"
+                "medgw export-media --out /media/usb/MEDGW --format dir --since 2024-01-01 --passphrase-file p.txt\n"
+                "medgw export-media --verify /media/dvd/hospital.iso",
+                export_media_options, command_export_media},
     CommandSpec{"diag", "", 0, 0, "Write a redacted, encrypted diagnostics bundle for support staff.",
                 "Writes a tar.zst bundle, age-encrypted to support.recipient (the support team's key), holding only "
                 "what is known to be safe, each file listed in MANIFEST.json with its SHA-256 and why it is there: "

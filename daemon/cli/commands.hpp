@@ -18,5 +18,6 @@ int command_spool_resend(Invocation& invocation);
 int command_run(Invocation& invocation);
 int command_doctor(Invocation& invocation);
 int command_diag(Invocation& invocation);
+int command_export_media(Invocation& invocation);
 
 }  // namespace medgw::daemon
