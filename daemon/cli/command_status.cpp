@@ -13,6 +13,7 @@
 
 #include <crypto/signing.hpp>
 
+#include <base/human_size.hpp>
 #include <base/json.hpp>
 #include <base/time_format.hpp>
 
@@ -23,19 +24,6 @@
 
 namespace medgw::daemon {
 namespace {
-
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr std::array<const char*, 5> units{"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < units.size()) {
-    value /= 1024;
-    ++unit;
-  }
-  std::array<char, 32> text{};
-  std::snprintf(text.data(), text.size(), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text.data();
-}
 
 std::string human_age(std::chrono::milliseconds age) {
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(age).count();
@@ -113,7 +101,7 @@ int command_status(Invocation& invocation) {
       const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
       const std::string indent = "             ";
       out << indent << collection.label << ": " << index.indexed_files << " files indexed ("
-          << human_bytes(index.indexed_bytes) << "), " << index.files_with_problems() << " with anomalies";
+          << base::human_size(index.indexed_bytes) << "), " << index.files_with_problems() << " with anomalies";
       std::string kinds;
       for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
         if (index.anomalies[i] == 0) continue;
@@ -136,7 +124,7 @@ int command_status(Invocation& invocation) {
   }
   out << "  policy:    " << policy_line(config, state ? &*state : nullptr, now) << "\n";
   if (stats) {
-    out << "  spool:     " << stats->ready_objects << " ready (" << human_bytes(stats->ready_bytes) << ")";
+    out << "  spool:     " << stats->ready_objects << " ready (" << base::human_size(stats->ready_bytes) << ")";
     if (stats->oldest_ready_age) out << ", oldest " << human_age(*stats->oldest_ready_age);
     out << "; " << stats->uploading_objects << " uploading; " << stats->rejected_objects << " rejected";
     if (stats->unconfirmed_objects > 0) {
@@ -146,10 +134,10 @@ int command_status(Invocation& invocation) {
     }
     if (stats->lost_objects > 0) out << "; " << stats->lost_objects << " LOST (see the log: spool.object_lost)";
     out << "\n";
-    out << "  capacity:  " << spool::capacity_name(stats->capacity) << " (" << human_bytes(stats->spooled_bytes) << " of "
-        << human_bytes(limits.max_bytes) << "; " << human_bytes(stats->free_bytes) << " free, keeping "
-        << human_bytes(limits.min_free) << ")\n";
-    out << "  delivered: " << stats->delivered_objects << " objects, " << human_bytes(stats->delivered_bytes);
+    out << "  capacity:  " << spool::capacity_name(stats->capacity) << " (" << base::human_size(stats->spooled_bytes) << " of "
+        << base::human_size(limits.max_bytes) << "; " << base::human_size(stats->free_bytes) << " free, keeping "
+        << base::human_size(limits.min_free) << ")\n";
+    out << "  delivered: " << stats->delivered_objects << " objects, " << base::human_size(stats->delivered_bytes);
     if (stats->last_delivered_ms) out << ", last " << from_millis(*stats->last_delivered_ms);
     out << "\n";
   }

@@ -61,7 +61,7 @@ class ArchiveSink final : public MediaSink {
     } else {
       result = archive_write_set_format_zip(a);
     }
-    if (result != ARCHIVE_OK || archive_write_open2(a, this, nullptr, write_callback, nullptr, nullptr) != ARCHIVE_OK) {
+    if (result != ARCHIVE_OK || output_.open(a) != ARCHIVE_OK) {
       failed();
     }
   }
@@ -101,19 +101,8 @@ class ArchiveSink final : public MediaSink {
   }
 
  private:
-  static la_ssize_t write_callback(struct archive*, void* client, const void* buffer, std::size_t length) {
-    auto* self = static_cast<ArchiveSink*>(client);
-    try {
-      self->file_.write(base::ByteView(static_cast<const std::uint8_t*>(buffer), length));
-      return static_cast<la_ssize_t>(length);
-    } catch (...) {
-      self->error_ = std::current_exception();
-      return -1;
-    }
-  }
-
   [[noreturn]] void failed() {
-    if (error_) std::rethrow_exception(error_);
+    output_.rethrow_if_failed();
     const char* message = archive_error_string(archive_.get());
     throw std::runtime_error(std::string("cannot write ") + options_.target.string() + ": libarchive: " +
                              (message ? message : "error"));
@@ -160,8 +149,8 @@ class ArchiveSink final : public MediaSink {
   const base::ScopedUtf8Locale utf8_locale_;
   SinkOptions options_;
   base::AtomicFile file_;
+  base::libarchive::WriteTo<base::AtomicFile> output_{file_};
   base::libarchive::Writer archive_;
-  std::exception_ptr error_;
   std::uint64_t unrepresentable_ = 0;
   bool compressing_ = true;
 };

@@ -21,7 +21,7 @@ class EncryptedRawStorage final : public RawStorage {
     if (!archive_) throw std::bad_alloc();
     if (archive_write_set_format_pax_restricted(archive_.get()) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(archive_.get(), 1) != ARCHIVE_OK ||
-        archive_write_open2(archive_.get(), this, nullptr, write_callback, nullptr, nullptr) != ARCHIVE_OK) {
+        output_.open(archive_.get()) != ARCHIVE_OK) {
       failed();
     }
   }
@@ -58,19 +58,8 @@ class EncryptedRawStorage final : public RawStorage {
   [[nodiscard]] std::uint64_t names_not_portable() const override { return binary_names_; }
 
  private:
-  static la_ssize_t write_callback(struct archive*, void* client, const void* buffer, std::size_t length) {
-    auto* self = static_cast<EncryptedRawStorage*>(client);
-    try {
-      self->encryptor_.write(base::ByteView(static_cast<const std::uint8_t*>(buffer), length));
-      return static_cast<la_ssize_t>(length);
-    } catch (...) {
-      self->error_ = std::current_exception();
-      return -1;
-    }
-  }
-
   [[noreturn]] void failed() {
-    if (error_) std::rethrow_exception(error_);
+    output_.rethrow_if_failed();
     const char* message = archive_error_string(archive_.get());
     throw std::runtime_error(std::string("cannot write ") + std::string(raw_archive_name) + ": libarchive: " +
                              (message ? message : "error"));
@@ -79,8 +68,8 @@ class EncryptedRawStorage final : public RawStorage {
   const base::ScopedUtf8Locale utf8_locale_;
   std::unique_ptr<StreamedFile> stream_;
   crypto::age::Encryptor encryptor_;
+  base::libarchive::WriteTo<crypto::age::Encryptor> output_{encryptor_};
   base::libarchive::Writer archive_;
-  std::exception_ptr error_;
   std::uint64_t binary_names_ = 0;
 };
 

@@ -5,6 +5,8 @@
 // clock ten minutes off) that a test machine cannot be put into.
 #include <daemon/support/check.hpp>
 
+#include <base/human_size.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -65,6 +67,6 @@ struct StateDirFacts {
 [[nodiscard]] Check judge_state_dir(const StateDirFacts& facts);
 
 // Sizes for people: "1.5 GiB".
-[[nodiscard]] std::string human_size(std::uint64_t bytes);
+using base::human_size;
 
 }  // namespace medgw::daemon
