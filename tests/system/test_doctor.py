@@ -197,7 +197,7 @@ class Doctor(unittest.TestCase):
         with Daemon(config, self.tmp / "good"):
             code, report = doctor(config)
         for check_id in ("config", "state.db", "key.central.key", "source.ssmix2", "source.dpc", "files", "dns", "tcp",
-                         "tls", "client_cert", "tus", "certificate", "upload_window"):
+                         "tls", "client_cert", "tus", "clock", "certificate", "upload_window"):
             self.expect("nothing broken, service running", report, check_id, "OK")
         self.expect("nothing broken, service running", report, "service", "OK", "running and healthy")
         self.assertEqual(code, 0, json.dumps(report, indent=1))
