@@ -48,6 +48,13 @@ class SourceProfile {
     (void)policy;
     return Exclusion::none;
   }
+  // The encounter a file's path shows (its patient and date; SS-MIX2: the
+  // date folder of a visit, admission or dated order/result), for the
+  // notice period. Files that show none give nullopt.
+  [[nodiscard]] virtual std::optional<Encounter> encounter(std::string_view relative_path) const {
+    (void)relative_path;
+    return std::nullopt;
+  }
   // The filter that leaves opted-out patients' records out of the copy that
   // is sent, or nullptr when files of this source go whole.
   [[nodiscard]] virtual std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,

@@ -82,8 +82,12 @@ void CollectorJob::metrics(PrometheusText& m) const {
     m.sample(state.excluded_optout, {{"source", label}, {"reason", "optout"}});
     m.sample(state.excluded_since, {{"source", label}, {"reason", "before_since"}});
     m.sample(state.held, {{"source", label}, {"reason", "held_unidentified"}});
+    m.sample(state.held_notice, {{"source", label}, {"reason", "notice_pending"}});
     m.sample(state.unreadable, {{"source", label}, {"reason", "unreadable"}});
   }
+  m.family("medgw_notice_rows_held_total", "counter",
+           "DPC rows and receipts left out of the copies sent: their patients' notice period had not passed.");
+  for (const auto& [label, state] : passes_) m.sample(state.rows_held_notice, {{"source", label}});
   m.family("medgw_anomalies_total", "counter", "Files sent with an anomaly, by kind (the hospital should look).");
   for (const auto& [label, state] : passes_) {
     for (std::size_t i = 0; i < state.anomalies.size(); ++i) {
