@@ -342,6 +342,20 @@ std::unique_ptr<OptOutFilter> ReceiptProfile::optout_filter(std::string_view rel
   return make_uke_filter(std::move(policy));
 }
 
+std::unique_ptr<OptOutFilter> DpcProfile::late_rows_filter(std::string_view relative_path,
+                                                           std::shared_ptr<const PatientPolicy> policy,
+                                                           OnlyPatients only) const {
+  const DpcName name = parse_dpc_name(relative_path);
+  return make_dpc_filter(std::move(policy), name.kind != nullptr ? name.kind->id_column : 0, name.month, std::move(only));
+}
+
+std::unique_ptr<OptOutFilter> ReceiptProfile::late_rows_filter(std::string_view relative_path,
+                                                               std::shared_ptr<const PatientPolicy> policy,
+                                                               OnlyPatients only) const {
+  (void)relative_path;
+  return make_uke_filter(std::move(policy), std::move(only));
+}
+
 std::unique_ptr<ContentCheck> DpcProfile::stream_check(std::string_view relative_path) const {
   return std::make_unique<DpcCheck>(facility_code_, parse_dpc_name(relative_path));
 }

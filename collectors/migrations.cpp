@@ -115,6 +115,19 @@ CREATE TABLE policy_audit_entries (
   PRIMARY KEY (subject, patient_key)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    Migration{4, "notice period: rows held out of copies sent", R"sql(
+-- DPC rows and receipts left out of the copy of a file that was sent because
+-- their patient's notice period had not passed: once the patient is
+-- eligible, a "late rows" copy of the file with only their rows is sent and
+-- the row here is deleted in the transaction that records it. A new version
+-- of the file (or its deletion) forgets what was held of the old one.
+CREATE TABLE notice_held_rows (
+  source     TEXT NOT NULL,
+  path       BLOB NOT NULL,
+  patient_id TEXT NOT NULL,  -- DPC データ識別番号 or カルテ番号 (state.db only, as the file index's paths)
+  PRIMARY KEY (source, path, patient_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

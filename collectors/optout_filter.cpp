@@ -64,8 +64,12 @@ class LineFilter : public OptOutFilter {
 
 class DpcFilter final : public LineFilter {
  public:
-  DpcFilter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column, std::string month)
-      : policy_(std::move(policy)), id_column_(id_column), month_(std::move(month)), encounter_(month_end(month_)) {}
+  DpcFilter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column, std::string month, OnlyPatients only)
+      : policy_(std::move(policy)),
+        id_column_(id_column),
+        month_(std::move(month)),
+        encounter_(month_end(month_)),
+        only_(std::move(only)) {}
 
  private:
   void on_line(std::string_view line, std::string& out) override {
@@ -74,7 +78,11 @@ class DpcFilter final : public LineFilter {
       ++result_.rows_removed;
       return;
     }
-    if (policy_->notice && !title_or_empty(content) && notice_pending(content)) {
+    if (only_ && !title_or_empty(content) && (id_column_ == 0 || !only_->contains(id_of(content)))) {
+      ++result_.notice_held;
+      return;
+    }
+    if (!only_ && policy_->notice && !title_or_empty(content) && notice_pending(content)) {
       ++result_.notice_held;
       return;
     }
@@ -115,18 +123,21 @@ class DpcFilter final : public LineFilter {
   // Eligibility is by the データ識別番号 as an ID of its own: the rows of a
   // DPC number count as its encounters (where the hospital's DPC numbers are
   // its patient IDs, the SS-MIX2 encounters and the register count too).
-  [[nodiscard]] bool notice_pending(std::string_view content) const {
+  [[nodiscard]] bool notice_pending(std::string_view content) {
     if (id_column_ == 0) return true;
     const std::string_view id = id_of(content);
     if (id.empty()) return true;
     if (!encounter_.empty()) policy_->notice->record(Encounter{std::string(id), encounter_, "dpc " + month_});
-    return policy_->notice_pending(id, encounter_);
+    if (!policy_->notice_pending(id, encounter_)) return false;
+    result_.notice_held_ids.emplace(id);
+    return true;
   }
 
   std::shared_ptr<const PatientPolicy> policy_;
   std::size_t id_column_;
   std::string month_;
   std::string encounter_;
+  OnlyPatients only_;
 };
 
 // --- UKE -----------------------------------------------------------------------
@@ -139,7 +150,8 @@ std::uint64_t number_of(std::string_view field) {
 
 class UkeFilter final : public LineFilter {
  public:
-  explicit UkeFilter(std::shared_ptr<const PatientPolicy> policy) : policy_(std::move(policy)) {}
+  UkeFilter(std::shared_ptr<const PatientPolicy> policy, OnlyPatients only)
+      : policy_(std::move(policy)), only_(std::move(only)) {}
 
  private:
   void on_line(std::string_view line, std::string& out) override {
@@ -153,7 +165,7 @@ class UkeFilter final : public LineFilter {
         ++result_.receipts_removed;
         return;
       }
-      dropping_ = policy_->notice && notice_pending(content);
+      dropping_ = only_ ? !only_->contains(chart_of(content)) : policy_->notice && notice_pending(content);
       if (dropping_) {
         ++result_.notice_held;
         return;
@@ -230,7 +242,12 @@ class UkeFilter final : public LineFilter {
   // A receipt names its patient by カルテ番号 (RE 14) and shows an encounter
   // in its 診療年月 (RE 4, 西暦 YYYYMM or 和暦 GYYMM); without a カルテ番号
   // there is no patient to check, and the receipt waits.
-  [[nodiscard]] bool notice_pending(std::string_view content) const {
+  static std::string_view chart_of(std::string_view content) {
+    const auto fields = split_on(content, ',');
+    return fields.size() >= 14 ? fields[13] : std::string_view();
+  }
+
+  [[nodiscard]] bool notice_pending(std::string_view content) {
     const auto fields = split_on(content, ',');
     const std::string_view chart = fields.size() >= 14 ? fields[13] : std::string_view();
     if (chart.empty()) return true;
@@ -238,7 +255,9 @@ class UkeFilter final : public LineFilter {
     if (month.size() == 5) month = receipt_birth_date(month + "01").substr(0, 6);  // 和暦 GYYMM
     const std::string encounter = month_end(month);
     if (!encounter.empty()) policy_->notice->record(Encounter{std::string(chart), encounter, "receipt " + month});
-    return policy_->notice_pending(chart, encounter);
+    if (!policy_->notice_pending(chart, encounter)) return false;
+    result_.notice_held_ids.emplace(chart);
+    return true;
   }
 
   [[nodiscard]] bool drop_receipt(std::string_view content) {
@@ -265,6 +284,7 @@ class UkeFilter final : public LineFilter {
   }
 
   std::shared_ptr<const PatientPolicy> policy_;
+  OnlyPatients only_;
   bool in_receipt_ = false;
   bool dropping_ = false;
   std::uint64_t kept_ = 0;
@@ -292,12 +312,12 @@ std::string receipt_birth_date(std::string_view field) {
 }
 
 std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column,
-                                              std::string month) {
-  return std::make_unique<DpcFilter>(std::move(policy), id_column, std::move(month));
+                                              std::string month, OnlyPatients only) {
+  return std::make_unique<DpcFilter>(std::move(policy), id_column, std::move(month), std::move(only));
 }
 
-std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy) {
-  return std::make_unique<UkeFilter>(std::move(policy));
+std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy, OnlyPatients only) {
+  return std::make_unique<UkeFilter>(std::move(policy), std::move(only));
 }
 
 }  // namespace medgw::collectors

@@ -63,6 +63,16 @@ class SourceProfile {
     (void)policy;
     return nullptr;
   }
+  // The filter of a "late rows" copy: only the rows of `only` (patients held
+  // for their notice period when the file was sent, eligible now), or nullptr
+  // when this source has no rows to send late.
+  [[nodiscard]] virtual std::unique_ptr<OptOutFilter> late_rows_filter(
+      std::string_view relative_path, std::shared_ptr<const PatientPolicy> policy, OnlyPatients only) const {
+    (void)relative_path;
+    (void)policy;
+    (void)only;
+    return nullptr;
+  }
   // The folder (a path prefix ending in '/') holding everything of one
   // patient in this source, or empty when the source is not by patient.
   [[nodiscard]] virtual std::string patient_folder(std::string_view patient_id) const {

@@ -442,6 +442,7 @@ class TreeFeed::Changes {
       content = filtered ? file.filtered_content : file.content;
     }
     feed_.journal_.upsert(row.path, row.stat, file.sha256, analysis.anomalies);
+    if (filtered && !file.filtered->notice_held_ids.empty()) feed_.journal_.hold_rows(row.path, file.filtered->notice_held_ids);
     sink_.add(SinkItem{std::move(entry), analysis.anomalies, analysis.patient_id}, content);
   }
 

@@ -39,6 +39,7 @@ collectors::PassSummary Collector::pass(const SourcePass& pass, const PassOption
   (void)book_->take_newly_eligible();
   collectors::PassSummary summary = pass_once(pass, options, current);
   book_->save(runtime_.state->db());
+  send_late_rows(pass, current, summary);
   // A patient's first encounter may come later in the pass than data of theirs
   // that was held for it (the "-" folder sorts before the dated ones): once,
   // the pass runs again, and what was held for a now eligible patient goes.
@@ -53,6 +54,7 @@ collectors::PassSummary Collector::pass(const SourcePass& pass, const PassOption
     again.object_bytes += summary.object_bytes;
     again.content_bytes += summary.content_bytes;
     again.rows_removed += summary.rows_removed;
+    again.late_rows_files += summary.late_rows_files;
     again.receipts_removed += summary.receipts_removed;
     for (std::size_t i = 0; i < again.anomalies.size(); ++i) again.anomalies[i] += summary.anomalies[i];
     return again;

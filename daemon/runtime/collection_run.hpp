@@ -58,6 +58,8 @@ class Collector {
 
  private:
   void attach_notice();
+  void send_late_rows(const SourcePass& pass, const std::shared_ptr<const collectors::PatientPolicy>& current,
+                      collectors::PassSummary& summary);
   void audit_policy();
   [[nodiscard]] collectors::PassSummary pass_once(const SourcePass& pass, const PassOptions& options,
                                                   std::shared_ptr<const collectors::PatientPolicy> current);

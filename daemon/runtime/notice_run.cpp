@@ -3,6 +3,7 @@
 // new version of the opt-out list and the notice register.
 #include <daemon/runtime/collection_run.hpp>
 
+#include <collectors/notice_late_rows.hpp>
 #include <collectors/policy_audit.hpp>
 
 namespace medgw::daemon {
@@ -35,6 +36,21 @@ void Collector::attach_notice() {
   auto composed = std::make_shared<collectors::PatientPolicy>(*policy_.current());
   composed->notice = book_;
   composed_ = std::move(composed);
+}
+
+void Collector::send_late_rows(const SourcePass& pass, const std::shared_ptr<const collectors::PatientPolicy>& current,
+                               collectors::PassSummary& summary) {
+  if (!pass.profile || pass.root.empty() || summary.paused) return;
+  log::Logger logger = runtime_.logger.named("collect");
+  const collectors::LateRowsOutcome late = collectors::send_late_rows(*runtime_.state, *runtime_.spool, pass.label,
+                                                                      pass.root, *pass.profile, current, logger);
+  summary.late_rows_files += late.files;
+  summary.objects += late.objects;
+  summary.object_bytes += late.object_bytes;
+  if (late.paused) {
+    summary.paused = true;
+    summary.pause_reason = late.pause_reason;
+  }
 }
 
 void Collector::audit_policy() {

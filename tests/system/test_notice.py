@@ -51,6 +51,19 @@ def first_encounters(data: Path, start: date) -> dict[str, date]:
     return first
 
 
+def receipts_of(uke: bytes) -> list[bytes]:
+    """Each receipt of a UKE file (RE up to the next RE or GO) without its number."""
+    receipts, current = [], None
+    for line in uke.split(b"\r\n"):
+        if line.startswith((b"RE,", b"GO,")):
+            if current is not None:
+                receipts.append(b"\n".join(current))
+            current = [b"RE," + line.split(b",", 2)[2]] if line.startswith(b"RE,") else None
+        elif current is not None:
+            current.append(line)
+    return receipts
+
+
 def env_on(today: date) -> dict:
     return dict(os.environ, MEDGW_TEST_TODAY=today.isoformat())
 
@@ -121,9 +134,12 @@ class Notice(unittest.TestCase):
                         charts = {l.split(b",")[13].decode() for l in content.split(b"\r\n") if l.startswith(b"RE,")}
                         self.assertLessEqual(charts, expected, path)
                     if source == "dpc":
-                        original = (data / "dpc" / os.fsdecode(path)).read_bytes().split(b"\r\n")
+                        of = path.split(b".late-")[0]  # a "late rows" copy holds rows of the original
+                        original = (data / "dpc" / os.fsdecode(of)).read_bytes().split(b"\r\n")
                         for line in content.split(b"\r\n"):
                             self.assertIn(line, original, "a DPC row was changed, not only left out")
+                if step == 1:
+                    self.check_claims_complete(central, data)
                 status = run(MEDGW, "status", "-c", config, env=env_on(day), check=True).stdout
                 # Counted by ID: DPC numbers (the generator's differ from patient IDs) are counted too.
                 counts = re.search(r"(\d+) patients \(or DPC numbers\) eligible, (\d+) not yet", status)
@@ -176,6 +192,27 @@ class Notice(unittest.TestCase):
 
             outputs += (tmp / "medgw.log").read_text()
             assert_no_patient_data(self, outputs, data / "patients.tsv")
+
+    def check_claims_complete(self, central: Central, data: Path):
+        """Once every patient is eligible, the copies of each DPC and UKE file at
+        the central (the first, filtered, and its "late rows" copies) hold every
+        data row and receipt of the file exactly once."""
+        late = 0
+        for source in ("dpc", "receipt"):
+            for path in snapshot(data / source):
+                original = (data / source / os.fsdecode(path)).read_bytes()
+                copies = [content for (s, p), content in central.members.items()
+                          if s == source and (p == path or p.startswith(path + b".late-"))]
+                late += len(copies) - 1
+                if source == "dpc":
+                    rows = sorted(l for c in copies for l in c.split(b"\r\n") if l[:1].isdigit())
+                    self.assertEqual(rows, sorted(l for l in original.split(b"\r\n") if l[:1].isdigit()), path)
+                else:
+                    for content in copies:
+                        check_uke_integrity(self, content)
+                    receipts = sorted(r for c in copies for r in receipts_of(c))
+                    self.assertEqual(receipts, sorted(receipts_of(original)), path)
+        self.assertGreater(late, 0, "no late rows were sent: the test proves nothing")
 
     def test_a_broken_register_stops_collection_and_names_the_line(self):
         """Acceptance 4."""

@@ -5,10 +5,13 @@
 #include <collectors/notice.hpp>
 #include <collectors/optout_filter.hpp>
 #include <collectors/ssmix2_profile.hpp>
+#include <collectors/text_split.hpp>
 #include <collectors/uke_validator.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <set>
 
 namespace medgw::collectors {
 namespace {
@@ -180,6 +183,44 @@ TEST_CASE("UKE filter: receipts of patients not yet eligible are left out, the r
   const std::string empty = run(*none, uke);
   CHECK(none->result().notice_held == 75);
   CHECK(empty.find("\nRE,") == std::string::npos);
+}
+
+TEST_CASE("late rows: the copy of a file with only the patients now eligible adds up on its own") {
+  const std::string uke = test::read_file(test::testdata_dir() / "uke-receiptisan/RECEIPTC_GAIRAI_SAMPLE.UKE");
+  std::set<std::string, std::less<>> charts;
+  for (std::string_view line : split_on(uke, '\n')) {
+    if (line.starts_with("RE,") && charts.size() < 3) {
+      const auto fields = split_on(line, ',');
+      if (!fields[13].empty()) charts.emplace(fields[13]);
+    }
+  }
+  REQUIRE(charts.size() == 3);
+  auto policy = std::make_shared<PatientPolicy>();
+  policy->notice = std::make_shared<NoticeBook>(NoticeSettings{"20000101", 30, "20260331"},
+                                                std::make_shared<const NoticeRegister>());
+  auto filter = make_uke_filter(policy, std::make_shared<const std::set<std::string, std::less<>>>(charts));
+  const std::string late = run(*filter, uke);
+  UkeValidator validator;
+  validator.feed(late);
+  validator.finish();
+  for (const UkeFinding& finding : validator.findings()) {
+    CHECK((finding.issue == UkeIssue::missing_eof_marker || finding.issue == UkeIssue::go_totals_blank));
+  }
+  std::set<std::string, std::less<>> kept;
+  for (std::string_view line : split_on(late, '\n')) {
+    if (line.starts_with("RE,")) kept.emplace(split_on(line, ',')[13]);
+  }
+  CHECK(kept == charts);
+  CHECK(late.starts_with("IR,"));
+
+  // DPC: the title and the rows of the patients listed, nothing else.
+  const std::string title = "施設コード\tデータ識別番号\r\n";
+  const std::string a = "131234567\t1000000001\t00000000\t20260110\t60\r\n";
+  const std::string b = "131234567\t1000000002\t00000000\t20260110\t60\r\n";
+  auto dpc = make_dpc_filter(policy, 2, "202603",
+                             std::make_shared<const std::set<std::string, std::less<>>>(
+                                 std::set<std::string, std::less<>>{"1000000002"}));
+  CHECK(run(*dpc, title + a + b + a) == title + b);
 }
 
 }  // namespace medgw::collectors
