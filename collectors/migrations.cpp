@@ -84,7 +84,7 @@ CREATE TABLE optout_register (
 -- same protection as the sources); they never leave state.db.
 CREATE TABLE notice_patients (
   patient_id      TEXT PRIMARY KEY,  -- SS-MIX2 patient ID, カルテ番号 or DPC データ識別番号
-  first_encounter TEXT NOT NULL,     -- YYYYMMDD
+  first_encounter TEXT NOT NULL,     -- YYYYMMDD; '' when data was seen but no encounter since start
   encounter_where TEXT NOT NULL,     -- where it was seen: "ssmix2 ADT-12", "dpc 202602", "receipt 202602"
   recorded_at     INTEGER NOT NULL   -- unix milliseconds
 ) STRICT, WITHOUT ROWID;

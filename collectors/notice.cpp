@@ -194,9 +194,14 @@ Eligibility NoticeBook::eligibility(std::string_view patient_id) const {
 }
 
 bool NoticeBook::record(const Encounter& encounter) {
-  if (encounter.patient_id.empty() || encounter.date.size() != 8 || settings_.start.empty()) return false;
+  if (encounter.patient_id.empty() || settings_.start.empty()) return false;
   std::lock_guard lock(mutex_);
-  if (encounter.date < settings_.start) return false;
+  if (encounter.date.size() != 8 || encounter.date < settings_.start) {
+    // Data of the patient, but no encounter since the notice began: known
+    // (held, and listed by `notice report`), with no date yet.
+    if (patients_.try_emplace(encounter.patient_id).second) dirty_.insert(encounter.patient_id);
+    return false;
+  }
   Patient& patient = patients_[encounter.patient_id];
   if (!patient.first_encounter.empty() && patient.first_encounter <= encounter.date) return false;
   const std::string before = eligible_on_locked(encounter.patient_id, {});
@@ -228,7 +233,8 @@ void NoticeBook::save(base::Database& db) {
       "INSERT INTO notice_patients (patient_id, first_encounter, encounter_where, recorded_at) "
       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (patient_id) DO UPDATE SET first_encounter = excluded.first_encounter, "
       "encounter_where = excluded.encounter_where, recorded_at = excluded.recorded_at "
-      "WHERE excluded.first_encounter < notice_patients.first_encounter");
+      "WHERE notice_patients.first_encounter = '' OR "
+      "(excluded.first_encounter <> '' AND excluded.first_encounter < notice_patients.first_encounter)");
   const std::int64_t now = now_ms();
   for (const std::string& id : dirty_) {
     const Patient& patient = patients_.at(id);

@@ -119,7 +119,8 @@ class NoticeBook {
   [[nodiscard]] Eligibility eligibility(std::string_view patient_id) const;
 
   // Records an encounter (kept when it is the patient's first on or after
-  // start). Returns true when it made the patient eligible today.
+  // start; one without a date, or before start, only makes the patient
+  // known). Returns true when it made the patient eligible today.
   bool record(const Encounter& encounter);
   // Whether record() made anyone eligible since the last call (then data
   // held earlier in the same pass may go: the pass is run again).
@@ -131,10 +132,10 @@ class NoticeBook {
   void save(base::Database& db);
 
   struct Patient {
-    std::string first_encounter;
+    std::string first_encounter;  // empty: data seen, no encounter since start
     std::string where;
   };
-  // A copy of every patient with an encounter since start (for the report).
+  // A copy of every patient seen (for the report and status).
   [[nodiscard]] std::map<std::string, Patient, std::less<>> patients() const;
 
  private:

@@ -49,8 +49,8 @@ class SourceProfile {
     return Exclusion::none;
   }
   // The encounter a file's path shows (its patient and date; SS-MIX2: the
-  // date folder of a visit, admission or dated order/result), for the
-  // notice period. Files that show none give nullopt.
+  // date folder of a visit, admission or dated order/result; an empty date
+  // for undated data), for the notice period. Files of no patient: nullopt.
   [[nodiscard]] virtual std::optional<Encounter> encounter(std::string_view relative_path) const {
     (void)relative_path;
     return std::nullopt;

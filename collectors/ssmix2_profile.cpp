@@ -102,9 +102,8 @@ Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& 
 std::optional<Encounter> ssmix2_encounter(std::string_view relative_path, std::string_view source) {
   const auto parts = split_on(relative_path, '/');
   if (parts.size() < 5) return std::nullopt;
-  const std::string date = encounter_date(parts);
-  if (date.empty()) return std::nullopt;
-  return Encounter{std::string(parts[2]), date, std::string(source) + " " + std::string(parts[4])};
+  // Undated data (the "-" folder, planned events) makes the patient known, without a date.
+  return Encounter{std::string(parts[2]), encounter_date(parts), std::string(source) + " " + std::string(parts[4])};
 }
 
 }  // namespace

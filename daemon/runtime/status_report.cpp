@@ -57,8 +57,10 @@ PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chron
         book.load(state->db());
       }
       std::set<std::string, std::less<>> everyone;
-      for (const auto& [id, patient] : book.patients()) everyone.insert(id);
-      facts.notice_patients = everyone.size();
+      for (const auto& [id, patient] : book.patients()) {
+        everyone.insert(id);
+        if (!patient.first_encounter.empty()) ++facts.notice_patients;
+      }
       for (const auto& entry : book.notice_register().entries()) everyone.insert(entry.patient_id);
       for (const std::string& id : everyone) {
         if (loader.current()->optout->by_patient(id) != nullptr) continue;

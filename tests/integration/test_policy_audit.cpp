@@ -81,6 +81,7 @@ TEST_CASE("notice book: first encounters survive in state.db, and only earlier o
     collectors::NoticeBook book(settings, nullptr);
     (void)book.record({"P1", "20260210", "ssmix2 ADT-12"});
     (void)book.record({"P2", "20260301", "dpc 202603"});
+    (void)book.record({"P3", "", "ssmix2 ADT-00"});  // known, no encounter since start
     book.save(fixture.db());
   }
   {
@@ -89,13 +90,17 @@ TEST_CASE("notice book: first encounters survive in state.db, and only earlier o
     CHECK(book.eligibility("P1").first_encounter == "20260210");
     CHECK(book.eligible("P1"));
     (void)book.record({"P2", "20260105", "ssmix2 OMP-01"});
+    (void)book.record({"P3", "20260106", "ssmix2 ADT-12"});
+    (void)book.record({"P1", "", "ssmix2 ADT-00"});  // never replaces a date
     book.save(fixture.db());
   }
   collectors::NoticeBook book(settings, nullptr);
   book.load(fixture.db());
   CHECK(book.eligibility("P2").first_encounter == "20260105");
   CHECK(book.eligibility("P2").encounter_where == "ssmix2 OMP-01");
-  CHECK(book.patients().size() == 2);
+  CHECK(book.patients().size() == 3);
+  CHECK(book.eligibility("P3").first_encounter == "20260106");
+  CHECK(book.eligibility("P1").first_encounter == "20260210");
 }
 
 }  // namespace medgw

@@ -84,9 +84,10 @@ TEST_CASE("eligibility: first encounter on or after start, or the register, plus
   // Nothing seen: held, with no date to give.
   CHECK_FALSE(notice->eligible("A"));
   CHECK(notice->eligibility("A").eligible_on.empty());
-  // An encounter before the notice began does not count.
+  // An encounter before the notice began does not count (the patient is known, with no date).
   CHECK_FALSE(notice->record({"A", "20251220", "ssmix2 ADT-12"}));
   CHECK(notice->eligibility("A").eligible_on.empty());
+  CHECK(notice->patients().at("A").first_encounter.empty());
   // 2026-02-01 + 30 days = 2026-03-03 <= today (2026-03-31): eligible, and it says so once.
   CHECK(notice->record({"A", "20260201", "ssmix2 ADT-12"}));
   CHECK(notice->take_newly_eligible());
@@ -119,8 +120,9 @@ TEST_CASE("SS-MIX2 paths: dated folders are encounters, planned events and '-' a
   REQUIRE(visit);
   CHECK(visit->patient_id == "0000001");
   CHECK(visit->date == "20260105");
-  CHECK_FALSE(profile.encounter("000/000/0000001/-/ADT-00/0000001_-_ADT-00_x"));
-  CHECK_FALSE(profile.encounter("000/000/0000001/20260405/ADT-21/0000001_20260405_ADT-21_x"));
+  CHECK(profile.encounter("000/000/0000001/-/ADT-00/0000001_-_ADT-00_x")->date.empty());
+  CHECK(profile.encounter("000/000/0000001/20260405/ADT-21/0000001_20260405_ADT-21_x")->date.empty());
+  CHECK_FALSE(profile.encounter("000/000/0000001"));
 
   PatientPolicy policy;
   policy.notice = book();
