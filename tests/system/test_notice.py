@@ -14,6 +14,7 @@ import unittest
 from datetime import date, timedelta
 from pathlib import Path
 
+from daemon_helpers import Daemon, wait_until
 from helpers import MEDGW, SAMPLE, Central, TempDir, new_identity, run, snapshot, write_gateway_config
 from test_collect_ssmix2 import assert_no_patient_data
 from test_optout import check_uke_integrity, patients, sources
@@ -190,6 +191,19 @@ class Notice(unittest.TestCase):
             broken = run(MEDGW, "audit", "verify", "-c", config)
             self.assertEqual(broken.returncode, 1)
             self.assertIn("BROKEN at row 1", broken.stderr)
+
+            # The service's metrics and status pages: counts only.
+            with config.open("a") as extra:
+                extra.write('status: {listen: "127.0.0.1:0"}\n')
+            with Daemon(config, tmp, env={"MEDGW_TEST_TODAY": today.isoformat()}) as daemon:
+                wait_until(lambda: "collect.pass_finished" in daemon.log_text(), 30, "a pass of the service")
+                code, metrics = daemon.get("/metrics")
+                self.assertEqual(code, 200)
+                self.assertIn('reason="notice_pending"', metrics)
+                code, page = daemon.get("/status")
+                self.assertEqual(code, 200)
+                self.assertIn('"notice"', page)
+                outputs += metrics + page + daemon.log_text()
 
             outputs += (tmp / "medgw.log").read_text()
             assert_no_patient_data(self, outputs, data / "patients.tsv")
