@@ -40,7 +40,15 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
   base::Statement forget_held = db.prepare("DELETE FROM notice_held_rows WHERE source = ?1 AND path = ?2");
   base::Statement hold = db.prepare(
       "INSERT OR IGNORE INTO notice_held_rows (source, path, patient_id) VALUES (?1, ?2, ?3)");
+  // Held rows are rare (the notice period, DPC/UKE only): look once per commit, not once per file.
+  bool any_held = false;
+  {
+    base::Statement held = db.prepare("SELECT EXISTS (SELECT 1 FROM notice_held_rows WHERE source = ?1)");
+    held.bind_all(source_);
+    any_held = held.step() && held.column_int64(0) != 0;
+  }
   auto forget = [&](const std::string& path) {
+    if (!any_held) return;
     forget_held.bind_all(source_, blob(path)).run();
     forget_held.reset();
   };
