@@ -119,7 +119,10 @@ std::chrono::milliseconds CollectorJob::collect_one(const SourcePlan& plan, cons
     const std::lock_guard lock(mutex_);
     policy_problem_ = usable ? std::string() : usable.error().message;
   }
-  if (!usable) logger_.error("policy.unusable", "the opt-out list cannot be used", {{"problem", usable.error().message}});
+  if (!usable) {
+    logger_.error("policy.unusable", "the opt-out list or the notice register cannot be used",
+                  {{"problem", usable.error().message}});
+  }
   if (!collection.policy()) return failed_retry;  // never collect without a usable list
 
   if (collection.withdrawals_due()) {

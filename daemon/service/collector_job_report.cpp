@@ -19,7 +19,7 @@ bool capacity_listed(const std::vector<std::string>& reasons) {
 
 void CollectorJob::health(std::vector<std::string>& reasons) const {
   const std::lock_guard lock(mutex_);
-  if (!policy_problem_.empty()) reasons.push_back("opt-out list unusable, nothing is collected: " + policy_problem_);
+  if (!policy_problem_.empty()) reasons.push_back("opt-out list or notice register unusable: " + policy_problem_);
   for (const auto& [label, state] : passes_) {
     if (!state.problem.empty()) {
       reasons.push_back(state.problem.starts_with("source ") ? state.problem : "source " + label + ": " + state.problem);
