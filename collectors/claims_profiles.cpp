@@ -325,9 +325,9 @@ Exclusion DpcProfile::exclusion(std::string_view relative_path, const PatientPol
 
 std::unique_ptr<OptOutFilter> DpcProfile::optout_filter(std::string_view relative_path,
                                                         std::shared_ptr<const PatientPolicy> policy) const {
-  if (policy->optout->empty()) return nullptr;
+  if (!policy->filters_rows()) return nullptr;
   const DpcName name = parse_dpc_name(relative_path);
-  return make_dpc_filter(std::move(policy), name.kind != nullptr ? name.kind->id_column : 0);
+  return make_dpc_filter(std::move(policy), name.kind != nullptr ? name.kind->id_column : 0, name.month);
 }
 
 Exclusion ReceiptProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
@@ -338,8 +338,22 @@ Exclusion ReceiptProfile::exclusion(std::string_view relative_path, const Patien
 std::unique_ptr<OptOutFilter> ReceiptProfile::optout_filter(std::string_view relative_path,
                                                             std::shared_ptr<const PatientPolicy> policy) const {
   (void)relative_path;
-  if (policy->optout->empty()) return nullptr;
+  if (!policy->filters_rows()) return nullptr;
   return make_uke_filter(std::move(policy));
+}
+
+std::unique_ptr<OptOutFilter> DpcProfile::late_rows_filter(std::string_view relative_path,
+                                                           std::shared_ptr<const PatientPolicy> policy,
+                                                           OnlyPatients only) const {
+  const DpcName name = parse_dpc_name(relative_path);
+  return make_dpc_filter(std::move(policy), name.kind != nullptr ? name.kind->id_column : 0, name.month, std::move(only));
+}
+
+std::unique_ptr<OptOutFilter> ReceiptProfile::late_rows_filter(std::string_view relative_path,
+                                                               std::shared_ptr<const PatientPolicy> policy,
+                                                               OnlyPatients only) const {
+  (void)relative_path;
+  return make_uke_filter(std::move(policy), std::move(only));
 }
 
 std::unique_ptr<ContentCheck> DpcProfile::stream_check(std::string_view relative_path) const {

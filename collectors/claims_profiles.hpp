@@ -22,6 +22,9 @@ class DpcProfile final : public StreamingProfile {
   // field), so an export nobody anticipated cannot carry an opted-out patient.
   [[nodiscard]] std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
                                                             std::shared_ptr<const PatientPolicy> policy) const override;
+  [[nodiscard]] std::unique_ptr<OptOutFilter> late_rows_filter(std::string_view relative_path,
+                                                               std::shared_ptr<const PatientPolicy> policy,
+                                                               OnlyPatients only) const override;
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;
@@ -41,6 +44,9 @@ class ReceiptProfile final : public StreamingProfile {
   // field), so an export nobody anticipated cannot carry an opted-out patient.
   [[nodiscard]] std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
                                                             std::shared_ptr<const PatientPolicy> policy) const override;
+  [[nodiscard]] std::unique_ptr<OptOutFilter> late_rows_filter(std::string_view relative_path,
+                                                               std::shared_ptr<const PatientPolicy> policy,
+                                                               OnlyPatients only) const override;
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;

@@ -34,6 +34,8 @@ std::string PassSummary::to_json() const {
   json.field("excluded_optout", excluded_optout).field("excluded_since", excluded_since);
   json.field("rows_removed", rows_removed).field("receipts_removed", receipts_removed);
   json.field("held", held).field("unidentified", unidentified);
+  json.field("held_notice", held_notice).field("rows_held_notice", rows_held_notice);
+  json.field("late_rows_files", late_rows_files);
   json.end_object();
   json.key("walk").begin_object();
   json.field("directories", walk.directories).field("symlinks_skipped", walk.symlinks_skipped);
@@ -75,6 +77,14 @@ std::string PassSummary::to_text() const {
       text += "; " + std::to_string(held) + " files held back (" + std::to_string(unidentified) +
               " receipts without カルテ番号 that cannot be checked against the opt-out list)";
     }
+  }
+  if (held_notice || rows_held_notice) {
+    text += "\n  notice: " + std::to_string(held_notice) + " files held and " + std::to_string(rows_held_notice) +
+            " DPC rows or receipts left out: their patients' notice period (policy.notice) has not passed";
+  }
+  if (late_rows_files) {
+    text += "\n  notice: " + std::to_string(late_rows_files) +
+            " late-rows copies sent (rows held earlier, their patients now eligible)";
   }
   if (walk.symlinks_skipped || walk.special_skipped || walk.unreadable || walk.vanished) {
     text += "\n  skipped: " + std::to_string(walk.symlinks_skipped) + " symlinks, " +

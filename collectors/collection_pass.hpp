@@ -71,6 +71,9 @@ struct PassSummary {
   std::uint64_t receipts_removed = 0;  // UKE receipts of opted-out patients left out
   std::uint64_t held = 0;              // files kept back: receipts whose patient cannot be identified
   std::uint64_t unidentified = 0;      // such receipts (held, or sent under policy.unidentified: send)
+  std::uint64_t held_notice = 0;       // files held: their patient's notice period has not passed
+  std::uint64_t rows_held_notice = 0;  // DPC rows and UKE receipts left out for the same reason
+  std::uint64_t late_rows_files = 0;   // "late rows" copies sent: rows held earlier, their patients now eligible
   WalkCounters walk;
   bool paused = false;  // the spool refused: the rest waits for the next pass
   std::string pause_reason;

@@ -14,14 +14,18 @@ std::span<const std::uint8_t> blob(std::string_view text) {
 }  // namespace
 
 void FileIndexJournal::upsert(std::string path, const FileStat& stat, std::string sha256, AnomalySet anomalies) {
-  ops_.push_back({Op::Kind::upsert, std::move(path), stat, std::move(sha256), anomalies});
+  ops_.push_back({Op::Kind::upsert, std::move(path), stat, std::move(sha256), anomalies, {}});
 }
 
 void FileIndexJournal::touch(std::string path, const FileStat& stat) {
-  ops_.push_back({Op::Kind::touch, std::move(path), stat, {}, 0});
+  ops_.push_back({Op::Kind::touch, std::move(path), stat, {}, 0, {}});
 }
 
-void FileIndexJournal::remove(std::string path) { ops_.push_back({Op::Kind::remove, std::move(path), {}, {}, 0}); }
+void FileIndexJournal::remove(std::string path) { ops_.push_back({Op::Kind::remove, std::move(path), {}, {}, 0, {}}); }
+
+void FileIndexJournal::hold_rows(std::string path, const std::set<std::string, std::less<>>& patients) {
+  ops_.push_back({Op::Kind::hold, std::move(path), {}, {}, 0, {patients.begin(), patients.end()}});
+}
 
 void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
   base::Statement upsert = db.prepare(
@@ -33,6 +37,21 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
       "UPDATE file_index SET size = ?3, mtime_ns = ?4, ctime_ns = ?5, device = ?6, inode = ?7 "
       "WHERE source = ?1 AND path = ?2");
   base::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path = ?2");
+  base::Statement forget_held = db.prepare("DELETE FROM notice_held_rows WHERE source = ?1 AND path = ?2");
+  base::Statement hold = db.prepare(
+      "INSERT OR IGNORE INTO notice_held_rows (source, path, patient_id) VALUES (?1, ?2, ?3)");
+  // Held rows are rare (the notice period, DPC/UKE only): look once per commit, not once per file.
+  bool any_held = false;
+  {
+    base::Statement held = db.prepare("SELECT EXISTS (SELECT 1 FROM notice_held_rows WHERE source = ?1)");
+    held.bind_all(source_);
+    any_held = held.step() && held.column_int64(0) != 0;
+  }
+  auto forget = [&](const std::string& path) {
+    if (!any_held) return;
+    forget_held.bind_all(source_, blob(path)).run();
+    forget_held.reset();
+  };
   std::uint64_t touched = 0;
   for (const Op& op : ops_) {
     switch (op.kind) {
@@ -41,6 +60,7 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
                         op.stat.inode, blob(op.sha256), object_seq, static_cast<std::int64_t>(op.anomalies));
         upsert.run();
         upsert.reset();
+        forget(op.path);
         break;
       case Op::Kind::touch:
         touch.bind_all(source_, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
@@ -53,6 +73,13 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
         remove.bind_all(source_, blob(op.path));
         remove.run();
         remove.reset();
+        forget(op.path);
+        break;
+      case Op::Kind::hold:
+        for (const std::string& patient : op.patients) {
+          hold.bind_all(source_, blob(op.path), patient).run();
+          hold.reset();
+        }
         break;
     }
   }

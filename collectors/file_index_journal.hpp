@@ -7,6 +7,7 @@
 #include <collectors/spool_sink.hpp>
 #include <collectors/tree_walker.hpp>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ class FileIndexJournal final : public SinkJournal {
   void touch(std::string path, const FileStat& stat);
   // Gone (deleted, or renamed away).
   void remove(std::string path);
+  // The rows of these patients were left out of the copy of `path` just sent
+  // (their notice period had not passed): they go later, once eligible
+  // (`notice_held_rows`). An upsert or remove of a path forgets what was held
+  // of its earlier version.
+  void hold_rows(std::string path, const std::set<std::string, std::less<>>& patients);
 
   void commit(base::Database& db, std::int64_t object_seq) override;
   void discard() override { ops_.clear(); }
@@ -29,11 +35,12 @@ class FileIndexJournal final : public SinkJournal {
 
  private:
   struct Op {
-    enum class Kind { upsert, touch, remove } kind;
+    enum class Kind { upsert, touch, remove, hold } kind;
     std::string path;
     FileStat stat;
     std::string sha256;  // raw 32 bytes
     AnomalySet anomalies = 0;
+    std::vector<std::string> patients;  // hold
   };
   std::string source_;
   PassSummary*& summary_;

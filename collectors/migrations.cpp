@@ -77,6 +77,57 @@ CREATE TABLE optout_register (
   withdraw_seq INTEGER            -- the object holding the withdraw entry; NULL when none was needed
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    Migration{3, "notice period and policy audit", R"sql(
+-- Notice-based provision (issue 19): per patient, the first encounter on or
+-- after policy.notice.start that the collectors have seen. Like the file
+-- index's paths, patient IDs are kept here in clear (invariant 5: same box,
+-- same protection as the sources); they never leave state.db.
+CREATE TABLE notice_patients (
+  patient_id      TEXT PRIMARY KEY,  -- SS-MIX2 patient ID, カルテ番号 or DPC データ識別番号
+  first_encounter TEXT NOT NULL,     -- YYYYMMDD; '' when data was seen but no encounter since start
+  encounter_where TEXT NOT NULL,     -- where it was seen: "ssmix2 ADT-12", "dpc 202602", "receipt 202602"
+  recorded_at     INTEGER NOT NULL   -- unix milliseconds
+) STRICT, WITHOUT ROWID;
+
+-- Every change of the opt-out list and the notice register the gateway
+-- loaded: append-only (triggers refuse UPDATE and DELETE), each row chained to
+-- the one before by SHA-256 (`medgw audit verify`). Changes name patients by
+-- keyed hash (PatientTagger::digest, hex), never by ID.
+CREATE TABLE policy_audit (
+  seq         INTEGER PRIMARY KEY,
+  at          INTEGER NOT NULL,  -- unix milliseconds
+  subject     TEXT NOT NULL,     -- optout_list | notice_register
+  file_sha256 TEXT NOT NULL,     -- hex of the file's bytes as loaded ("" when the file is no longer configured)
+  change      TEXT NOT NULL,     -- JSON: entries, added/removed/changed keyed hashes
+  prev_hash   TEXT NOT NULL,     -- hash of the row before (64 zeros for the first)
+  hash        TEXT NOT NULL      -- SHA-256 over prev_hash and this row's fields
+) STRICT;
+CREATE TRIGGER policy_audit_append_only_update BEFORE UPDATE ON policy_audit
+  BEGIN SELECT RAISE(ABORT, 'policy_audit is append-only'); END;
+CREATE TRIGGER policy_audit_append_only_delete BEFORE DELETE ON policy_audit
+  BEGIN SELECT RAISE(ABORT, 'policy_audit is append-only'); END;
+-- What the last audited version of each file held (keyed hash -> hash of the
+-- entry), to tell what the next version changed.
+CREATE TABLE policy_audit_entries (
+  subject     TEXT NOT NULL,
+  patient_key BLOB NOT NULL,
+  entry_hash  BLOB NOT NULL,
+  PRIMARY KEY (subject, patient_key)
+) STRICT, WITHOUT ROWID;
+)sql"},
+    Migration{4, "notice period: rows held out of copies sent", R"sql(
+-- DPC rows and receipts left out of the copy of a file that was sent because
+-- their patient's notice period had not passed: once the patient is
+-- eligible, a "late rows" copy of the file with only their rows is sent and
+-- the row here is deleted in the transaction that records it. A new version
+-- of the file (or its deletion) forgets what was held of the old one.
+CREATE TABLE notice_held_rows (
+  source     TEXT NOT NULL,
+  path       BLOB NOT NULL,
+  patient_id TEXT NOT NULL,  -- DPC データ識別番号 or カルテ番号 (state.db only, as the file index's paths)
+  PRIMARY KEY (source, path, patient_id)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

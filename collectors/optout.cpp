@@ -21,7 +21,6 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// One CSV line: commas, optional double quotes ("" inside quotes is a quote).
 bool split_csv(std::string_view line, std::vector<std::string>& fields) {
   fields.clear();
   std::string field;
@@ -81,6 +80,16 @@ bool valid_id(std::string_view id) {
 
 }  // namespace
 
+std::optional<std::string> csv_text(std::string_view bytes) {
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);  // a BOM from Excel
+  if (base::is_valid_utf8(bytes)) return std::string(bytes);
+  return decode_cp932(bytes);
+}
+
+bool split_csv_line(std::string_view line, std::vector<std::string>& fields) { return split_csv(trim(line), fields); }
+
+bool valid_patient_id(std::string_view id) { return valid_id(id); }
+
 std::string normalize_kana(std::string_view utf8) {
   std::string out;
   out.reserve(utf8.size());
@@ -96,15 +105,9 @@ std::string normalize_kana(std::string_view utf8) {
 }
 
 OptOutList OptOutList::parse(std::string_view bytes) {
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);  // a BOM from Excel
-  std::string text;
-  if (base::is_valid_utf8(bytes)) {
-    text = std::string(bytes);
-  } else if (auto decoded = decode_cp932(bytes)) {
-    text = std::move(*decoded);
-  } else {
-    throw OptOutError(1, "the file is neither UTF-8 nor CP932 (Shift_JIS); save it as UTF-8 or CP932 CSV");
-  }
+  std::optional<std::string> decoded = csv_text(bytes);
+  if (!decoded) throw OptOutError(1, "the file is neither UTF-8 nor CP932 (Shift_JIS); save it as UTF-8 or CP932 CSV");
+  const std::string text = std::move(*decoded);
 
   OptOutList list;
   std::vector<std::string> fields;

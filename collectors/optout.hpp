@@ -5,6 +5,7 @@
 // CP932. Errors name the file and line, never a value (values are PHI).
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -61,5 +62,15 @@ class OptOutList {
 
 // Katakana name as compared: UTF-8 without ASCII or ideographic spaces.
 [[nodiscard]] std::string normalize_kana(std::string_view utf8);
+
+// Shared by the hospital's CSV files (the opt-out list, the notice register).
+// The file's text as UTF-8 (a BOM dropped; CP932 decoded), or nullopt when
+// it is neither UTF-8 nor CP932.
+[[nodiscard]] std::optional<std::string> csv_text(std::string_view bytes);
+// One CSV line: commas, optional double quotes ("" inside quotes is a
+// quote); false when a quoted field is not closed.
+[[nodiscard]] bool split_csv_line(std::string_view line, std::vector<std::string>& fields);
+// A patient ID as the lists accept it: 1-64 printable ASCII without comma.
+[[nodiscard]] bool valid_patient_id(std::string_view id);
 
 }  // namespace medgw::collectors

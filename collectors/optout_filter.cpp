@@ -64,41 +64,80 @@ class LineFilter : public OptOutFilter {
 
 class DpcFilter final : public LineFilter {
  public:
-  DpcFilter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column)
-      : policy_(std::move(policy)), id_column_(id_column) {}
+  DpcFilter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column, std::string month, OnlyPatients only)
+      : policy_(std::move(policy)),
+        id_column_(id_column),
+        month_(std::move(month)),
+        encounter_(month_end(month_)),
+        only_(std::move(only)) {}
 
  private:
   void on_line(std::string_view line, std::string& out) override {
     const std::string_view content = content_of(line);
-    if (!opted_out(content)) {
-      out.append(line);
+    if (opted_out(content)) {
+      ++result_.rows_removed;
       return;
     }
-    ++result_.rows_removed;
+    if (only_ && !title_or_empty(content) && (id_column_ == 0 || !only_->contains(id_of(content)))) {
+      ++result_.notice_held;
+      return;
+    }
+    if (!only_ && policy_->notice && !title_or_empty(content) && notice_pending(content)) {
+      ++result_.notice_held;
+      return;
+    }
+    out.append(line);
+  }
+
+  // The title row (its first column is not a 施設コード) and blank lines go as they are.
+  static bool title_or_empty(std::string_view content) {
+    const std::string_view first = content.substr(0, content.find('\t'));
+    return content.empty() || !all_digits(first);
+  }
+
+  [[nodiscard]] std::string_view id_of(std::string_view content) const {
+    // Only the ID column: tab never occurs inside a CP932 character.
+    std::size_t start = 0;
+    for (std::size_t column = 1; column < id_column_; ++column) {
+      const auto tab = content.find('\t', start);
+      if (tab == std::string_view::npos) return {};
+      start = tab + 1;
+    }
+    const auto end = content.find('\t', start);
+    return content.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
   }
 
   [[nodiscard]] bool opted_out(std::string_view content) const {
     const OptOutList& list = *policy_->optout;
+    if (list.empty()) return false;
     if (id_column_ == 0) {
       for (std::string_view field : split_on(content, '\t')) {
         if (all_digits(field) && list.by_dpc(field) != nullptr) return true;
       }
       return false;
     }
-    // Only the ID column: tab never occurs inside a CP932 character.
-    std::size_t start = 0;
-    for (std::size_t column = 1; column < id_column_; ++column) {
-      const auto tab = content.find('\t', start);
-      if (tab == std::string_view::npos) return false;
-      start = tab + 1;
-    }
-    const auto end = content.find('\t', start);
-    const std::string_view id = content.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    const std::string_view id = id_of(content);
     return !id.empty() && list.by_dpc(id) != nullptr;
+  }
+
+  // Eligibility is by the データ識別番号 as an ID of its own: the rows of a
+  // DPC number count as its encounters (where the hospital's DPC numbers are
+  // its patient IDs, the SS-MIX2 encounters and the register count too).
+  [[nodiscard]] bool notice_pending(std::string_view content) {
+    if (id_column_ == 0) return true;
+    const std::string_view id = id_of(content);
+    if (id.empty()) return true;
+    if (!encounter_.empty()) policy_->notice->record(Encounter{std::string(id), encounter_, "dpc " + month_});
+    if (!policy_->notice_pending(id, encounter_)) return false;
+    result_.notice_held_ids.emplace(id);
+    return true;
   }
 
   std::shared_ptr<const PatientPolicy> policy_;
   std::size_t id_column_;
+  std::string month_;
+  std::string encounter_;
+  OnlyPatients only_;
 };
 
 // --- UKE -----------------------------------------------------------------------
@@ -111,7 +150,8 @@ std::uint64_t number_of(std::string_view field) {
 
 class UkeFilter final : public LineFilter {
  public:
-  explicit UkeFilter(std::shared_ptr<const PatientPolicy> policy) : policy_(std::move(policy)) {}
+  UkeFilter(std::shared_ptr<const PatientPolicy> policy, OnlyPatients only)
+      : policy_(std::move(policy)), only_(std::move(only)) {}
 
  private:
   void on_line(std::string_view line, std::string& out) override {
@@ -125,11 +165,16 @@ class UkeFilter final : public LineFilter {
         ++result_.receipts_removed;
         return;
       }
+      dropping_ = only_ ? !only_->contains(chart_of(content)) : policy_->notice && notice_pending(content);
+      if (dropping_) {
+        ++result_.notice_held;
+        return;
+      }
       ++kept_;
       // Until a receipt is left out, the file goes exactly as it is (even with
       // numbering the validator flags); after that, RE,<number>,... becomes
       // the receipt's place among those kept.
-      if (result_.receipts_removed == 0) {
+      if (!any_dropped()) {
         out.append(line);
         return;
       }
@@ -183,7 +228,7 @@ class UkeFilter final : public LineFilter {
     const auto fields = split_on(content, ',');
     const bool single_volume = fields.size() < 4 || fields[3] == "99";
     const bool filled = fields.size() >= 3 && number_of(fields[1]) != 0 && number_of(fields[2]) != 0;
-    if (result_.receipts_removed == 0 || !single_volume || !filled) {
+    if (!any_dropped() || !single_volume || !filled) {
       out.append(content).append(terminator);
       return;
     }
@@ -192,10 +237,34 @@ class UkeFilter final : public LineFilter {
     out.append(terminator);
   }
 
+  [[nodiscard]] bool any_dropped() const noexcept { return result_.receipts_removed != 0 || result_.notice_held != 0; }
+
+  // A receipt names its patient by カルテ番号 (RE 14) and shows an encounter
+  // in its 診療年月 (RE 4, 西暦 YYYYMM or 和暦 GYYMM); without a カルテ番号
+  // there is no patient to check, and the receipt waits.
+  static std::string_view chart_of(std::string_view content) {
+    const auto fields = split_on(content, ',');
+    return fields.size() >= 14 ? fields[13] : std::string_view();
+  }
+
+  [[nodiscard]] bool notice_pending(std::string_view content) {
+    const auto fields = split_on(content, ',');
+    const std::string_view chart = fields.size() >= 14 ? fields[13] : std::string_view();
+    if (chart.empty()) return true;
+    std::string month = fields.size() >= 4 ? std::string(fields[3]) : std::string();
+    if (month.size() == 5) month = receipt_birth_date(month + "01").substr(0, 6);  // 和暦 GYYMM
+    const std::string encounter = month_end(month);
+    if (!encounter.empty()) policy_->notice->record(Encounter{std::string(chart), encounter, "receipt " + month});
+    if (!policy_->notice_pending(chart, encounter)) return false;
+    result_.notice_held_ids.emplace(chart);
+    return true;
+  }
+
   [[nodiscard]] bool drop_receipt(std::string_view content) {
     const auto fields = split_on(content, ',');
     auto field = [&](std::size_t number) { return number <= fields.size() ? fields[number - 1] : std::string_view(); };
     const OptOutList& list = *policy_->optout;
+    if (list.empty()) return false;
     const std::string_view chart = field(14);  // カルテ番号等
     if (!chart.empty() && list.by_patient(chart) != nullptr) return true;
     // By name and birth date too, even when the chart number is there: a
@@ -215,6 +284,7 @@ class UkeFilter final : public LineFilter {
   }
 
   std::shared_ptr<const PatientPolicy> policy_;
+  OnlyPatients only_;
   bool in_receipt_ = false;
   bool dropping_ = false;
   std::uint64_t kept_ = 0;
@@ -241,12 +311,13 @@ std::string receipt_birth_date(std::string_view field) {
   return {};
 }
 
-std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column) {
-  return std::make_unique<DpcFilter>(std::move(policy), id_column);
+std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy, std::size_t id_column,
+                                              std::string month, OnlyPatients only) {
+  return std::make_unique<DpcFilter>(std::move(policy), id_column, std::move(month), std::move(only));
 }
 
-std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy) {
-  return std::make_unique<UkeFilter>(std::move(policy));
+std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy, OnlyPatients only) {
+  return std::make_unique<UkeFilter>(std::move(policy), std::move(only));
 }
 
 }  // namespace medgw::collectors

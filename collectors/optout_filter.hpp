@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 
 namespace medgw::collectors {
 
@@ -19,7 +21,13 @@ struct FilterResult {
   std::uint64_t receipts_removed = 0;  // UKE receipts (RE up to the next RE)
   std::uint64_t unidentified = 0;      // receipts with no カルテ番号 that could not be matched
   bool hold = false;                   // keep the whole file back (policy.unidentified: hold)
-  [[nodiscard]] bool changed() const noexcept { return rows_removed != 0 || receipts_removed != 0; }
+  // DPC rows / UKE receipts left out because their patient's notice period
+  // has not passed (or, with policy.notice, a receipt names no patient).
+  std::uint64_t notice_held = 0;
+  // Whose rows those were (DPC データ識別番号 / カルテ番号), to send them once
+  // eligible ("late rows"); rows naming no patient are not listed.
+  std::set<std::string, std::less<>> notice_held_ids;
+  [[nodiscard]] bool changed() const noexcept { return rows_removed != 0 || receipts_removed != 0 || notice_held != 0; }
 };
 
 class OptOutFilter : public spool::ContentFilter {
@@ -29,16 +37,26 @@ class OptOutFilter : public spool::ContentFilter {
 
 // DPC: drops each record whose データ識別番号 (1-based `id_column`) is
 // opted out; `id_column` 0 (a file of unknown kind) drops a record when any
-// of its fields is an opted-out データ識別番号. A title row is kept.
+// of its fields is an opted-out データ識別番号. A title row is kept. With
+// policy.notice, also each record of a patient whose notice period has not
+// passed (the file's `month`, YYYYMM, counts as an encounter on its last
+// day; a file of unknown kind keeps no record: its patient is unknown).
+// The patients of a "late rows" copy: only their rows are kept.
+using OnlyPatients = std::shared_ptr<const std::set<std::string, std::less<>>>;
+
 [[nodiscard]] std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy,
-                                                            std::size_t id_column);
+                                                            std::size_t id_column, std::string month = {},
+                                                            OnlyPatients only = nullptr);
 
 // UKE: drops the receipts (RE up to the next RE or GO) of opted-out
 // patients, by カルテ番号 (RE field 14) or by カタカナ氏名 + 生年月日; renumbers
 // the RE レセプト番号 1..n and, in a single-volume file whose GO carries
 // totals, recomputes GO 総件数 and 総合計点数 (domain.md §3.4) from the
 // receipts kept.
-[[nodiscard]] std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy);
+// With `only`: the "late rows" copy, holding only the receipts of those
+// patients (renumbered, GO recomputed) and nothing else of the file's.
+[[nodiscard]] std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy,
+                                                            OnlyPatients only = nullptr);
 
 // 生年月日 as written in a receipt (西暦 YYYYMMDD or 和暦 GYYMMDD) as YYYYMMDD;
 // empty when it is neither.

@@ -48,12 +48,29 @@ class SourceProfile {
     (void)policy;
     return Exclusion::none;
   }
+  // The encounter a file's path shows (its patient and date; SS-MIX2: the
+  // date folder of a visit, admission or dated order/result; an empty date
+  // for undated data), for the notice period. Files of no patient: nullopt.
+  [[nodiscard]] virtual std::optional<Encounter> encounter(std::string_view relative_path) const {
+    (void)relative_path;
+    return std::nullopt;
+  }
   // The filter that leaves opted-out patients' records out of the copy that
   // is sent, or nullptr when files of this source go whole.
   [[nodiscard]] virtual std::unique_ptr<OptOutFilter> optout_filter(std::string_view relative_path,
                                                                     std::shared_ptr<const PatientPolicy> policy) const {
     (void)relative_path;
     (void)policy;
+    return nullptr;
+  }
+  // The filter of a "late rows" copy: only the rows of `only` (patients held
+  // for their notice period when the file was sent, eligible now), or nullptr
+  // when this source has no rows to send late.
+  [[nodiscard]] virtual std::unique_ptr<OptOutFilter> late_rows_filter(
+      std::string_view relative_path, std::shared_ptr<const PatientPolicy> policy, OnlyPatients only) const {
+    (void)relative_path;
+    (void)policy;
+    (void)only;
     return nullptr;
   }
   // The folder (a path prefix ending in '/') holding everything of one

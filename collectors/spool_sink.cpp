@@ -25,6 +25,7 @@ bool SpoolSink::refuse(Exclusion exclusion) {
     case Exclusion::none: return false;
     case Exclusion::opted_out: ++summary_.excluded_optout; return true;
     case Exclusion::before_since: ++summary_.excluded_since; return true;
+    case Exclusion::notice_pending: ++summary_.held_notice; return true;
   }
   return false;
 }

@@ -68,6 +68,16 @@ AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std:
   return anomalies;
 }
 
+// The date folder of a path that shows an encounter (a visit, an admission,
+// a dated order or result): not "-", and not a planned event (入院予定,
+// 転科・転棟予定, 退院予定 may lie in the future).
+std::string encounter_date(const std::vector<std::string_view>& parts) {
+  if (parts.size() < 5 || parts[3].size() != 8 || !digits(parts[3])) return {};
+  const std::string_view type = parts[4];
+  if (type == "ADT-21" || type == "ADT-41" || type == "ADT-51") return {};
+  return std::string(parts[3]);
+}
+
 // The patients a path names (its patient folder, and the file name or content
 // folder name, which may disagree with it) and its date folder.
 Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& policy, std::size_t name_part) {
@@ -81,7 +91,19 @@ Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& 
   if (parts.size() >= 5 && parts[3].size() == 8 && digits(parts[3]) && policy.before_since(parts[3])) {
     return Exclusion::before_since;
   }
+  // The notice period: everything of the patient, dated or not, waits.
+  if (policy.notice && parts.size() >= 5) {
+    const std::string date = encounter_date(parts);
+    if (policy.notice_pending(parts[2], date)) return Exclusion::notice_pending;
+  }
   return Exclusion::none;
+}
+
+std::optional<Encounter> ssmix2_encounter(std::string_view relative_path, std::string_view source) {
+  const auto parts = split_on(relative_path, '/');
+  if (parts.size() < 5) return std::nullopt;
+  // Undated data (the "-" folder, planned events) makes the patient known, without a date.
+  return Encounter{std::string(parts[2]), encounter_date(parts), std::string(source) + " " + std::string(parts[4])};
 }
 
 }  // namespace
@@ -96,12 +118,20 @@ Exclusion Ssmix2StandardProfile::exclusion(std::string_view relative_path, const
   return ssmix2_exclusion(relative_path, policy, 5);  // the file name
 }
 
+std::optional<Encounter> Ssmix2StandardProfile::encounter(std::string_view relative_path) const {
+  return ssmix2_encounter(relative_path, "ssmix2");
+}
+
 std::string Ssmix2StandardProfile::patient_folder(std::string_view patient_id) const {
   return ssmix2_patient_folder(patient_id);
 }
 
 Exclusion Ssmix2ExtendedProfile::exclusion(std::string_view relative_path, const PatientPolicy& policy) const {
   return ssmix2_exclusion(relative_path, policy, 5);  // the content folder
+}
+
+std::optional<Encounter> Ssmix2ExtendedProfile::encounter(std::string_view relative_path) const {
+  return ssmix2_encounter(relative_path, "ssmix2-ext");
 }
 
 std::string Ssmix2ExtendedProfile::patient_folder(std::string_view patient_id) const {

@@ -13,6 +13,7 @@ class Ssmix2StandardProfile final : public SourceProfile {
  public:
   [[nodiscard]] Analysis analyze(std::string_view relative_path, std::optional<std::string_view> content) const override;
   [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  [[nodiscard]] std::optional<Encounter> encounter(std::string_view relative_path) const override;
   [[nodiscard]] std::string patient_folder(std::string_view patient_id) const override;
 };
 
@@ -22,6 +23,7 @@ class Ssmix2ExtendedProfile final : public SourceProfile {
  public:
   [[nodiscard]] Analysis analyze(std::string_view relative_path, std::optional<std::string_view> content) const override;
   [[nodiscard]] Exclusion exclusion(std::string_view relative_path, const PatientPolicy& policy) const override;
+  [[nodiscard]] std::optional<Encounter> encounter(std::string_view relative_path) const override;
   [[nodiscard]] std::string patient_folder(std::string_view patient_id) const override;
 };
 

@@ -53,6 +53,7 @@ spool::ObjectEntry entry_without_content(const std::string& source, const std::s
 std::string with_filter_meta(const std::string& meta_json, const FilterResult& result) {
   std::string extra = "\"optout\":{\"rows_removed\":" + std::to_string(result.rows_removed) +
                       ",\"receipts_removed\":" + std::to_string(result.receipts_removed) + "}";
+  if (result.notice_held != 0) extra += ",\"notice\":{\"held\":" + std::to_string(result.notice_held) + "}";
   if (meta_json.size() < 2 || meta_json.back() != '}') return "{" + extra + "}";
   std::string out = meta_json.substr(0, meta_json.size() - 1);
   if (out != "{") out.push_back(',');
@@ -309,6 +310,9 @@ class TreeFeed::Changes {
     // Nothing of an opted-out patient, nor from before the window, is read
     // or indexed: once the patient is off the list (or the window moves),
     // the file is new again and collected then.
+    if (policy_->notice) {
+      if (const std::optional<Encounter> encounter = feed_.profile_.encounter(row.path)) policy_->notice->record(*encounter);
+    }
     if (sink_.refuse(feed_.profile_.exclusion(row.path, *policy_))) return;
     // A renamed file keeps its inode, size and mtime: nothing to read.
     if (auto gone = renamed_by_inode(row)) return add_rename(row, *gone);
@@ -423,6 +427,7 @@ class TreeFeed::Changes {
       entry.meta_json = with_filter_meta(entry.meta_json, *file.filtered);
       feed_.summary_->rows_removed += file.filtered->rows_removed;
       feed_.summary_->receipts_removed += file.filtered->receipts_removed;
+      feed_.summary_->rows_held_notice += file.filtered->notice_held;
     }
     std::optional<std::string_view> content;
     if (large(row)) {
@@ -437,6 +442,7 @@ class TreeFeed::Changes {
       content = filtered ? file.filtered_content : file.content;
     }
     feed_.journal_.upsert(row.path, row.stat, file.sha256, analysis.anomalies);
+    if (filtered && !file.filtered->notice_held_ids.empty()) feed_.journal_.hold_rows(row.path, file.filtered->notice_held_ids);
     sink_.add(SinkItem{std::move(entry), analysis.anomalies, analysis.patient_id}, content);
   }
 

@@ -23,7 +23,7 @@ int command_collect(Invocation& invocation) {
   const std::unique_ptr<Runtime> runtime = open_runtime_reporting(*loaded, "collect", err);
   if (!runtime) return exit_failure;
   const SourcePlan plan(runtime->config);
-  Collector collector(*runtime, runtime->config.policy);
+  Collector collector(*runtime, runtime->config.policy, plan.patient_lookup());
   if (const base::Status usable = collector.refresh_policy(std::chrono::system_clock::now()); !usable) {
     err << "medgw collect: " << usable.error().message << "\n";
     return exit_failure;

@@ -49,7 +49,15 @@ std::string policy_line(const Config& config, spool::StateDb* state, std::chrono
     line = "OPT-OUT LIST UNUSABLE: " + facts.problem;
   }
   line += facts.since.empty() ? "; no collection window" : "; collecting data from " + facts.since;
-  return line + "; unidentified receipts: " + facts.unidentified;
+  line += "; unidentified receipts: " + facts.unidentified;
+  if (!facts.notice_start.empty() && facts.problem.empty()) {
+    line += "\n  notice period from " + facts.notice_start + ", wait " + std::to_string(facts.notice_wait_days) +
+            " days: " + std::to_string(facts.notice_eligible) + " patients (or DPC numbers) eligible, " +
+            std::to_string(facts.notice_pending) + " not yet (their data is held); " +
+            std::to_string(facts.notice_patients) + " with an encounter since the start, " +
+            std::to_string(facts.notice_registered.value_or(0)) + " in the register";
+  }
+  return line;
 }
 
 }  // namespace

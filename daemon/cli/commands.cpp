@@ -57,6 +57,12 @@ constexpr std::array export_media_options{
                                    "the key of this gateway's state_dir when there is one)"},
 };
 constexpr std::array plain_options{config_option};
+constexpr std::array notice_report_options{
+    config_option,
+    OptionSpec{"output", 'o', "FILE", "where to write the report (CSV, UTF-8; created with mode 0600; required)"},
+    OptionSpec{"month", 0, "YYYY-MM", "only patients who became eligible, and opt-outs requested, in this month "
+                                      "(held patients are always listed)"},
+};
 constexpr std::array encrypt_options{
     config_option,
     OptionSpec{"recipient", 'r', "RECIPIENT", "encrypt to this age recipient (age1...); repeat for several", true},
@@ -154,6 +160,30 @@ constexpr std::array command_table{
                 "terminal the answer names the patient; otherwise (logs, tickets) it shows only the keyed hash "
                 "pt:xxxxxxxx. Exit status 0 either way; 1 when the list cannot be read (the line is named).",
                 "medgw optout check 0001234567", plain_options, command_optout_check},
+    CommandSpec{"notice check", "PATIENT_ID", 1, 1, "Say whether a patient's notice period has passed, since when and why.",
+                "With policy.notice: whether the patient's data may go (ELIGIBLE since DATE) or is held (NOT YET "
+                "ELIGIBLE, and until when), and why: their first encounter on or after policy.notice.start that the "
+                "collection has seen (its date and the kind of data it was seen in) or the line of the notice register "
+                "(policy.notice.register), plus the wait. An opted-out patient is excluded whatever their notice. On a "
+                "terminal the answer names the patient; otherwise only the keyed hash pt:xxxxxxxx. Works while the "
+                "service runs. Exit status 0 either way; 1 when the register or the opt-out list cannot be read (the "
+                "line is named).",
+                "medgw notice check 0001234567", plain_options, command_notice_check},
+    CommandSpec{"notice report", "", 0, 0, "Write the hospital's record of the notice period (CSV, mode 0600).",
+                "Writes to -o FILE, for the hospital's own records, one row per patient: those eligible (and since "
+                "when), those held and why, and the opt-outs with their request dates. Japanese and English column "
+                "headers, UTF-8 with BOM (opens in Excel). The file names patients: it is created with mode 0600, "
+                "never logged, and must stay inside the hospital. Exit status 1 when a policy file cannot be read or "
+                "the report cannot be written; 2 without -o or without policy.notice.start.",
+                "medgw notice report -o /root/notice-2026-04.csv --month 2026-04", notice_report_options,
+                command_notice_report},
+    CommandSpec{"audit verify", "", 0, 0, "Check the audit chain of the opt-out list and the notice register.",
+                "Every version of policy.optout_file and policy.notice.register the gateway loaded is recorded in "
+                "state.db (what changed, by keyed hash; when; the file's SHA-256), each row hashed together with the "
+                "one before. This recomputes the chain and names the first row that was changed, removed or "
+                "reordered. Prints the head hash: noting it elsewhere also shows a rewrite of the whole chain. Works "
+                "while the service runs. Exit status 0 when the chain checks out, 1 when it does not.",
+                "medgw audit verify", plain_options, command_audit_verify},
     CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip/folder) for disasters.",
                 "Writes the hospital's SS-MIX2 data with a browser viewer (INDEX.HTM: patient search; allergies, "

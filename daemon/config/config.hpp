@@ -76,10 +76,18 @@ struct SpoolConfig {
   std::uint64_t min_free = 0;
 };
 
+// policy.notice: the notice period (本人通知) before a patient's data may go.
+struct NoticeConfig {
+  std::string start;                    // "YYYY-MM-DD" the notice began; empty = off
+  Duration wait = std::chrono::days(30);
+  std::filesystem::path register_file;  // CSV patient_id,notified_on; empty = none
+};
+
 struct PolicyConfig {
   std::string since;  // "", "YYYY-MM-DD" or "<N>y"
   std::filesystem::path optout_file;
   UnidentifiedPolicy unidentified = UnidentifiedPolicy::hold;
+  NoticeConfig notice;
 };
 
 struct StatusConfig {

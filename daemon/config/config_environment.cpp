@@ -71,6 +71,7 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
     }
   }
   check_file("policy.optout_file", config.policy.optout_file);
+  check_file("policy.notice.register", config.policy.notice.register_file);
   if (!config.log.file.empty()) {
     check_folder("log.file", config.log.file.parent_path(), W_OK | X_OK, "");
   }

@@ -170,6 +170,20 @@ std::string check_since(const ConfigValue& value) {
   return {};
 }
 
+std::string check_notice_start(const ConfigValue& value) {
+  if (value.text.empty()) return {};
+  if (value.text.back() == 'y') return "'" + value.text + "' must be a date YYYY-MM-DD: the day the notice began";
+  return check_since(value);
+}
+
+std::string check_notice_wait(const ConfigValue& value) {
+  const auto days = std::chrono::duration_cast<std::chrono::days>(value.duration);
+  if (days < std::chrono::days(1) || days > std::chrono::days(366) || value.duration != days) {
+    return "must be whole days between 1d and 366d (e.g. 30d, the period published in the notice)";
+  }
+  return {};
+}
+
 std::string check_listen(const ConfigValue& value) {
   const std::string& listen = value.text;
   const std::string hint = "'" + listen +
@@ -293,6 +307,18 @@ const std::vector<KeySpec>& table() {
        [](Config& c, SourceConfig*, const ConfigValue& v) {
          c.policy.unidentified = v.text == "send" ? UnidentifiedPolicy::send : UnidentifiedPolicy::hold;
        }},
+
+      {"policy.notice.start", V::text, "date", false, "",
+       "Day the notice (本人通知) began, YYYY-MM-DD; a patient's data goes only once `wait` has passed since their "
+       "first encounter on or after it (or since notified_on in the register); empty = no notice period.", {},
+       check_notice_start, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.notice.start = v.text; }},
+      {"policy.notice.wait", V::duration, "duration", false, "30d",
+       "Notice period: days between a patient's first encounter (or notice by other means) and provision.", {},
+       check_notice_wait, [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.notice.wait = v.duration; }},
+      {"policy.notice.register", V::path, "path", false, "",
+       "CSV of patients notified another way, e.g. by mail (patient_id,notified_on); empty = none.", {}, nullptr,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.notice.register_file = v.text; },
+       Sensitivity::phi_path},
 
       {"support.recipient", V::text, "age recipient", false, "",
        "age recipient (age1...) of the support team: `medgw diag` encrypts its bundles to it; empty = only "

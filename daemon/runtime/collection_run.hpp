@@ -8,6 +8,10 @@
 //    before anything else of theirs could be;
 // 3. one pass per source pass of the plan, each a CollectionPass of the
 //    pass's change feed into the spool.
+// With policy.notice, step 1 also reads the notice register (as strictly as
+// the list) and attaches the NoticeBook (the patients' first encounters in
+// state.db); every new version of the list or the register is recorded in
+// the policy audit.
 #include <daemon/config/policy_loader.hpp>
 #include <daemon/runtime/runtime.hpp>
 #include <daemon/runtime/source_registry.hpp>
@@ -32,13 +36,17 @@ struct PassOptions {
 
 class Collector {
  public:
-  Collector(Runtime& runtime, PolicyConfig policy);
+  // `known_patient`: whether a patient ID has a folder in the sources
+  // (SourcePlan::patient_lookup), for the notice register; empty = unchecked.
+  Collector(Runtime& runtime, PolicyConfig policy, collectors::NoticeRegister::KnownPatient known_patient = {});
 
   // Step 1. Fails (code "policy_unusable", the message names the file and
   // line) when the list cannot be used; the previous list stays in force
   // when there was one, so policy() may still be set.
   [[nodiscard]] base::Status refresh_policy(std::chrono::system_clock::time_point now);
-  [[nodiscard]] std::shared_ptr<const collectors::PatientPolicy> policy() const { return policy_.current(); }
+  [[nodiscard]] std::shared_ptr<const collectors::PatientPolicy> policy() const { return composed_; }
+  // The notice period's book, or nullptr when policy.notice.start is empty.
+  [[nodiscard]] std::shared_ptr<collectors::NoticeBook> notice() const { return book_; }
 
   // Step 2, when due: after the list changed, or when the last try paused
   // (the spool refused the withdraw object).
@@ -49,9 +57,19 @@ class Collector {
   [[nodiscard]] collectors::PassSummary pass(const SourcePass& pass, const PassOptions& options = {});
 
  private:
+  void attach_notice();
+  void send_late_rows(const SourcePass& pass, const std::shared_ptr<const collectors::PatientPolicy>& current,
+                      collectors::PassSummary& summary);
+  void audit_policy();
+  [[nodiscard]] collectors::PassSummary pass_once(const SourcePass& pass, const PassOptions& options,
+                                                  std::shared_ptr<const collectors::PatientPolicy> current);
+
   Runtime& runtime_;
   PolicyLoader policy_;
   bool withdrawals_due_ = true;
+  std::shared_ptr<collectors::NoticeBook> book_;
+  std::shared_ptr<const collectors::NoticeRegister> book_register_;  // the register book_ was made with
+  std::shared_ptr<const collectors::PatientPolicy> composed_;        // the loader's policy + book_
 };
 
 }  // namespace medgw::daemon

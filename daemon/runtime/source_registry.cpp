@@ -63,6 +63,22 @@ std::vector<collectors::PatientSource> SourcePlan::patient_sources() const {
   return out;
 }
 
+std::function<bool(std::string_view)> SourcePlan::patient_lookup() const {
+  std::vector<std::pair<std::filesystem::path, std::shared_ptr<const collectors::SourceProfile>>> folders;
+  for (const SourcePass& pass : passes_) {
+    if (pass.profile && !pass.root.empty()) folders.emplace_back(pass.root, pass.profile);
+  }
+  return [folders = std::move(folders)](std::string_view patient_id) {
+    if (folders.empty()) return true;
+    for (const auto& [root, profile] : folders) {
+      const std::string folder = profile->patient_folder(patient_id);
+      std::error_code error;
+      if (!folder.empty() && std::filesystem::is_directory(root / folder, error)) return true;
+    }
+    return false;
+  };
+}
+
 std::vector<const SourcePass*> SourcePlan::of_source(std::size_t index) const {
   std::vector<const SourcePass*> out;
   for (std::size_t i = 0; i < passes_.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include <collectors/optout_register.hpp>
 
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,10 @@ class SourcePlan {
   [[nodiscard]] const SourcePass* find(std::string_view label) const;
   // What the opt-out register looks through when a patient is newly listed.
   [[nodiscard]] std::vector<collectors::PatientSource> patient_sources() const;
+  // Whether a patient ID has a folder in any pass filed by patient (the
+  // notice register's check); always true when no pass is. The function
+  // keeps what it needs: it may outlive the plan.
+  [[nodiscard]] std::function<bool(std::string_view)> patient_lookup() const;
   // The passes of sources[index] alone (status shows them per source).
   [[nodiscard]] std::vector<const SourcePass*> of_source(std::size_t index) const;
 

@@ -2,6 +2,7 @@
 
 #include <daemon/config/policy_loader.hpp>
 #include <daemon/runtime/source_registry.hpp>
+#include <daemon/runtime/policy_clock.hpp>
 #include <daemon/runtime/runtime.hpp>
 
 #include <collectors/source_stats.hpp>
@@ -11,6 +12,8 @@
 #include <crypto/signing.hpp>
 
 #include <base/time_format.hpp>
+
+#include <set>
 
 namespace medgw::daemon {
 namespace {
@@ -35,13 +38,35 @@ std::string gateway_key(const Config& config) {
 PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chrono::system_clock::time_point now) {
   PolicyFacts facts;
   facts.unidentified = config.policy.unidentified == UnidentifiedPolicy::hold ? "hold" : "send";
-  PolicyLoader loader(config.policy);
-  if (auto problem = loader.refresh(now)) {
+  PolicyLoader loader(config.policy, config.policy.notice.register_file.empty()
+                                         ? collectors::NoticeRegister::KnownPatient{}
+                                         : SourcePlan(config).patient_lookup());
+  facts.notice_start = config.policy.notice.start;
+  facts.notice_wait_days = std::chrono::duration_cast<std::chrono::days>(config.policy.notice.wait).count();
+  if (auto problem = loader.refresh(policy_now(now))) {
     facts.problem = *problem;
   } else {
     facts.listed = loader.current()->optout->size();
     const std::string& since = loader.current()->since;
     if (!since.empty()) facts.since = since.substr(0, 4) + "-" + since.substr(4, 2) + "-" + since.substr(6, 2);
+    if (!facts.notice_start.empty()) {
+      facts.notice_registered = loader.notice_register()->size();
+      collectors::NoticeBook book(loader.notice_settings(), loader.notice_register());
+      if (state != nullptr &&
+          state->db().query_int64("SELECT count(*) FROM sqlite_master WHERE name = 'notice_patients'").value_or(0) > 0) {
+        book.load(state->db());
+      }
+      std::set<std::string, std::less<>> everyone;
+      for (const auto& [id, patient] : book.patients()) {
+        everyone.insert(id);
+        if (!patient.first_encounter.empty()) ++facts.notice_patients;
+      }
+      for (const auto& entry : book.notice_register().entries()) everyone.insert(entry.patient_id);
+      for (const std::string& id : everyone) {
+        if (loader.current()->optout->by_patient(id) != nullptr) continue;
+        ++(book.eligible(id) ? facts.notice_eligible : facts.notice_pending);
+      }
+    }
   }
   if (state != nullptr && state->schema_version() >= 4) {
     base::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
@@ -130,6 +155,14 @@ std::string status_json(const Config& config, std::chrono::system_clock::time_po
   if (facts.listed) doc.field("listed", *facts.listed);
   if (!facts.problem.empty()) doc.field("problem", facts.problem);
   doc.field("withdrawn", facts.withdrawn).field("since", facts.since).field("unidentified", facts.unidentified);
+  if (!facts.notice_start.empty()) {
+    doc.key("notice").begin_object();
+    doc.field("start", facts.notice_start).field("wait_days", facts.notice_wait_days);
+    if (facts.notice_registered) doc.field("registered", static_cast<std::uint64_t>(*facts.notice_registered));
+    doc.field("patients_seen", facts.notice_patients).field("eligible", facts.notice_eligible);
+    doc.field("pending", facts.notice_pending);
+    doc.end_object();
+  }
   doc.end_object();
   if (stats) {
     doc.key("spool").begin_object();

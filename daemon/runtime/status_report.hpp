@@ -27,6 +27,13 @@ struct PolicyFacts {
   std::uint64_t withdrawn = 0;        // withdraw entries spooled, ever
   std::string since;                  // YYYY-MM-DD or empty
   std::string unidentified;
+  // policy.notice (counts only, never whom)
+  std::string notice_start;                     // YYYY-MM-DD, empty = no notice period
+  std::int64_t notice_wait_days = 0;
+  std::optional<std::size_t> notice_registered;  // register entries, when it could be read
+  std::uint64_t notice_patients = 0;             // patients with an encounter since start
+  std::uint64_t notice_eligible = 0;             // of those and the register's, eligible today
+  std::uint64_t notice_pending = 0;              // not yet
 };
 [[nodiscard]] PolicyFacts policy_facts(const Config& config, spool::StateDb* state,
                                        std::chrono::system_clock::time_point now);

@@ -87,7 +87,7 @@ void CollectorJob::loop() {
     lock.unlock();
     const std::shared_ptr<const Snapshot> current = context_.snapshot();
     if (current != used) {
-      collection.emplace(context_.runtime, current->config.policy);
+      collection.emplace(context_.runtime, current->config.policy, current->plan.patient_lookup());
       context_.runtime.spool->set_limits(spool_limits(current->config));
       context_.runtime.spool->set_recipients(recipients_of(current->config));
       used = current;
@@ -119,7 +119,10 @@ std::chrono::milliseconds CollectorJob::collect_one(const SourcePlan& plan, cons
     const std::lock_guard lock(mutex_);
     policy_problem_ = usable ? std::string() : usable.error().message;
   }
-  if (!usable) logger_.error("policy.unusable", "the opt-out list cannot be used", {{"problem", usable.error().message}});
+  if (!usable) {
+    logger_.error("policy.unusable", "the opt-out list or the notice register cannot be used",
+                  {{"problem", usable.error().message}});
+  }
   if (!collection.policy()) return failed_retry;  // never collect without a usable list
 
   if (collection.withdrawals_due()) {
@@ -175,6 +178,8 @@ void CollectorJob::record(const std::string& label, const collectors::PassSummar
     s.excluded_optout += summary.excluded_optout;
     s.excluded_since += summary.excluded_since;
     s.held += summary.held;
+    s.held_notice += summary.held_notice;
+    s.rows_held_notice += summary.rows_held_notice;
     s.objects += summary.objects;
     s.object_bytes += summary.object_bytes;
     for (std::size_t i = 0; i < s.anomalies.size(); ++i) s.anomalies[i] += summary.anomalies[i];

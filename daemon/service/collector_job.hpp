@@ -57,7 +57,7 @@ class CollectorJob final : public Job {
     std::uint64_t files_last_pass = 0;
     std::uint64_t passes_finished = 0, passes_paused = 0, passes_failed = 0;
     std::uint64_t added = 0, modified = 0, renamed = 0, deleted = 0, unreadable = 0;
-    std::uint64_t excluded_optout = 0, excluded_since = 0, held = 0;
+    std::uint64_t excluded_optout = 0, excluded_since = 0, held = 0, held_notice = 0, rows_held_notice = 0;
     std::uint64_t objects = 0, object_bytes = 0;
     std::array<std::uint64_t, collectors::anomaly_count> anomalies{};
   };

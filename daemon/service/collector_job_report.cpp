@@ -19,7 +19,7 @@ bool capacity_listed(const std::vector<std::string>& reasons) {
 
 void CollectorJob::health(std::vector<std::string>& reasons) const {
   const std::lock_guard lock(mutex_);
-  if (!policy_problem_.empty()) reasons.push_back("opt-out list unusable, nothing is collected: " + policy_problem_);
+  if (!policy_problem_.empty()) reasons.push_back("opt-out list or notice register unusable: " + policy_problem_);
   for (const auto& [label, state] : passes_) {
     if (!state.problem.empty()) {
       reasons.push_back(state.problem.starts_with("source ") ? state.problem : "source " + label + ": " + state.problem);
@@ -82,8 +82,12 @@ void CollectorJob::metrics(PrometheusText& m) const {
     m.sample(state.excluded_optout, {{"source", label}, {"reason", "optout"}});
     m.sample(state.excluded_since, {{"source", label}, {"reason", "before_since"}});
     m.sample(state.held, {{"source", label}, {"reason", "held_unidentified"}});
+    m.sample(state.held_notice, {{"source", label}, {"reason", "notice_pending"}});
     m.sample(state.unreadable, {{"source", label}, {"reason", "unreadable"}});
   }
+  m.family("medgw_notice_rows_held_total", "counter",
+           "DPC rows and receipts left out of the copies sent: their patients' notice period had not passed.");
+  for (const auto& [label, state] : passes_) m.sample(state.rows_held_notice, {{"source", label}});
   m.family("medgw_anomalies_total", "counter", "Files sent with an anomaly, by kind (the hospital should look).");
   for (const auto& [label, state] : passes_) {
     for (std::size_t i = 0; i < state.anomalies.size(); ++i) {

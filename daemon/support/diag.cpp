@@ -13,6 +13,7 @@
 #include <daemon/runtime/source_registry.hpp>
 #include <daemon/runtime/status_report.hpp>
 
+#include <collectors/notice.hpp>
 #include <collectors/optout.hpp>
 
 #include <crypto/random.hpp>
@@ -21,8 +22,10 @@
 #include <base/time_format.hpp>
 
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -69,6 +72,7 @@ Config fallback_config(const ConfigValues& values) {
   config.central.ca = values.text("central.ca");
   config.central.cert = values.text("central.cert");
   config.policy.optout_file = values.text("policy.optout_file");
+  config.policy.notice.register_file = values.text("policy.notice.register");
   config.spool.max_bytes = parse_size(text("spool.max_bytes", "20GiB")).value.value_or(20ULL << 30);
   config.spool.min_free = parse_size(text("spool.min_free", "2GiB")).value.value_or(2ULL << 30);
   return config;
@@ -106,6 +110,18 @@ void teach_redactor(Context& context) {
     }
   } else {
     context.ids_source = "none (" + db.error().code + "); the shape rules still apply";
+  }
+  // The notice register's patients (they are in the file index too, unless it is unreadable).
+  if (!context.config.policy.notice.register_file.empty()) {
+    try {
+      std::ifstream in(context.config.policy.notice.register_file, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      const collectors::NoticeRegister notice_register = collectors::NoticeRegister::parse(bytes.str());
+      for (const auto& entry : notice_register.entries()) redactor.add_patient_id(entry.patient_id);
+    } catch (const std::exception&) {
+      // Unreadable or broken: the shape rules still apply.
+    }
   }
   if (context.config.policy.optout_file.empty()) {
     context.optout_source = "not configured";

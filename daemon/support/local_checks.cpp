@@ -255,7 +255,8 @@ std::vector<Check> check_sources_and_files(const Config& config, const ServiceAc
       {"central.ca", config.central.ca}, {"central.cert", config.central.cert}, {"central.key", config.central.key}};
   for (const auto& [key, path] : {std::pair<std::string, std::filesystem::path>{"central.key_password_file", config.central.key_password_file},
                                   {"central.receipt_key", config.central.receipt_key},
-                                  {"policy.optout_file", config.policy.optout_file}}) {
+                                  {"policy.optout_file", config.policy.optout_file},
+                                  {"policy.notice.register", config.policy.notice.register_file}}) {
     if (!path.empty()) files.emplace_back(key, path);
   }
   const std::size_t files_start = requests.size();

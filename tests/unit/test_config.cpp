@@ -297,6 +297,7 @@ TEST_CASE("secrets and PHI-bearing paths are marked in the table", "[config]") {
   CHECK(sensitivity_of("sources[].path") == Sensitivity::phi_path);
   CHECK(sensitivity_of("sources[].extended_path") == Sensitivity::phi_path);
   CHECK(sensitivity_of("policy.optout_file") == Sensitivity::phi_path);
+  CHECK(sensitivity_of("policy.notice.register") == Sensitivity::phi_path);
   CHECK(sensitivity_of("central.url") == Sensitivity::plain);
 }
 
@@ -325,4 +326,27 @@ TEST_CASE("support.recipient takes an age recipient or nothing", "[config]") {
   REQUIRE(identity.size() == 1);
   CHECK_THAT(identity[0], Catch::Contains("not a recipient"));
   CHECK_THAT(identity[0], !Catch::Contains("AGE-SECRET-KEY-1QQQ"));
+}
+
+TEST_CASE("policy.notice: a start date, a wait in whole days, a register file", "[config]") {
+  const LoadResult off = parse(minimal_config(), "n.yaml");
+  REQUIRE(off.ok());
+  CHECK(off.config->policy.notice.start.empty());
+  CHECK(off.config->policy.notice.wait == std::chrono::days(30));
+  const LoadResult on = parse(minimal_config() + "policy:\n  notice:\n    start: \"2026-01-30\"\n    wait: 45d\n"
+                                                 "    register: /etc/medgw/notice.csv\n", "n.yaml");
+  INFO(errors_of(on).size());
+  REQUIRE(on.ok());
+  CHECK(on.config->policy.notice.start == "2026-01-30");
+  CHECK(on.config->policy.notice.wait == std::chrono::days(45));
+  CHECK(on.config->policy.notice.register_file == "/etc/medgw/notice.csv");
+  const auto errors = errors_of(parse(minimal_config() + "policy:\n  notice: {start: \"2026-02-30\", wait: 36h}\n"
+                                                         "  since: 3y\n", "n.yaml"));
+  REQUIRE(errors.size() == 2);
+  CHECK_THAT(errors[0], Catch::StartsWith("n.yaml:") && Catch::Contains("is not a calendar date"));
+  CHECK_THAT(errors[1], Catch::Contains("whole days"));
+  CHECK_THAT(errors_of(parse(minimal_config() + "policy: {notice: {start: 3y}}\n", "n.yaml"))[0],
+             Catch::Contains("must be a date YYYY-MM-DD"));
+  CHECK_THAT(errors_of(parse(minimal_config() + "policy: {notice: {stat: \"2026-01-30\"}}\n", "n.yaml"))[0],
+             Catch::Contains("unknown key 'policy.notice.stat'"));
 }
