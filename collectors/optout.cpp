@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -67,10 +68,11 @@ std::string normalize_date(std::string_view text) {
     compact = std::string(text);
   }
   if (compact.size() != 8 || !digits(compact)) return {};
-  const int month = std::stoi(compact.substr(4, 2));
-  const int day = std::stoi(compact.substr(6, 2));
-  if (month < 1 || month > 12 || day < 1 || day > 31) return {};
-  return compact;
+  // A day that exists in that month (2026-02-31 is refused).
+  const std::chrono::year_month_day date{std::chrono::year{std::stoi(compact.substr(0, 4))},
+                                         std::chrono::month{static_cast<unsigned>(std::stoi(compact.substr(4, 2)))},
+                                         std::chrono::day{static_cast<unsigned>(std::stoi(compact.substr(6, 2)))}};
+  return date.ok() ? compact : std::string();
 }
 
 bool valid_id(std::string_view id) {

@@ -87,6 +87,8 @@ TEST_CASE("the opt-out list: header, encodings, quoting, and errors that name th
   CHECK(error_of("patient_id\n1\n\"2\n").first == 3);
   CHECK(error_of("patient_id,dpc_id\n1,12ab\n").first == 2);
   CHECK(error_of("patient_id,birth_date\n1,1950-13-40\n").first == 2);
+  CHECK(error_of("patient_id,birth_date\n1,2026-02-31\n").first == 2);  // no such day
+  CHECK(error_of("patient_id,birth_date\n1,2024-02-29\n").first == 0);  // a leap day
   CHECK(error_of("patient_id,kana_name\n1,カナ\n").first == 2);  // a name needs a birth date
   CHECK(error_of("name\n1\n").first == 1);
   CHECK(error_of("patient_id\n1,2\n").first == 2);
