@@ -106,7 +106,9 @@ OpenPack open_pack(const FolderRepository& repository, std::string_view name,
 
 base::Result<std::vector<std::uint8_t>> read_blob(const OpenPack& pack, const BlobRef& ref, base::ByteView secret) {
   if (ref.offset + ref.stored > pack.plaintext.size()) {
-    return base::fail("pack_damaged", "pack " + pack.name + " is " + (pack.failure.empty() ? "short" : pack.failure));
+    if (pack.failure == "missing") return base::fail("pack_missing", "pack " + pack.name + " is missing");
+    return base::fail("pack_damaged", "pack " + pack.name + " is damaged (" +
+                                          (pack.failure.empty() ? "shorter than its index says" : pack.failure) + ")");
   }
   std::vector<std::uint8_t> content(ref.size);
   const std::size_t got =
