@@ -64,7 +64,9 @@ class BackupRun {
     report_.snapshot = crypto::uuid_v7(std::chrono::system_clock::now());
     SnapshotHeader header{report_.snapshot, base::rfc3339_utc(std::chrono::system_clock::now()), settings_.facility,
                           settings_.signer->public_key_text(), {}};
-    for (const BackupSource& source : settings_.sources) header.volumes.push_back({source.label, source.by_patient});
+    for (const BackupSource& source : settings_.sources) {
+      header.volumes.push_back({source.label, source.by_patient, source.type});
+    }
     SnapshotWriter writer(repository_, settings_.recipients, header);
     for (std::size_t volume = 0; volume < settings_.sources.size(); ++volume) walk(volume, writer);
     close_pack();
@@ -310,10 +312,12 @@ base::Result<BackupSettings> backup_settings(const daemon::Config& config, const
   BackupSettings settings{config.state_dir, config.backup.repository, {}, config.facility.code, &signer, {}};
   for (const std::string& text : config.backup.recipients) settings.recipients.push_back(*crypto::parse_recipient(text));
   const daemon::SourcePlan plan(config);
-  for (const daemon::SourcePass& pass : plan.passes()) {
-    if (pass.root.empty()) continue;
-    const bool by_patient = pass.profile && !pass.profile->patient_folder("0000000001").empty();
-    settings.sources.push_back({pass.label, pass.root, by_patient});
+  for (std::size_t index = 0; index < config.sources.size(); ++index) {
+    for (const daemon::SourcePass* pass : plan.of_source(index)) {
+      if (pass->root.empty()) continue;  // not a folder (a DICOM receiver...): not backed up yet
+      const bool by_patient = pass->profile && !pass->profile->patient_folder("0000000001").empty();
+      settings.sources.push_back({pass->label, pass->root, by_patient, config.sources[index].type});
+    }
   }
   return settings;
 }
@@ -340,6 +344,8 @@ base::Result<BackupReport> run_backup(const BackupSettings& settings, const log:
     error = report.error();
   } catch (const RunAborted& aborted) {
     error = aborted.error;
+  } catch (const BackupBusy& busy) {
+    error = {"backup_running", busy.what()};
   } catch (const std::system_error& failure) {
     error = repository_error(failure, "the backup");
   } catch (const base::SqliteError& failure) {

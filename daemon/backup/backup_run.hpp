@@ -32,6 +32,7 @@ struct BackupSource {
   std::string label;            // the pass label: "ssmix2", "ssmix2-ext", "dpc"
   std::filesystem::path root;
   bool by_patient = false;
+  std::string type;             // sources[].type
 };
 
 struct BackupSettings {

@@ -116,11 +116,17 @@ BackupState BackupState::open(const std::filesystem::path& state_dir, const log:
   if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
     throw std::system_error(errno, std::generic_category(), "cannot create " + folder.string());
   }
-  spool::WriterLock lock(folder);
+  std::optional<spool::WriterLock> lock;
+  try {
+    lock.emplace(folder);
+  } catch (const spool::StateDbError&) {
+    throw BackupBusy("another backup is running on this gateway (medgw backup run, or the service's scheduled "
+                     "backup); wait for it to finish");
+  }
   base::Database db = base::Database::open(folder / "backup.db", base::Database::Mode::read_write_create);
   spool::configure_connection(db, true);
   spool::apply_schema(db, backup_schema(), logger);
-  return BackupState(folder, std::move(lock), std::move(db));
+  return BackupState(folder, std::move(*lock), std::move(db));
 }
 
 std::optional<std::string> BackupState::bound_repository() {

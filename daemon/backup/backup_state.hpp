@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 
 namespace medgw::backup {
 
@@ -37,6 +38,12 @@ struct RunRecord {
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_added = 0;  // age bytes of new packs and the snapshot
   std::string result;             // "ok" or an error code
+};
+
+// Another backup holds the lock (`medgw backup run`, or the service's schedule).
+class BackupBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class BackupState {

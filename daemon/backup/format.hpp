@@ -32,6 +32,7 @@ struct BlobRef {
 struct VolumeInfo {
   std::string label;
   bool by_patient = false;
+  std::string type;  // the source type (sources[].type): "ssmix2" (both storages), "dpc", "receipt"
 };
 
 struct FileEntry {

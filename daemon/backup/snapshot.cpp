@@ -109,7 +109,8 @@ SnapshotWriter::SnapshotWriter(const FolderRepository& repository,
           header.gateway_id,
       false);
   for (std::size_t i = 0; i < header.volumes.size(); ++i) {
-    put("V\t" + std::to_string(i) + "\t" + header.volumes[i].label + "\t" + (header.volumes[i].by_patient ? "1" : "0"),
+    const VolumeInfo& volume = header.volumes[i];
+    put("V\t" + std::to_string(i) + "\t" + volume.label + "\t" + (volume.by_patient ? "1" : "0") + "\t" + volume.type,
         false);
   }
 }
@@ -169,8 +170,8 @@ SnapshotReadResult read_snapshot(const FolderRepository& repository, std::string
       header = {std::string(fields[1]), std::string(fields[2]), std::string(fields[3]), std::string(fields[4]), {}};
       return true;
     }
-    if (fields[0] == "V" && fields.size() == 4 && !header_done) {
-      header.volumes.push_back(VolumeInfo{std::string(fields[2]), fields[3] == "1"});
+    if (fields[0] == "V" && fields.size() == 5 && !header_done) {
+      header.volumes.push_back(VolumeInfo{std::string(fields[2]), fields[3] == "1", std::string(fields[4])});
       return true;
     }
     if (!header_done) {

@@ -3,7 +3,7 @@
 // zstd-compressed and age-encrypted (paths name patients):
 //
 //   medgw-backup-snapshot/1 \t <id> \t <created> \t <facility> \t <gateway id>
-//   V \t <index> \t <label> \t <by patient 0|1>                 one per volume
+//   V \t <index> \t <label> \t <by patient 0|1> \t <source type>  one per volume
 //   F \t <volume> \t <size> \t <mtime ns> \t <mode octal> \t <escaped path> \t <blob ref>,...
 //   E \t <files> \t <bytes>                                      the end (absent: truncated)
 //
