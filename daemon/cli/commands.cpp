@@ -222,8 +222,9 @@ constexpr std::array command_table{
                 "'age -d' and 'tar -x'); no file name or content holds patient data in clear. MANIFEST.JSON lists "
                 "the SHA-256 of every file and is signed with the gateway's key (MANIFEST.SIG). Refuses an "
                 "existing non-empty --out unless --force. Malformed messages, unknown data types and deleted or "
-                "superseded versions do not stop it: they are counted in the summary. --from backup needs the "
-                "backup capability (not installed yet). Exit status 1 when the storage or the output cannot be "
+                "superseded versions do not stop it: they are counted in the summary. --from backup reads a snapshot "
+                "of backup.repository with the recovery identity (--identity) instead of the live sources. Exit "
+                "status 1 when the storage or the output cannot be "
                 "read or written, or --verify finds a problem.",
                 "medgw export-media --out /media/dvd/hospital.iso --passphrase-file /root/media.pass\n"
                 "medgw export-media --out /media/usb/MEDGW --format dir --since 2024-01-01 --passphrase-file p.txt\n"
