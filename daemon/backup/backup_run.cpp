@@ -60,6 +60,7 @@ class BackupRun {
     if (base::Status ready = repository_.prepare(); !ready) return base::fail(ready.error());
     if (base::Status opened = open_repository(); !opened) return base::fail(opened.error());
     repository_.remove_temporaries();
+    forget_missing_packs();
     chunker_.emplace(secret_);
     report_.snapshot = crypto::uuid_v7(std::chrono::system_clock::now());
     SnapshotHeader header{report_.snapshot, base::rfc3339_utc(std::chrono::system_clock::now()), settings_.facility,
@@ -93,6 +94,7 @@ class BackupRun {
   void flush_ready_rows();
   void publish_snapshot(SnapshotWriter& writer);
   void tick();
+  void forget_missing_packs();
 
   struct Row {
     std::string volume;
@@ -169,6 +171,21 @@ void BackupRun::ensure_secret_for_recipients() {
   out->write(sealed);
   (void)out->finish_hash();
   out->publish(file);
+}
+
+// A pack that left the repository (a retention run, damage, a restored NAS):
+// what it held is stored again by this run, so the new snapshot is whole.
+void BackupRun::forget_missing_packs() {
+  const std::size_t gone = state_.forget_missing_packs([&](const std::string& name, std::uint64_t size) {
+    std::error_code ec;
+    const auto found = std::filesystem::file_size(repository_.pack_file(name), ec);
+    return !ec && found == size;
+  });
+  if (gone > 0) {
+    logger_.warn("backup.packs_missing", "packs recorded as stored are gone from the repository; their files are read "
+                 "and stored again (older snapshots that need them stay incomplete: medgw backup verify)",
+                 {{"packs", std::to_string(gone)}});
+  }
 }
 
 void BackupRun::walk(std::size_t volume, SnapshotWriter& writer) {

@@ -222,6 +222,26 @@ void BackupState::put_pack(const PackListEntry& pack) {
       .run();
 }
 
+std::size_t BackupState::forget_missing_packs(const std::function<bool(const std::string&, std::uint64_t)>& present) {
+  std::vector<std::string> gone;
+  base::Statement packs = db_.prepare("SELECT name, size FROM packs");
+  while (packs.step()) {
+    std::string name = packs.column_text(0);
+    if (!present(name, static_cast<std::uint64_t>(packs.column_int64(1)))) gone.push_back(std::move(name));
+  }
+  if (gone.empty()) return 0;
+  base::WriteTransaction transaction(db_);
+  for (const std::string& name : gone) {
+    // A file row holds its blobs' pack names as 16 raw bytes (random: a match elsewhere would only cost a re-read).
+    const auto raw = base::from_hex(name);
+    db_.prepare("DELETE FROM files WHERE instr(blobs, ?1) > 0").bind(1, base::ByteView(*raw)).run();
+    db_.prepare("DELETE FROM blobs WHERE pack = ?1").bind_all(name).run();
+    db_.prepare("DELETE FROM packs WHERE name = ?1").bind_all(name).run();
+  }
+  transaction.commit();
+  return gone.size();
+}
+
 void BackupState::record_run(const RunRecord& run) {
   base::WriteTransaction transaction(db_);
   db_.prepare("INSERT INTO runs (snapshot, started_ms, finished_ms, files, bytes, bytes_read, bytes_added, result) "

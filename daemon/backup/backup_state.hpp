@@ -15,6 +15,7 @@
 #include <base/sqlite.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -74,6 +75,10 @@ class BackupState {
   void put_file(std::string_view volume, std::string_view path, const KnownFile& file);
   void put_blob(const BlobRef& ref);
   void put_pack(const PackListEntry& pack);
+  // Forgets the packs gone from the repository (or of another size than it
+  // wrote): their blobs, and the files using them, which are then read again.
+  // `present(name, size)` asks the repository. Returns how many were gone.
+  std::size_t forget_missing_packs(const std::function<bool(const std::string&, std::uint64_t)>& present);
   void record_run(const RunRecord& run);
   [[nodiscard]] std::optional<RunRecord> last_run(bool successful_only);
 

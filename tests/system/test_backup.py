@@ -306,6 +306,14 @@ class Damage(unittest.TestCase):
             self.assertEqual(result.returncode, 1)
             self.assertIn("truncated", result.stderr + result.stdout)
 
+            # The next run stores again what the missing pack held; the flipped
+            # pack (its size unchanged) is found by verify only, and says so.
+            healed, _ = backup_run(gateway, self)
+            self.assertIn("event=backup.packs_missing", (tmp / "medgw.log").read_text())
+            lines = run(MEDGW, "backup", "verify", "-c", gateway["config"]).stdout.splitlines()
+            self.assertNotIn(healed, next(l for l in lines if l.startswith(f"PROBLEM pack {removed}")))
+            self.assertIn(healed, next(l for l in lines if l.startswith(f"PROBLEM pack {flipped}")))
+
 
 class DiskFull(unittest.TestCase):
     """Acceptance 4, disk full: a 3 MiB tmpfs as the repository's disk (in a
