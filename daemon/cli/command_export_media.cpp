@@ -4,6 +4,8 @@
 #include <daemon/config/config_loader.hpp>
 #include <daemon/media/exporter.hpp>
 #include <daemon/media/manifest.hpp>
+#include <daemon/media/storage_reader.hpp>
+#include <daemon/backup/repository_reader.hpp>
 #include <daemon/runtime/source_registry.hpp>
 
 #include <crypto/random.hpp>
@@ -198,24 +200,32 @@ void show_progress(const media::ExportProgress& progress) {
             << mib(progress.bytes) << "   " << std::flush;
 }
 
+// A snapshot of backup.repository, read with --identity (the recovery key).
+base::Result<std::unique_ptr<media::StorageReader>> open_backup(Invocation& invocation, const Config& config) {
+  if (config.backup.repository.empty()) {
+    throw UsageError("--from backup: backup.repository is not set in " + config.origin.string());
+  }
+  if (!invocation.has("identity")) throw UsageError("--from backup needs --identity FILE (the recovery key)");
+  const std::vector<std::string>& given = invocation.values("identity");
+  auto identities = backup::load_identities(std::vector<std::filesystem::path>(given.begin(), given.end()));
+  if (!identities) throw UsageError(identities.error().message);
+  return media::open_backup_reader(config.backup.repository, std::move(*identities),
+                                   invocation.value("snapshot", "latest"));
+}
+
 int export_to_media(Invocation& invocation) {
   const std::string from = invocation.value("from", "sources");
-  if (from == "backup") {
-    *invocation.err << name << ": --from backup is not available: the backup capability is not installed yet "
-                    << "(medgw backup); make the media from the live sources (--from sources)\n";
-    return exit_failure;
-  }
-  if (from != "sources") throw UsageError("--from must be sources or backup, not '" + from + "'");
-  if (invocation.has("identity") || invocation.has("snapshot")) {
+  if (from != "sources" && from != "backup") throw UsageError("--from must be sources or backup, not '" + from + "'");
+  if (from == "sources" && (invocation.has("identity") || invocation.has("snapshot"))) {
     throw UsageError("--identity and --snapshot go with --from backup");
   }
   const auto config = load_config_reporting(invocation.config_path(), config_schema(), *invocation.err);
   if (!config) return exit_usage;
   media::ExportOptions options = export_options(invocation, *config);
-  auto reader = media::open_sources_reader(*config);
+  auto reader = from == "backup" ? open_backup(invocation, *config) : media::open_sources_reader(*config);
   if (!reader) {
     *invocation.err << name << ": " << reader.error().message << "\n";
-    return exit_usage;
+    return reader.error().code == "no_ssmix2_source" ? exit_usage : exit_failure;
   }
   choose_passphrase(invocation, options);
   std::filesystem::create_directories(config->state_dir);

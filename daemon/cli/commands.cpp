@@ -63,6 +63,28 @@ constexpr std::array notice_report_options{
     OptionSpec{"month", 0, "YYYY-MM", "only patients who became eligible, and opt-outs requested, in this month "
                                       "(held patients are always listed)"},
 };
+constexpr OptionSpec repository_option{"repository", 0, "DIR",
+                                       "the backup repository's folder (default backup.repository of the config; "
+                                       "with it, no config is read: for another machine)"};
+constexpr std::array backup_list_options{config_option, repository_option};
+constexpr std::array backup_verify_options{
+    config_option,
+    OptionSpec{"identity", 'i', "FILE", "the recovery identity: also decrypt every pack and snapshot and check every "
+                                        "blob (without it only the clear parts are checked)", true},
+    repository_option,
+};
+constexpr std::array backup_restore_options{
+    config_option,
+    OptionSpec{"identity", 'i', "FILE", "the recovery identity (AGE-SECRET-KEY-1..., mode 0600) - never kept on "
+                                        "the gateway", true},
+    OptionSpec{"snapshot", 0, "ID", "the snapshot: an id from medgw backup list (or its start), or latest (default)"},
+    OptionSpec{"path", 0, "PREFIX", "only files under PREFIX, given as <source label>/<path>, e.g. ssmix2/000/"},
+    OptionSpec{"patient", 0, "ID", "only this patient's files (SS-MIX2 standardized and extended storage)"},
+    OptionSpec{"target", 0, "DIR", "the folder to restore into (created; must be empty unless --force); files go "
+                                   "to DIR/<source label>/<path>"},
+    OptionSpec{"force", 0, "", "restore into a non-empty folder, replacing files of the same name"},
+    repository_option,
+};
 constexpr std::array encrypt_options{
     config_option,
     OptionSpec{"recipient", 'r', "RECIPIENT", "encrypt to this age recipient (age1...); repeat for several", true},
@@ -184,7 +206,43 @@ constexpr std::array command_table{
                 "reordered. Prints the head hash: noting it elsewhere also shows a rewrite of the whole chain. Works "
                 "while the service runs. Exit status 0 when the chain checks out, 1 when it does not.",
                 "medgw audit verify", plain_options, command_audit_verify},
-    CommandSpec{"backup", "", 0, 0, "Encrypted backup of the collected data.", "", "", plain_options, nullptr},
+    CommandSpec{"backup run", "", 0, 0, "Back up every source now into backup.repository.",
+                "Walks every source folder, stores what is new or changed since the last run (unchanged files are "
+                "not read: backup.db in state_dir remembers them) as content-defined chunks, compressed and "
+                "age-encrypted to backup.recipients in packs of about 16 MiB, and writes an encrypted snapshot "
+                "with a signed clear list of its packs. The gateway holds recipients only: nothing it writes can "
+                "be read back without the recovery identity, and it never overwrites or deletes anything in the "
+                "repository. Every patient is in the backup, opted-out ones too (it is the hospital's own copy). "
+                "Progress is shown on a terminal. Runs beside the service (one backup at a time). Exit status 1 "
+                "when the repository cannot be written (disk full: nothing half-written is visible; run again "
+                "when there is space) or a file could not be read.",
+                "medgw backup run", plain_options, command_backup_run},
+    CommandSpec{"backup list", "", 0, 0, "List the snapshots of the backup repository.",
+                "Reads only the clear signed pack lists (no key needed): each snapshot's id, time, number of "
+                "files, size and packs.",
+                "medgw backup list\nmedgw backup list --repository /mnt/backup/medgw", backup_list_options,
+                command_backup_list},
+    CommandSpec{"backup verify", "", 0, 0, "Check the backup repository.",
+                "Without --identity: every snapshot's pack list and its signature, every pack it names present "
+                "with its size and SHA-256, every snapshot file with its size and SHA-256. With the recovery "
+                "identity: also decrypts every pack and snapshot and checks each blob against its keyed id. Each "
+                "problem is printed as PROBLEM with the pack or snapshot and the snapshots it affects. Exit status "
+                "0 when clean, 1 when anything is wrong.",
+                "medgw backup verify\nmedgw backup verify --identity /media/usb/recovery.key", backup_verify_options,
+                command_backup_verify},
+    CommandSpec{"backup restore", "", 0, 0, "Restore a snapshot (or one patient, or a folder) into an empty folder.",
+                "Decrypts with the recovery identity and writes the files as <target>/<source label>/<path> with "
+                "their modes and modification times; never into a source folder; refuses a non-empty target "
+                "unless --force. A file whose data is damaged or missing is left out and reported by its entry "
+                "number, source and the patient's keyed tag (pt:...), never by its path; everything else is "
+                "restored and the exit status is 1. Exit status 2 for a usage problem (target not empty).",
+                "medgw backup restore --identity recovery.key --target /srv/restore\n"
+                "medgw backup restore --identity recovery.key --patient 0001234567 --target /tmp/p\n"
+                "medgw backup restore -i recovery.key --snapshot 019a... --path ssmix2/000/ --target /tmp/r",
+                backup_restore_options, command_backup_restore},
+    CommandSpec{"backup forget", "", 0, 0, "Retention: forget old snapshots (where the repository is).",
+                "Planned (issue 16): --keep-daily N --keep-monthly N, run where the repository lives, with the "
+                "clear pack lists only.", "", plain_options, nullptr},
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip/folder) for disasters.",
                 "Writes the hospital's SS-MIX2 data with a browser viewer (INDEX.HTM: patient search; allergies, "
                 "prescriptions, lab results, diagnoses, admissions, exam reports, documents; a printable emergency "
@@ -194,8 +252,9 @@ constexpr std::array command_table{
                 "'age -d' and 'tar -x'); no file name or content holds patient data in clear. MANIFEST.JSON lists "
                 "the SHA-256 of every file and is signed with the gateway's key (MANIFEST.SIG). Refuses an "
                 "existing non-empty --out unless --force. Malformed messages, unknown data types and deleted or "
-                "superseded versions do not stop it: they are counted in the summary. --from backup needs the "
-                "backup capability (not installed yet). Exit status 1 when the storage or the output cannot be "
+                "superseded versions do not stop it: they are counted in the summary. --from backup reads a snapshot "
+                "of backup.repository with the recovery identity (--identity) instead of the live sources. Exit "
+                "status 1 when the storage or the output cannot be "
                 "read or written, or --verify finds a problem.",
                 "medgw export-media --out /media/dvd/hospital.iso --passphrase-file /root/media.pass\n"
                 "medgw export-media --out /media/usb/MEDGW --format dir --since 2024-01-01 --passphrase-file p.txt\n"

@@ -22,5 +22,9 @@ int command_run(Invocation& invocation);
 int command_doctor(Invocation& invocation);
 int command_diag(Invocation& invocation);
 int command_export_media(Invocation& invocation);
+int command_backup_run(Invocation& invocation);
+int command_backup_list(Invocation& invocation);
+int command_backup_verify(Invocation& invocation);
+int command_backup_restore(Invocation& invocation);
 
 }  // namespace medgw::daemon

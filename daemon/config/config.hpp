@@ -94,6 +94,13 @@ struct StatusConfig {
   std::string listen;  // host:port
 };
 
+// The hospital's own write-only backup (issue 16; daemon/backup).
+struct BackupConfig {
+  std::string repository;               // a folder (absolute path); empty = no backup
+  std::vector<std::string> recipients;  // "age1...": the recovery key and any escrow key
+  std::string schedule;                 // "HH:MM" local time, daily; empty = only `medgw backup run`
+};
+
 struct SupportConfig {
   std::string recipient;  // "age1...": the support team's key, for `medgw diag` bundles; empty = none
 };
@@ -111,6 +118,7 @@ struct Config {
   CentralConfig central;
   SpoolConfig spool;
   PolicyConfig policy;
+  BackupConfig backup;
   SupportConfig support;
   StatusConfig status;
   LogConfig log;

@@ -472,6 +472,24 @@ class Loader {
         }
       }
     }
+    if (!config_.backup.repository.empty() && config_.backup.recipients.empty()) {
+      add_error(where("backup.repository"),
+                "backup.repository is set but backup.recipients is empty: the backup needs the recipient (age1...) of "
+                "the hospital's recovery key");
+    }
+    if (!config_.backup.repository.empty() && !config_.state_dir.empty()) {
+      const auto repository = (std::filesystem::path(config_.backup.repository) / "").lexically_normal();
+      if (repository.string().starts_with(state.string()) || state.string().starts_with(repository.string())) {
+        add_error(where("backup.repository"), "backup.repository " + config_.backup.repository + " overlaps state_dir " +
+                                                  config_.state_dir.string() + ": keep the backup on another disk");
+      }
+      for (const auto& [normal, key] : folders) {
+        if (repository.string().starts_with(normal.string()) || normal.string().starts_with(repository.string())) {
+          add_error(where("backup.repository"), "backup.repository overlaps " + key +
+                                                    ": medgw never writes inside a source (put the backup elsewhere)");
+        }
+      }
+    }
     std::set<std::string> recipients;
     for (const std::string& recipient : config_.central.recipients) {
       if (!recipients.insert(recipient).second) {

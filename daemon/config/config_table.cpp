@@ -105,6 +105,42 @@ std::string check_support_recipient(const ConfigValue& value) {
   return "'" + value.text + "' is not an age X25519 recipient (age1... in lower case, 62 characters)";
 }
 
+std::string check_backup_repository(const ConfigValue& value) {
+  const std::string& repository = value.text;
+  if (repository.empty()) return {};
+  if (repository.starts_with("https://") || repository.starts_with("http://")) {
+    return "a remote repository (" + repository.substr(0, repository.find(':')) +
+           "://) is not supported yet by this medgw: give a folder (e.g. a NAS mount such as /mnt/backup/medgw)";
+  }
+  if (repository.front() != '/') return "'" + repository + "' must be an absolute folder path, e.g. /mnt/backup/medgw";
+  return {};
+}
+
+std::string check_backup_recipients(const ConfigValue& value) {
+  for (const std::string& recipient : value.list) {
+    if (recipient.starts_with("AGE-SECRET-KEY-")) {
+      // Never echo it: the gateway must not hold the recovery identity (write-only backup).
+      return "holds an age identity (a secret key), not a recipient: put the recovery key's recipient (age1...) "
+             "here and keep the identity off the gateway";
+    }
+    if (!crypto::parse_recipient(recipient)) {
+      return "'" + recipient + "' is not an age X25519 recipient (age1... in lower case, 62 characters)";
+    }
+  }
+  return {};
+}
+
+std::string check_backup_schedule(const ConfigValue& value) {
+  const std::string& text = value.text;
+  if (text.empty()) return {};
+  const bool shape = text.size() == 5 && text[2] == ':' && is_digits(std::string_view(text).substr(0, 2)) &&
+                     is_digits(std::string_view(text).substr(3, 2));
+  if (!shape || std::stoi(text.substr(0, 2)) > 23 || std::stoi(text.substr(3, 2)) > 59) {
+    return "'" + text + "' must be a local time HH:MM (e.g. \"02:00\" for a daily backup at 2 am), or empty for none";
+  }
+  return {};
+}
+
 std::string check_pins(const ConfigValue& value) {
   for (const std::string& pin : value.list) {
     constexpr std::string_view prefix = "sha256//";
@@ -219,9 +255,10 @@ constexpr std::array<std::string_view, 2> unidentified_choices{"hold", "send"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.3", "1.2"};
 constexpr std::array<std::string_view, 4> log_levels{"debug", "info", "warn", "error"};
 
-const std::vector<KeySpec>& table() {
+// The rows in the order of docs/config.md, in two parts (each function stays short).
+std::vector<KeySpec> gateway_rows() {
   using V = ValueKind;
-  static const std::vector<KeySpec> rows{
+  return {
       {"facility.code", V::text, "string", true, "",
        "9-digit facility code: prefecture number (2) + medical institution code (7).", {},
        check_facility_code, [](Config& c, SourceConfig*, const ConfigValue& v) { c.facility.code = v.text; }},
@@ -319,6 +356,26 @@ const std::vector<KeySpec>& table() {
        "CSV of patients notified another way, e.g. by mail (patient_id,notified_on); empty = none.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.policy.notice.register_file = v.text; },
        Sensitivity::phi_path},
+  };
+}
+
+std::vector<KeySpec> service_rows() {
+  using V = ValueKind;
+  return {
+      {"backup.repository", V::text, "folder", false, "",
+       "Folder of the hospital's backup repository (e.g. a NAS mount); written once, never overwritten or "
+       "deleted by medgw; empty = no backup. https:// (the central's backup endpoint) is not supported yet.",
+       {}, check_backup_repository,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.backup.repository = v.text; }},
+      {"backup.recipients", V::list, "list", false, "[]",
+       "age recipients (age1...) the backup is encrypted to: the hospital's recovery key and any escrow key. "
+       "Their identities must not be on the gateway.",
+       {}, check_backup_recipients,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.backup.recipients = v.list; }},
+      {"backup.schedule", V::text, "HH:MM", false, "",
+       "Local time of the daily backup inside `medgw run` (e.g. \"02:00\"); empty = only `medgw backup run`.",
+       {}, check_backup_schedule,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.backup.schedule = v.text; }},
 
       {"support.recipient", V::text, "age recipient", false, "",
        "age recipient (age1...) of the support team: `medgw diag` encrypts its bundles to it; empty = only "
@@ -337,6 +394,14 @@ const std::vector<KeySpec>& table() {
        "Also append the log to this file (with timestamps); empty = stderr/journal only.", {}, nullptr,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.log.file = v.text; }},
   };
+}
+
+const std::vector<KeySpec>& table() {
+  static const std::vector<KeySpec> rows = [] {
+    std::vector<KeySpec> all = gateway_rows();
+    for (const KeySpec& row : service_rows()) all.push_back(row);
+    return all;
+  }();
   return rows;
 }
 

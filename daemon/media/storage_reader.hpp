@@ -1,11 +1,13 @@
 #pragma once
 // Where an export reads the hospital's SS-MIX2 storage from. The exporter
 // sees only this interface, so that the live sources (SourcesReader, here)
-// and a backup snapshot (a reader the backup capability will provide) are
+// and a backup snapshot (backup_reader.cpp, through daemon/backup) are
 // the same to it: volumes of files listed with name, size and mtime, in the
 // byte order of their paths (a patient's folder pid[0:3]/pid[3:6]/pid/ comes
 // out in one run), and the content of one file.
 #include <daemon/config/config.hpp>
+
+#include <crypto/age.hpp>
 
 #include <base/result.hpp>
 
@@ -73,5 +75,11 @@ struct StorageRoots {
 
 // A reader over folders given directly (the sources of a config, tests).
 [[nodiscard]] std::unique_ptr<StorageReader> open_folder_reader(std::vector<StorageRoots> roots);
+
+// A snapshot ("latest", an id or its start) of the backup repository, read
+// with the recovery identity (backup_reader.cpp; the listing is held in memory).
+[[nodiscard]] base::Result<std::unique_ptr<StorageReader>> open_backup_reader(const std::filesystem::path& repository,
+                                                                              crypto::age::Identities identities,
+                                                                              std::string_view snapshot);
 
 }  // namespace medgw::media

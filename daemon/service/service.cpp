@@ -4,6 +4,7 @@
 #include <daemon/runtime/status_report.hpp>
 #include <daemon/service/change_hints.hpp>
 #include <daemon/service/collector_job.hpp>
+#include <daemon/service/backup_job.hpp>
 #include <daemon/service/delivery_job.hpp>
 #include <daemon/service/service_health.hpp>
 #include <daemon/service/status_server.hpp>
@@ -59,6 +60,7 @@ struct Service::Impl {
   // The jobs, started in this order and stopped in reverse.
   std::optional<CollectorJob> collection;
   std::optional<DeliveryJob> delivery;
+  std::optional<BackupJob> backup;
   std::vector<Job*> jobs;
   std::size_t jobs_running = 0;
   bool stopping = false;
@@ -73,7 +75,8 @@ struct Service::Impl {
     const JobContext context{io, *runtime, [this] { return snapshot(); }};
     collection.emplace(context, [this] { delivery->wake(); });
     delivery.emplace(context, [this] { collection->room_freed(); });
-    jobs = {&*collection, &*delivery};
+    backup.emplace(context);
+    jobs = {&*collection, &*delivery, &*backup};
   }
 
   [[nodiscard]] std::shared_ptr<const Snapshot> snapshot() const {

@@ -126,7 +126,7 @@ class CommandLine(unittest.TestCase):
     def test_exit_codes(self):
         self.assertEqual(run(MEDGW, "no-such-command").returncode, 2)
         self.assertEqual(run(MEDGW, "status", "--bogus").returncode, 2)
-        pending = run(MEDGW, "backup")
+        pending = run(MEDGW, "backup", "forget")
         self.assertEqual(pending.returncode, 1)
         self.assertIn("not available yet", pending.stderr)
 

@@ -16,6 +16,7 @@ LAYERS = [
     ("daemon/config", "medgw_config"),
     ("daemon/runtime", "medgw_runtime"),
     ("daemon/delivery", "medgw_delivery"),
+    ("daemon/backup", "medgw_backup"),
     ("daemon/media", "medgw_media"),
     ("daemon/support", "medgw_support"),
     ("daemon/service", "medgw_service"),
@@ -23,7 +24,7 @@ LAYERS = [
 ]
 # Capabilities beside the chain (a folder of their own between two layers):
 # they build on the layer below them, but the layer above need not use them.
-BESIDE_THE_CHAIN = {"daemon/media"}
+BESIDE_THE_CHAIN = {"daemon/backup", "daemon/media"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 

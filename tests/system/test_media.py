@@ -143,6 +143,38 @@ class MediaFromSources(unittest.TestCase):
         self.assertTrue(raw and all(p.startswith("nho/999/901/9999013/") for p in raw), raw)
         self.assertTrue(all(p.split("/")[4] == "-" or p.split("/")[4] >= "20111201" for p in raw), raw)
 
+    def test_from_a_backup_snapshot_the_same_storage(self):
+        """--from backup (issue 16): the latest snapshot, read with the
+        recovery identity made by the stock age-keygen, gives the raw storage
+        the live sources give, and the signed manifest names the snapshot."""
+        tmp = self.dir / "from-backup"
+        (tmp / "repository").mkdir(parents=True)
+        key = tmp / "recovery.key"
+        run("age-keygen", "-o", key, check=True)
+        recipient = run("age-keygen", "-y", key, check=True).stdout.strip()
+        config = tmp / "medgw.yaml"
+        config.write_text(self.hospital["config"].read_text() +
+                          f"backup: {{repository: {tmp / 'repository'}, recipients: [{recipient}]}}\n")
+        backup = run(MEDGW, "backup", "run", "-c", config, check=True)
+        snapshot = backup.stdout.split()[1].rstrip(":")
+        live = export({**self.hospital, "config": config}, tmp / "live", "--format", "dir", "--no-encrypt")
+        self.assertEqual(live.returncode, 0, live.stderr)
+        backed = run(MEDGW, "export-media", "-c", config, "--out", tmp / "backed", "--format", "dir", "--no-encrypt",
+                     "--from", "backup", "--identity", key)
+        self.assertEqual(backed.returncode, 0, backed.stderr)
+        self.assertEqual(tree(tmp / "backed" / "SSMIX2"), tree(tmp / "live" / "SSMIX2"))
+        self.assertGreater(len(tree(tmp / "backed" / "SSMIX2")), 400)
+        patients = [line for line in live.stdout.splitlines() if "patients:" in line]
+        self.assertEqual(patients, [line for line in backed.stdout.splitlines() if "patients:" in line])
+        manifest = check_manifest(self, tmp / "backed")
+        self.assertEqual((manifest["origin"], manifest["snapshot"]), ("backup", snapshot))
+        wrong = tmp / "wrong.key"
+        run("age-keygen", "-o", wrong, check=True)
+        refused = run(MEDGW, "export-media", "-c", config, "--out", tmp / "nope", "--format", "dir", "--no-encrypt",
+                      "--from", "backup", "--identity", wrong)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("recovery identity", refused.stderr)
+
     def test_refusals_and_the_backup_case(self):
         out = self.dir / "occupied"
         out.mkdir()
@@ -159,8 +191,8 @@ class MediaFromSources(unittest.TestCase):
         self.assertEqual(export(self.hospital, media, "--format", "dir", "--force").returncode, 0)
         backup = run(MEDGW, "export-media", "-c", self.hospital["config"], "--out", self.dir / "b.iso",
                      "--from", "backup", "--identity", self.dir / "id")
-        self.assertEqual(backup.returncode, 1)
-        self.assertIn("not available: the backup capability is not installed yet", backup.stderr)
+        self.assertEqual(backup.returncode, 2)
+        self.assertIn("backup.repository is not set", backup.stderr)
         no_secret = run(MEDGW, "export-media", "-c", self.hospital["config"], "--out", self.dir / "x.iso",
                         stdin=subprocess.DEVNULL)
         self.assertEqual(no_secret.returncode, 2)

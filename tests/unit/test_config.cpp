@@ -350,3 +350,42 @@ TEST_CASE("policy.notice: a start date, a wait in whole days, a register file", 
   CHECK_THAT(errors_of(parse(minimal_config() + "policy: {notice: {stat: \"2026-01-30\"}}\n", "n.yaml"))[0],
              Catch::Contains("unknown key 'policy.notice.stat'"));
 }
+
+TEST_CASE("backup: a folder and recipients, a daily HH:MM, https not yet", "[config][backup]") {
+  const LoadResult unset = parse(minimal_config(), "b.yaml");
+  REQUIRE(unset.ok());
+  CHECK(unset.config->backup.repository.empty());
+  CHECK(unset.config->backup.schedule.empty());
+  const LoadResult set = parse(minimal_config() + "backup: {repository: /mnt/backup, recipients: [" + recipient +
+                                   "], schedule: \"02:30\"}\n",
+                               "b.yaml");
+  REQUIRE(set.ok());
+  CHECK(set.config->backup.repository == "/mnt/backup");
+  CHECK(set.config->backup.recipients == std::vector<std::string>{recipient});
+  CHECK(set.config->backup.schedule == "02:30");
+
+  auto single_error = [](const std::string& backup) {
+    const auto errors = errors_of(parse(minimal_config() + backup, "b.yaml"));
+    REQUIRE(errors.size() == 1);
+    return errors[0];
+  };
+  CHECK_THAT(single_error(std::string("backup: {repository: https://c.example.jp/backup/, recipients: [") + recipient +
+                          "]}\n"),
+             Catch::Contains("backup.repository") && Catch::Contains("not supported yet"));
+  CHECK_THAT(single_error(std::string("backup: {repository: relative/dir, recipients: [") + recipient + "]}\n"),
+             Catch::Contains("absolute folder"));
+  CHECK_THAT(single_error("backup: {repository: /mnt/backup}\n"), Catch::Contains("backup.recipients is empty"));
+  CHECK_THAT(single_error(std::string("backup: {schedule: \"25:00\", recipients: [") + recipient + "]}\n"),
+             Catch::Contains("HH:MM"));
+  CHECK_THAT(single_error("backup: {schedule: \"2am\"}\n"), Catch::Contains("HH:MM"));
+  // The recovery identity pasted by mistake is refused without being echoed.
+  const std::string identity = single_error("backup: {recipients: [AGE-SECRET-KEY-1QQQ]}\n");
+  CHECK_THAT(identity, Catch::Contains("not a recipient"));
+  CHECK_THAT(identity, !Catch::Contains("AGE-SECRET-KEY-1QQQ"));
+  // Never inside a source or state_dir.
+  CHECK_THAT(single_error(std::string("backup: {repository: /srv/ssmix2/backup, recipients: [") + recipient + "]}\n"),
+             Catch::Contains("overlaps sources[0].path"));
+  CHECK_THAT(single_error(std::string("state_dir: /var/lib/medgw\nbackup: {repository: /var/lib/medgw/b, "
+                                      "recipients: [") + recipient + "]}\n"),
+             Catch::Contains("overlaps state_dir"));
+}

@@ -1,0 +1,192 @@
+#include <daemon/backup/verify.hpp>
+
+#include <base/hex.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace medgw::backup {
+namespace {
+
+struct FileCheck {
+  bool present = false;
+  std::uint64_t size = 0;
+  std::string sha256;
+};
+
+FileCheck check_file(const std::filesystem::path& file) {
+  FileCheck check;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return check;
+  check.present = true;
+  crypto::Sha256 hash;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    hash.update(base::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), got));
+    check.size += got;
+  }
+  check.sha256 = base::to_hex(hash.finish());
+  return check;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+class Verifier {
+ public:
+  Verifier(const FolderRepository& repository, RepositoryReader* reader,
+           const std::function<void(const std::string&)>& problem)
+      : repository_(repository), reader_(reader), problem_(problem) {}
+
+  base::Result<VerifyReport> run() {
+    auto summaries = summarize(repository_);
+    if (!summaries) return base::fail(summaries.error());
+    for (const SnapshotSummary& summary : *summaries) check_snapshot_clear(summary);
+    for (const auto& [name, users] : users_) check_pack(name, users);
+    if (reader_ != nullptr) {
+      for (const SnapshotSummary& summary : *summaries) {
+        if (summary.visible) check_snapshot_content(summary.id);
+      }
+    }
+    return report_;
+  }
+
+ private:
+  void report(const std::string& text) {
+    ++report_.problems;
+    problem_(text);
+  }
+
+  void check_snapshot_clear(const SnapshotSummary& summary) {
+    if (!summary.visible) return;  // an interrupted run: its packs are not relied on
+    ++report_.snapshots;
+    if (!summary.problem.empty()) {
+      report("snapshot " + summary.id + ": " + summary.problem);
+      return;
+    }
+    const FileCheck file = check_file(repository_.snapshot_file(summary.id));
+    if (!file.present) {
+      report("snapshot " + summary.id + ": the snapshot file is missing");
+    } else if (file.size != summary.list.snapshot_size || file.sha256 != summary.list.snapshot_sha256) {
+      report("snapshot " + summary.id + ": the snapshot file is damaged or truncated (" + std::to_string(file.size) +
+             " bytes, expected " + std::to_string(summary.list.snapshot_size) + ")");
+      damaged_snapshots_.insert(summary.id);
+    }
+    for (const PackListEntry& pack : summary.list.packs) {
+      users_[pack.name].push_back(summary.id);
+      expected_[pack.name] = pack;
+    }
+  }
+
+  void check_pack(const std::string& name, const std::vector<std::string>& users) {
+    ++report_.packs;
+    const PackListEntry& expected = expected_[name];
+    const FileCheck file = check_file(repository_.pack_file(name));
+    std::string what;
+    if (!file.present) what = "missing";
+    else if (file.size != expected.size) what = "wrong size (" + std::to_string(file.size) + " bytes, expected " +
+                                                 std::to_string(expected.size) + ")";
+    else if (file.sha256 != expected.sha256) what = "damaged (its SHA-256 does not match)";
+    if (!what.empty()) {
+      bad_packs_.insert(name);
+      report("pack " + name + ": " + what + "; affects snapshots " + join(users));
+      return;
+    }
+    if (reader_ == nullptr) return;
+    const OpenPack pack = open_pack(reader_->repository(), name, reader_->identities());
+    auto index = pack_index(pack);
+    if (!index) {
+      bad_packs_.insert(name);
+      report("pack " + name + ": " + index.error().message + "; affects snapshots " + join(users));
+      return;
+    }
+    std::uint64_t damaged = 0;
+    for (const BlobRef& ref : *index) {
+      ++report_.blobs;
+      if (read_blob(pack, ref, reader_->secret())) good_blobs_.emplace(name, ref.offset);
+      else ++damaged;
+    }
+    if (damaged > 0 || !pack.failure.empty()) {
+      report("pack " + name + ": " + std::to_string(damaged) + " damaged blob(s)" +
+             (pack.failure.empty() ? "" : " (" + pack.failure + ")") + "; affects snapshots " + join(users));
+    }
+  }
+
+  void check_snapshot_content(const std::string& id) {
+    std::uint64_t broken_files = 0;
+    SnapshotVisitor visitor;
+    visitor.on_file = [&](std::uint64_t, const FileEntry& file) {
+      for (const BlobRef& ref : file.blobs) {
+        if (!good_blobs_.contains({ref.pack, ref.offset})) {
+          ++broken_files;
+          return;
+        }
+      }
+    };
+    const SnapshotReadResult read = reader_->list(id, visitor);
+    if (!read.complete && !damaged_snapshots_.contains(id)) report("snapshot " + id + ": " + read.problem);
+    if (broken_files > 0) {
+      report("snapshot " + id + ": " + std::to_string(broken_files) +
+             " file(s) cannot be restored whole (their blobs are in damaged or missing packs)");
+    }
+  }
+
+  const FolderRepository& repository_;
+  RepositoryReader* reader_;
+  const std::function<void(const std::string&)>& problem_;
+  VerifyReport report_;
+  std::map<std::string, std::vector<std::string>> users_;
+  std::map<std::string, PackListEntry> expected_;
+  std::set<std::string> bad_packs_;
+  std::set<std::string> damaged_snapshots_;
+  std::set<std::pair<std::string, std::uint64_t>> good_blobs_;
+};
+
+}  // namespace
+
+base::Result<std::vector<SnapshotSummary>> summarize(const FolderRepository& repository) {
+  auto config = repository.read_config();
+  if (!config) return base::fail(config.error());
+  if (!*config) {
+    return base::fail("not_a_repository",
+                      repository.root().string() + " holds no medgw backup repository yet (no config file)");
+  }
+  const auto key = crypto::parse_public_key_text((*config)->gateway_key);
+  if (!key) return base::fail("not_a_repository", repository.config_file().string() + ": malformed gateway_key");
+  std::vector<SnapshotSummary> summaries;
+  for (const std::string& id : repository.snapshot_ids(true)) {
+    SnapshotSummary summary;
+    summary.id = id;
+    std::error_code ec;
+    summary.visible = std::filesystem::exists(repository.snapshot_file(id), ec);
+    std::ifstream in(repository.pack_list_file(id), std::ios::binary);
+    if (!in) {
+      summary.problem = "its pack list is missing";
+    } else {
+      std::ostringstream text;
+      text << in.rdbuf();
+      auto list = parse_pack_list(text.str(), *key);
+      if (!list) summary.problem = "its pack list: " + list.error().message;
+      else if (list->snapshot != id || list->repository != (*config)->id) {
+        summary.problem = "its pack list names another snapshot or repository";
+      } else summary.list = std::move(*list);
+    }
+    summaries.push_back(std::move(summary));
+  }
+  return summaries;
+}
+
+base::Result<VerifyReport> verify_repository(const FolderRepository& repository, RepositoryReader* reader,
+                                             const std::function<void(const std::string&)>& problem) {
+  Verifier verifier(repository, reader, problem);
+  return verifier.run();
+}
+
+}  // namespace medgw::backup

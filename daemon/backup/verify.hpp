@@ -1,0 +1,40 @@
+#pragma once
+// `medgw backup list` and `medgw backup verify`. Without an identity they
+// read only the clear parts - every snapshot's signed pack list, every pack
+// named there present with its size and SHA-256, every snapshot file with
+// its size and SHA-256 - which is also what retention will rely on. With the
+// recovery identity, every pack is decrypted and each blob checked against
+// its keyed id, and each snapshot is read to its end line with every blob it
+// references found intact.
+#include <daemon/backup/repository_reader.hpp>
+
+#include <crypto/signing.hpp>
+
+#include <functional>
+
+namespace medgw::backup {
+
+struct SnapshotSummary {
+  std::string id;
+  bool visible = false;  // snapshots/<id>.age exists (else an interrupted run's pack list)
+  std::string problem;   // the pack list's, if it cannot be read or checked
+  PackList list;
+};
+
+// Every snapshot with its pack list (clear parts only), oldest first.
+[[nodiscard]] base::Result<std::vector<SnapshotSummary>> summarize(const FolderRepository& repository);
+
+struct VerifyReport {
+  std::uint64_t snapshots = 0;
+  std::uint64_t packs = 0;
+  std::uint64_t blobs = 0;  // checked with the identity
+  std::uint64_t problems = 0;
+};
+
+// Reports each problem (naming the pack or snapshot and the snapshots it
+// affects) through `problem`; `reader` is null without an identity.
+[[nodiscard]] base::Result<VerifyReport> verify_repository(const FolderRepository& repository,
+                                                           RepositoryReader* reader,
+                                                           const std::function<void(const std::string&)>& problem);
+
+}  // namespace medgw::backup

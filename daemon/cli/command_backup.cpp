@@ -1,0 +1,225 @@
+// medgw backup run | list | verify | restore: the hospital's write-only
+// encrypted backup (daemon/backup, docs/backup.md).
+#include <daemon/cli/commands.hpp>
+#include <daemon/config/config_loader.hpp>
+#include <daemon/runtime/source_registry.hpp>
+
+#include <daemon/backup/backup_run.hpp>
+#include <daemon/backup/restore.hpp>
+#include <daemon/backup/verify.hpp>
+
+#include <base/human_size.hpp>
+#include <base/log.hpp>
+
+#include <cstdio>
+#include <iomanip>
+#include <ostream>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace medgw::daemon {
+namespace {
+
+// Logs go to log.file only (the command prints its own outcome on stderr).
+log::Logger command_logger(const Config& config) {
+  const log::Level level = log::parse_level(config.log.level).value_or(log::Level::info);
+  auto core = std::make_shared<log::LogCore>(level);
+  if (!config.log.file.empty()) {
+    try {
+      core->add_sink(std::make_shared<log::FileSink>(config.log.file));
+    } catch (const std::exception&) {
+      // an unwritable log file does not stop a backup; check-config warns about it
+    }
+  }
+  return log::Logger(core, "backup");
+}
+
+// The repository: --repository, else backup.repository of the config (then
+// `config` is set).
+std::optional<std::filesystem::path> repository_of(Invocation& invocation, std::optional<Config>& config,
+                                                   std::string_view command) {
+  std::ostream& err = *invocation.err;
+  if (invocation.has("repository")) return std::filesystem::path(invocation.value("repository"));
+  config = load_config_reporting(invocation.config_path(), config_schema(), err);
+  if (!config) return std::nullopt;
+  if (config->backup.repository.empty()) {
+    err << "medgw backup " << command << ": backup.repository is not set in " << config->origin.string()
+        << "; set it, or give --repository DIR\n";
+    return std::nullopt;
+  }
+  return std::filesystem::path(config->backup.repository);
+}
+
+void print_progress(const backup::BackupProgress& progress) {
+  std::fprintf(stderr, "\r%llu files, %llu read (%s), %s added   ",
+               static_cast<unsigned long long>(progress.files_seen),
+               static_cast<unsigned long long>(progress.files_read), base::human_size(progress.bytes_read).c_str(),
+               base::human_size(progress.bytes_added).c_str());
+  std::fflush(stderr);
+}
+
+bool inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  const std::string a = (std::filesystem::absolute(inner) / "").lexically_normal().string();
+  const std::string b = (std::filesystem::absolute(outer) / "").lexically_normal().string();
+  return a.starts_with(b) || b.starts_with(a);
+}
+
+}  // namespace
+
+int command_backup_run(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  const std::optional<Config> config = load_config_reporting(invocation.config_path(), config_schema(), err);
+  if (!config) return exit_usage;
+  ::mkdir(config->state_dir.c_str(), 0700);
+  std::optional<crypto::SigningKey> signer;
+  try {
+    signer.emplace(crypto::SigningKey::load_or_create(config->state_dir / crypto::SigningKey::file_name));
+  } catch (const std::exception& error) {
+    err << "medgw backup run: " << error.what() << "\n";
+    return exit_failure;
+  }
+  auto settings = backup::backup_settings(*config, *signer);
+  if (!settings) {
+    err << "medgw backup run: " << settings.error().message << "\n";
+    return exit_usage;
+  }
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  backup::ProgressCallback progress;
+  if (terminal) progress = print_progress;
+  auto report = backup::run_backup(*settings, command_logger(*config), progress);
+  if (terminal) std::fputs("\r\033[K", stderr);
+  if (!report) {
+    err << "medgw backup run: " << report.error().message << " (" << report.error().code << ")\n";
+    return exit_failure;
+  }
+  out << "snapshot " << report->snapshot << ": " << report->files << " files, " << base::human_size(report->bytes)
+      << "; " << report->progress.files_read << " new or changed files read ("
+      << base::human_size(report->progress.bytes_read) << "), " << base::human_size(report->progress.bytes_added)
+      << " added in " << report->packs_written << " packs\n";
+  if (report->unreadable + report->vanished + report->changed_while_read > 0) {
+    out << "not in the snapshot: " << report->unreadable << " unreadable, " << report->vanished
+        << " vanished; changing while read: " << report->changed_while_read << " (read again next time)\n";
+  }
+  return report->unreadable > 0 ? exit_failure : exit_ok;
+}
+
+int command_backup_list(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  std::optional<Config> config;
+  const auto repository = repository_of(invocation, config, "list");
+  if (!repository) return exit_usage;
+  auto summaries = backup::summarize(backup::FolderRepository(*repository));
+  if (!summaries) {
+    err << "medgw backup list: " << summaries.error().message << "\n";
+    return exit_failure;
+  }
+  out << std::left << std::setw(38) << "SNAPSHOT" << std::setw(22) << "CREATED" << std::setw(10) << "FILES"
+      << std::setw(12) << "SIZE" << "PACKS\n";
+  for (const backup::SnapshotSummary& summary : *summaries) {
+    if (!summary.visible) continue;
+    if (!summary.problem.empty()) {
+      out << std::setw(38) << summary.id << summary.problem << "\n";
+      continue;
+    }
+    std::uint64_t pack_bytes = 0;
+    for (const auto& pack : summary.list.packs) pack_bytes += pack.size;
+    out << std::setw(38) << summary.id << std::setw(22) << summary.list.created << std::setw(10)
+        << summary.list.files << std::setw(12) << base::human_size(summary.list.bytes) << summary.list.packs.size()
+        << " (" << base::human_size(pack_bytes) << ")\n";
+  }
+  return exit_ok;
+}
+
+int command_backup_verify(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  std::optional<Config> config;
+  const auto repository = repository_of(invocation, config, "verify");
+  if (!repository) return exit_usage;
+  std::optional<backup::RepositoryReader> reader;
+  if (invocation.has("identity")) {
+    std::vector<std::filesystem::path> files(invocation.values("identity").begin(), invocation.values("identity").end());
+    auto identities = backup::load_identities(files);
+    if (!identities) {
+      err << "medgw backup verify: " << identities.error().message << "\n";
+      return exit_usage;
+    }
+    auto opened = backup::RepositoryReader::open(*repository, std::move(*identities));
+    if (!opened) {
+      err << "medgw backup verify: " << opened.error().message << "\n";
+      return exit_failure;
+    }
+    reader.emplace(std::move(*opened));
+  }
+  auto report = backup::verify_repository(backup::FolderRepository(*repository), reader ? &*reader : nullptr,
+                                          [&](const std::string& problem) { out << "PROBLEM " << problem << "\n"; });
+  if (!report) {
+    err << "medgw backup verify: " << report.error().message << "\n";
+    return exit_failure;
+  }
+  out << (report->problems == 0 ? "OK " : "FAILED ") << report->snapshots << " snapshots, " << report->packs
+      << " packs checked" << (reader ? ", " + std::to_string(report->blobs) + " blobs decrypted and checked" : "")
+      << (report->problems == 0 ? "" : "; " + std::to_string(report->problems) + " problems") << "\n";
+  return report->problems == 0 ? exit_ok : exit_failure;
+}
+
+int command_backup_restore(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  if (!invocation.has("target")) {
+    err << "medgw backup restore: --target DIR is required: the (empty) folder to restore into\n";
+    return exit_usage;
+  }
+  if (invocation.has("path") && invocation.has("patient")) {
+    err << "medgw backup restore: give --path or --patient, not both\n";
+    return exit_usage;
+  }
+  std::optional<Config> config;
+  const auto repository = repository_of(invocation, config, "restore");
+  if (!repository) return exit_usage;
+  backup::RestoreOptions options{invocation.value("snapshot", "latest"), invocation.value("path"),
+                                 invocation.value("patient"), invocation.value("target"), invocation.has("force")};
+  if (config) {  // never into a source or the gateway's state
+    const SourcePlan plan(*config);
+    for (const SourcePass& pass : plan.passes()) {
+      if (!pass.root.empty() && inside(options.target, pass.root)) {
+        err << "medgw backup restore: --target overlaps the source " << pass.label
+            << "; restore elsewhere (medgw never writes into a source)\n";
+        return exit_usage;
+      }
+    }
+    if (inside(options.target, config->state_dir) || inside(options.target, *repository)) {
+      err << "medgw backup restore: --target overlaps state_dir or the repository; restore elsewhere\n";
+      return exit_usage;
+    }
+  }
+  std::vector<std::filesystem::path> files(invocation.values("identity").begin(), invocation.values("identity").end());
+  auto identities = backup::load_identities(files);
+  if (!identities) {
+    err << "medgw backup restore: " << identities.error().message << "\n";
+    return exit_usage;
+  }
+  auto reader = backup::RepositoryReader::open(*repository, std::move(*identities));
+  if (!reader) {
+    err << "medgw backup restore: " << reader.error().message << "\n";
+    return exit_failure;
+  }
+  auto report = backup::restore_snapshot(*reader, options, [&](const std::string& problem) {
+    err << "medgw backup restore: " << problem << "\n";
+  });
+  if (!report) {
+    err << "medgw backup restore: " << report.error().message << "\n";
+    return report.error().code.starts_with("target") ? exit_usage : exit_failure;
+  }
+  out << "snapshot " << report->snapshot << ": restored " << report->files << " files ("
+      << base::human_size(report->bytes) << ")";
+  if (report->damaged > 0) out << "; " << report->damaged << " files could not be restored (see above)";
+  if (!report->snapshot_complete) out << "; the snapshot is damaged: files it lists after that point are missing";
+  out << "\n";
+  return report->damaged == 0 && report->snapshot_complete ? exit_ok : exit_failure;
+}
+
+}  // namespace medgw::daemon
