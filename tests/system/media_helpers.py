@@ -3,6 +3,7 @@ sample and a generated storage (standardized + extended), its medgw config,
 and the stock tools that read media back (xorriso, age, tar)."""
 import os
 import pty
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,6 +34,24 @@ def make_hospital(directory: Path, patients: int = 40, seed: int = 7) -> dict:
     rows = [line.rstrip("\n").split("\t") for line in (directory / "hospital" / "patients.tsv").open(encoding="utf-8")]
     return {"config": config, "passphrase": passphrase, "nho": nho, "gen_std": gen / "std", "gen_ext": gen / "ext",
             "patients": rows[1:]}
+
+
+def back_up_and_lose_the_sources(directory: Path, hospital: dict) -> Path:
+    """Backs the hospital up (the NHO sample through a copy of it), deletes
+    the storage, and returns the recovery identity."""
+    nho_copy = directory / "nho-copy"
+    shutil.copytree(hospital["nho"], nho_copy)
+    key = directory / "recovery.key"
+    run("age-keygen", "-o", key, check=True)
+    recipient = run("age-keygen", "-y", key, check=True).stdout.strip()
+    (directory / "repository").mkdir()
+    config = hospital["config"]
+    config.write_text(config.read_text().replace(str(hospital["nho"]), str(nho_copy)) +
+                      f"backup: {{repository: {directory / 'repository'}, recipients: [{recipient}]}}\n")
+    run(MEDGW, "backup", "run", "-c", config, check=True)
+    shutil.rmtree(nho_copy)
+    shutil.rmtree(directory / "hospital" / "ssmix2")
+    return key
 
 
 def export(hospital: dict, out: Path, *extra) -> subprocess.CompletedProcess:

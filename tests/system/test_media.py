@@ -1,4 +1,4 @@
-"""medgw export-media (issue 17), acceptance 1 and 4, checked with tools
+"""medgw export-media (issue 17), acceptance 1, 3 (MediaFromBackup) and 4, checked with tools
 nobody here wrote: xorriso reads the ISO's Rock Ridge and Joliet trees, the
 stock age CLI and tar restore the raw storage, Python's cryptography checks
 the manifest's Ed25519 signature."""
@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from helpers import MEDGW, run
-from media_helpers import PASSPHRASE, age_decrypt, export, iso_files, make_hospital, tree
+from media_helpers import PASSPHRASE, age_decrypt, back_up_and_lose_the_sources, export, iso_files, make_hospital, tree
 
 
 def check_manifest(test: unittest.TestCase, root: Path):
@@ -59,9 +59,12 @@ class MediaFromSources(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
+    def export(self, out: Path, *extra) -> subprocess.CompletedProcess:
+        return export(self.hospital, out, *extra)
+
     def test_unencrypted_iso_keeps_every_name_under_rock_ridge_and_joliet(self):
         iso = self.dir / "clear.iso"
-        result = export(self.hospital, iso, "--no-encrypt")
+        result = self.export(iso, "--no-encrypt")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("NOT encrypted", result.stdout)
         self.assertEqual(stat.S_IMODE(iso.stat().st_mode), 0o600)
@@ -85,7 +88,7 @@ class MediaFromSources(unittest.TestCase):
 
     def test_encrypted_iso_holds_no_patient_data_and_restores_with_age(self):
         iso = self.dir / "encrypted.iso"
-        result = export(self.hospital, iso)
+        result = self.export(iso)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(stat.S_IMODE(iso.stat().st_mode), 0o644)
         files = iso_files(iso, "norock")
@@ -123,7 +126,7 @@ class MediaFromSources(unittest.TestCase):
 
     def test_zip_for_usb_sticks(self):
         out = self.dir / "media.zip"
-        result = export(self.hospital, out)
+        result = self.export(out)
         self.assertEqual(result.returncode, 0, result.stderr)
         unpacked = self.dir / "zip-extracted"
         shutil.unpack_archive(out, unpacked)
@@ -134,7 +137,7 @@ class MediaFromSources(unittest.TestCase):
         ids = self.dir / "ids.txt"
         ids.write_text("# the NHO sample's patient\n9999013\n")
         out = self.dir / "subset"
-        result = export(self.hospital, out, "--format", "dir", "--no-encrypt", "--patients", ids,
+        result = self.export(out, "--format", "dir", "--no-encrypt", "--patients", ids,
                         "--since", "2011-12-01")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"patients: +1\n")
@@ -207,6 +210,30 @@ class MediaFromSources(unittest.TestCase):
         for failed in (refused, backup, no_secret, weak):
             for row in self.hospital["patients"]:
                 self.assertNotIn(row[0], failed.stderr + failed.stdout)
+
+
+class MediaFromBackup(MediaFromSources):
+    """Acceptance 3, the disaster case: the same checks on media made from a
+    backup snapshot with the recovery identity after the sources are gone."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="medgw-media-backup-")
+        cls.dir = Path(cls.tmp.name)
+        cls.hospital = make_hospital(cls.dir)
+        cls.expected = {}
+        for label, root in (("nho", cls.hospital["nho"]), ("gen", cls.hospital["gen_std"]),
+                            ("gen-ext", cls.hospital["gen_ext"])):
+            for path, content in tree(root).items():
+                cls.expected[label.encode() + b"/" + path] = content
+        cls.key = back_up_and_lose_the_sources(cls.dir, cls.hospital)
+
+    def export(self, out: Path, *extra) -> subprocess.CompletedProcess:
+        return export(self.hospital, out, "--from", "backup", "--identity", self.key, *extra)
+
+    # These two export from the live sources, which are gone here.
+    test_from_a_backup_snapshot_the_same_storage = None
+    test_refusals_and_the_backup_case = None
 
 
 class BadInput(unittest.TestCase):

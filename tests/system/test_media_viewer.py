@@ -18,7 +18,7 @@ from pathlib import Path
 import hl7
 
 from helpers import BINARY_DIR, SOURCE_DIR, run
-from media_helpers import PASSPHRASE, export, make_hospital
+from media_helpers import PASSPHRASE, back_up_and_lose_the_sources, export, make_hospital
 
 PEERS = SOURCE_DIR / "tests" / "peers"
 CHROMIUM = Path(os.environ.get("MEDGW_CHROMIUM", "/usr/bin/chromium"))
@@ -76,14 +76,27 @@ def choose_patient(hospital: dict) -> dict:
                      "needs Debian's chromium and npm ci in tests/peers (scripts/install-deps)")
 class ViewerInChromium(unittest.TestCase):
     def test_unlock_search_patient_and_summary_offline(self):
+        self.check_viewer(from_backup=False)
+
+    def test_the_same_from_a_backup_with_the_sources_gone(self):
+        """Acceptance 3: media made from a backup snapshot with the recovery
+        identity after the hospital's storage is gone."""
+        self.check_viewer(from_backup=True)
+
+    def check_viewer(self, from_backup: bool):
         artifacts = Path(os.environ.get("MEDGW_ARTIFACTS", BINARY_DIR / "artifacts")) / "media"
+        if from_backup:
+            artifacts = artifacts / "from-backup"
         shutil.rmtree(artifacts, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix="medgw-viewer-") as name:
             directory = Path(name)
             hospital = make_hospital(directory)
             expected = choose_patient(hospital)
             media = directory / "media"
-            result = export(hospital, media, "--format", "dir", "--title", "テスト病院 災害時媒体")
+            extra = []
+            if from_backup:
+                extra = ["--from", "backup", "--identity", back_up_and_lose_the_sources(directory, hospital)]
+            result = export(hospital, media, "--format", "dir", "--title", "テスト病院 災害時媒体", *extra)
             self.assertEqual(result.returncode, 0, result.stderr)
             query = to_hiragana(expected["kana"]).replace("\u3000", " ")
             driven = run("node", PEERS / "media_viewer.mjs", "--media", media, "--passphrase", PASSPHRASE,
