@@ -4,6 +4,7 @@
 #include <daemon/backup/chunker.hpp>
 #include <daemon/backup/pack.hpp>
 #include <daemon/backup/repository.hpp>
+#include <daemon/backup/repository_lock.hpp>
 #include <daemon/backup/snapshot.hpp>
 #include <daemon/backup/source_reader.hpp>
 
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace medgw::backup {
@@ -59,6 +61,11 @@ class BackupRun {
   base::Result<BackupReport> run() {
     if (base::Status ready = repository_.prepare(); !ready) return base::fail(ready.error());
     if (base::Status opened = open_repository(); !opened) return base::fail(opened.error());
+    // Retention must not remove a pack this run reuses: its lock keeps
+    // `backup forget` out (and this run out while forget works).
+    auto lock = RepositoryLock::take(repository_, RepositoryLock::Kind::run);
+    if (!lock) return base::fail(lock.error());
+    lock_.emplace(std::move(*lock));
     repository_.remove_temporaries();
     forget_missing_packs();
     chunker_.emplace(secret_);
@@ -108,6 +115,7 @@ class BackupRun {
   const std::atomic<bool>* stop_;
   FolderRepository repository_;
   BackupState state_;
+  std::optional<RepositoryLock> lock_;
   std::string repository_id_;
   std::vector<std::uint8_t> secret_;
   std::optional<Chunker> chunker_;
@@ -311,6 +319,7 @@ void BackupRun::publish_snapshot(SnapshotWriter& writer) {
 }
 
 void BackupRun::tick() {
+  if (lock_) lock_->refresh();
   if (!progress_) return;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_tick_ < std::chrono::milliseconds(200)) return;

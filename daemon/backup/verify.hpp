@@ -6,6 +6,10 @@
 // recovery identity, every pack is decrypted and each blob checked against
 // its keyed id, and each snapshot is read to its end line with every blob it
 // references found intact.
+// `read_data_percent` below 100 reads (hashes, and with the identity
+// decrypts) only a random part of the packs, at least one: the rest are
+// checked present with their size. Run often with a small part, every pack's
+// data is read over time without reading the whole repository each time.
 #include <daemon/backup/repository_reader.hpp>
 
 #include <crypto/signing.hpp>
@@ -24,9 +28,14 @@ struct SnapshotSummary {
 // Every snapshot with its pack list (clear parts only), oldest first.
 [[nodiscard]] base::Result<std::vector<SnapshotSummary>> summarize(const FolderRepository& repository);
 
+struct VerifyOptions {
+  unsigned read_data_percent = 100;  // 1..100
+};
+
 struct VerifyReport {
   std::uint64_t snapshots = 0;
   std::uint64_t packs = 0;
+  std::uint64_t packs_read = 0;  // chosen to have their data read (all of them at 100%)
   std::uint64_t blobs = 0;  // checked with the identity
   std::uint64_t problems = 0;
 };
@@ -35,6 +44,7 @@ struct VerifyReport {
 // affects) through `problem`; `reader` is null without an identity.
 [[nodiscard]] base::Result<VerifyReport> verify_repository(const FolderRepository& repository,
                                                            RepositoryReader* reader,
-                                                           const std::function<void(const std::string&)>& problem);
+                                                           const std::function<void(const std::string&)>& problem,
+                                                           VerifyOptions options = {});
 
 }  // namespace medgw::backup

@@ -5,12 +5,14 @@
 #include <daemon/runtime/source_registry.hpp>
 
 #include <daemon/backup/backup_run.hpp>
+#include <daemon/backup/forget.hpp>
 #include <daemon/backup/restore.hpp>
 #include <daemon/backup/verify.hpp>
 
 #include <base/human_size.hpp>
 #include <base/log.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <iomanip>
 #include <ostream>
@@ -133,9 +135,70 @@ int command_backup_list(Invocation& invocation) {
   return exit_ok;
 }
 
+namespace {
+
+// A whole number option; nullopt (after saying why) when it is not one.
+std::optional<unsigned> count_option(Invocation& invocation, const std::string& name, std::string_view command) {
+  if (!invocation.has(name)) return 0U;
+  const std::string& text = invocation.value(name);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 100000) {
+    *invocation.err << "medgw backup " << command << ": --" << name << " " << text
+                    << ": give a whole number, e.g. 7\n";
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+int command_backup_forget(Invocation& invocation) {
+  std::ostream& out = *invocation.out;
+  std::ostream& err = *invocation.err;
+  const auto daily = count_option(invocation, "keep-daily", "forget");
+  const auto monthly = count_option(invocation, "keep-monthly", "forget");
+  if (!daily || !monthly) return exit_usage;
+  backup::ForgetPolicy policy{*daily, *monthly, invocation.has("dry-run")};
+  if (policy.keep_daily == 0 && policy.keep_monthly == 0) {
+    err << "medgw backup forget: give --keep-daily N and/or --keep-monthly N (at least one above 0), e.g. "
+           "--keep-daily 7 --keep-monthly 12; forget never removes every snapshot\n";
+    return exit_usage;
+  }
+  std::optional<Config> config;
+  const auto repository = repository_of(invocation, config, "forget");
+  if (!repository) return exit_usage;
+  auto report = backup::forget_snapshots(backup::FolderRepository(*repository), policy,
+                                         [&](const std::string& note) { out << "NOTE " << note << "\n"; });
+  if (!report) {
+    err << "medgw backup forget: " << report.error().message << "\n";
+    return exit_failure;
+  }
+  const char* verb = policy.dry_run ? "would forget" : "forgot";
+  for (const std::string& id : report->forgotten) out << (policy.dry_run ? "WOULD FORGET " : "FORGOT ") << id << "\n";
+  for (const std::string& id : report->kept) out << "KEPT " << id << "\n";
+  out << (policy.dry_run ? "dry run: " : "") << verb << " " << report->forgotten.size() << " snapshot(s), kept "
+      << report->kept.size() << "; " << (policy.dry_run ? "would remove " : "removed ") << report->packs_removed
+      << " pack(s) (" << base::human_size(report->bytes_freed) << ") and " << report->pack_lists_removed
+      << " pack list(s) of interrupted runs\n";
+  return exit_ok;
+}
+
 int command_backup_verify(Invocation& invocation) {
   std::ostream& out = *invocation.out;
   std::ostream& err = *invocation.err;
+  backup::VerifyOptions options;
+  if (invocation.has("read-data")) {
+    const std::string& text = invocation.value("read-data");
+    const std::string digits = text.ends_with('%') ? text.substr(0, text.size() - 1) : text;
+    unsigned percent = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), percent);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || percent < 1 || percent > 100) {
+      err << "medgw backup verify: --read-data " << text << ": give a whole percentage from 1 to 100, e.g. 10\n";
+      return exit_usage;
+    }
+    options.read_data_percent = percent;
+  }
   std::optional<Config> config;
   const auto repository = repository_of(invocation, config, "verify");
   if (!repository) return exit_usage;
@@ -155,13 +218,19 @@ int command_backup_verify(Invocation& invocation) {
     reader.emplace(std::move(*opened));
   }
   auto report = backup::verify_repository(backup::FolderRepository(*repository), reader ? &*reader : nullptr,
-                                          [&](const std::string& problem) { out << "PROBLEM " << problem << "\n"; });
+                                          [&](const std::string& problem) { out << "PROBLEM " << problem << "\n"; },
+                                          options);
   if (!report) {
     err << "medgw backup verify: " << report.error().message << "\n";
     return exit_failure;
   }
   out << (report->problems == 0 ? "OK " : "FAILED ") << report->snapshots << " snapshots, " << report->packs
-      << " packs checked" << (reader ? ", " + std::to_string(report->blobs) + " blobs decrypted and checked" : "")
+      << " packs checked"
+      << (options.read_data_percent < 100
+              ? " (the data of " + std::to_string(report->packs_read) + " read: --read-data " +
+                    std::to_string(options.read_data_percent) + "%)"
+              : "")
+      << (reader ? ", " + std::to_string(report->blobs) + " blobs decrypted and checked" : "")
       << (report->problems == 0 ? "" : "; " + std::to_string(report->problems) + " problems") << "\n";
   return report->problems == 0 ? exit_ok : exit_failure;
 }

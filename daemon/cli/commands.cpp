@@ -71,6 +71,16 @@ constexpr std::array backup_verify_options{
     config_option,
     OptionSpec{"identity", 'i', "FILE", "the recovery identity: also decrypt every pack and snapshot and check every "
                                         "blob (without it only the clear parts are checked)", true},
+    OptionSpec{"read-data", 0, "PERCENT", "read (hash, and with --identity decrypt) the data of only a random "
+                                          "PERCENT of the packs, at least one; the others are checked present "
+                                          "with their size (default 100: every pack)"},
+    repository_option,
+};
+constexpr std::array backup_forget_options{
+    config_option,
+    OptionSpec{"keep-daily", 0, "N", "keep the newest snapshot of each of the last N days that have snapshots (UTC)"},
+    OptionSpec{"keep-monthly", 0, "N", "keep the newest snapshot of each of the last N months that have snapshots"},
+    OptionSpec{"dry-run", 0, "", "say what would be forgotten and removed, remove nothing"},
     repository_option,
 };
 constexpr std::array backup_restore_options{
@@ -228,7 +238,8 @@ constexpr std::array command_table{
                 "identity: also decrypts every pack and snapshot and checks each blob against its keyed id. Each "
                 "problem is printed as PROBLEM with the pack or snapshot and the snapshots it affects. Exit status "
                 "0 when clean, 1 when anything is wrong.",
-                "medgw backup verify\nmedgw backup verify --identity /media/usb/recovery.key", backup_verify_options,
+                "medgw backup verify\nmedgw backup verify --identity /media/usb/recovery.key\n"
+                "medgw backup verify --read-data 5   # weekly: a random 5% of the packs' data", backup_verify_options,
                 command_backup_verify},
     CommandSpec{"backup restore", "", 0, 0, "Restore a snapshot (or one patient, or a folder) into an empty folder.",
                 "Decrypts with the recovery identity and writes the files as <target>/<source label>/<path> with "
@@ -241,8 +252,16 @@ constexpr std::array command_table{
                 "medgw backup restore -i recovery.key --snapshot 019a... --path ssmix2/000/ --target /tmp/r",
                 backup_restore_options, command_backup_restore},
     CommandSpec{"backup forget", "", 0, 0, "Retention: forget old snapshots (where the repository is).",
-                "Planned (issue 16): --keep-daily N --keep-monthly N, run where the repository lives, with the "
-                "clear pack lists only.", "", plain_options, nullptr},
+                "Keeps the newest snapshot of each of the last N days that have one (--keep-daily) and of each of "
+                "the last N months (--keep-monthly), forgets the others, and removes every pack no kept snapshot "
+                "needs. Needs no key: it reads only the signed clear pack lists, so it runs where the repository "
+                "is (the NAS's host, any machine that mounts it: --repository DIR). A snapshot whose pack list "
+                "cannot be read is kept, and then no pack is removed. It waits for no one: while a backup run "
+                "writes to the repository it refuses (exit 1, try later), and a run that starts meanwhile waits "
+                "for the next schedule. The gateway stores again, at its next run, what a removed pack held.",
+                "medgw backup forget --repository /mnt/nas/medgw-backup --keep-daily 7 --keep-monthly 12\n"
+                "medgw backup forget -c /etc/medgw/medgw.yaml --keep-daily 30 --dry-run",
+                backup_forget_options, command_backup_forget},
     CommandSpec{"export-media", "", 0, 0, "Build offline viewer media (ISO/zip/folder) for disasters.",
                 "Writes the hospital's SS-MIX2 data with a browser viewer (INDEX.HTM: patient search; allergies, "
                 "prescriptions, lab results, diagnoses, admissions, exam reports, documents; a printable emergency "

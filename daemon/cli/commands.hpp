@@ -24,6 +24,7 @@ int command_diag(Invocation& invocation);
 int command_export_media(Invocation& invocation);
 int command_backup_run(Invocation& invocation);
 int command_backup_list(Invocation& invocation);
+int command_backup_forget(Invocation& invocation);
 int command_backup_verify(Invocation& invocation);
 int command_backup_restore(Invocation& invocation);
 

@@ -283,6 +283,23 @@ class Damage(unittest.TestCase):
                     self.assertTrue(any(l.startswith(f"PROBLEM snapshot {ids[2]}") and "truncated" in l
                                         for l in lines), result.stdout)
 
+            # --read-data 1: the data of one random pack of the three is read;
+            # the missing pack is found every time (present + size), the
+            # flipped one (same size) only when it is the one read.
+            found_flipped = 0
+            for _ in range(25):
+                result = run(MEDGW, "backup", "verify", "-c", gateway["config"], "--read-data", "1")
+                self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                self.assertIn("(the data of 1 read: --read-data 1%)", result.stdout)
+                self.assertIn(f"PROBLEM pack {removed}: missing", result.stdout)
+                found_flipped += f"PROBLEM pack {flipped}: damaged" in result.stdout
+            self.assertGreater(found_flipped, 0, "--read-data never read the damaged pack in 25 runs")
+            self.assertLess(found_flipped, 25, "--read-data 1 read every pack's data")
+            for bad in ("0", "101", "ten", "5.5"):
+                result = run(MEDGW, "backup", "verify", "-c", gateway["config"], "--read-data", bad)
+                self.assertEqual(result.returncode, 2, bad)
+                self.assertIn("whole percentage from 1 to 100", result.stderr)
+
             # Restore of the middle snapshot: every file whose blobs survive is
             # restored exactly, the others are reported without their path.
             target = tmp / "restored"
@@ -450,6 +467,91 @@ class ScheduledBackup(unittest.TestCase):
             self.assertEqual(len(re.findall(r"^[0-9a-f]{8}-", listing, re.M)), 1, listing)
             verify = run(MEDGW, "backup", "verify", "-c", gateway["config"], "--identity", gateway["identity"])
             self.assertEqual(verify.returncode, 0, verify.stdout)
+
+
+class Retention(unittest.TestCase):
+    """`medgw backup forget`: the policy keeps the right snapshots, removes
+    exactly the packs no kept snapshot names (read from the clear pack list,
+    no key), leaves a repository that verifies and restores, and the lock
+    keeps a backup run and retention apart."""
+
+    def test_forget_keeps_the_newest_and_removes_unneeded_packs(self):
+        with TempDir() as tmp:
+            gateway = make_gateway(tmp, patients=12, seed=11)
+            data, repository = gateway["data"], gateway["repository"]
+            victim = sorted(p for p in (data / "dpc").rglob("*") if p.is_file())[0]
+            original = victim.read_bytes()
+            first, _ = backup_run(gateway, self)
+            # The second run's pack holds only this file's other content,
+            # which is gone again by the third run.
+            victim.write_bytes(os.urandom(3 << 20))
+            second, _ = backup_run(gateway, self)
+            victim.write_bytes(original)
+            third, _ = backup_run(gateway, self)
+            kept_state = tree_state(keep_copy(data, tmp / "kept"))
+
+            def packs_on_disk() -> set[str]:
+                return {p.name for p in (repository / "packs").rglob("*") if p.is_file()}
+
+            def packs_listed(snapshot: str) -> set[str]:
+                text = (repository / "snapshots" / f"{snapshot}.packs").read_text()
+                return {line.split()[1] for line in text.splitlines() if line.startswith("pack ")}
+
+            before = packs_on_disk()
+            needed = packs_listed(third)
+            self.assertLess(len(needed), len(before), "the test needs a pack only the forgotten snapshots use")
+
+            dry = run(MEDGW, "backup", "forget", "--repository", repository, "--keep-daily", "1", "--dry-run")
+            self.assertEqual(dry.returncode, 0, dry.stdout + dry.stderr)
+            self.assertIn(f"WOULD FORGET {first}", dry.stdout)
+            self.assertIn(f"WOULD FORGET {second}", dry.stdout)
+            self.assertIn(f"KEPT {third}", dry.stdout)
+            self.assertEqual(packs_on_disk(), before)
+
+            # A backup run at work (a fresh marker) keeps forget out.
+            locks = repository / "locks"
+            (locks / "run-other").write_text("run host 1 now\n")
+            busy = run(MEDGW, "backup", "forget", "--repository", repository, "--keep-daily", "1")
+            self.assertEqual(busy.returncode, 1)
+            self.assertIn("a backup run is writing", busy.stderr)
+            self.assertEqual(packs_on_disk(), before)
+            # Not renewed for two hours: a dead process, ignored.
+            old = time.time() - 7200
+            os.utime(locks / "run-other", (old, old))
+
+            done = run(MEDGW, "backup", "forget", "--repository", repository, "--keep-daily", "1")
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+            self.assertIn(f"removed {len(before - needed)} pack(s)", done.stdout)
+            self.assertEqual(packs_on_disk(), needed)
+            listed = run(MEDGW, "backup", "list", "-c", gateway["config"]).stdout
+            self.assertIn(third, listed)
+            self.assertNotIn(first, listed)
+            self.assertNotIn(second, listed)
+            self.assertEqual(sorted(p.name for p in (repository / "snapshots").iterdir()),
+                             [f"{third}.age", f"{third}.packs"])
+            self.assertEqual([p.name for p in locks.iterdir()], ["run-other"], "forget left its marker")
+            for identity in ([], ["--identity", gateway["identity"]]):
+                clean = run(MEDGW, "backup", "verify", "-c", gateway["config"], *identity)
+                self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+            target = tmp / "restored"
+            result = restore(gateway, target)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertEqual(tree_state(target), kept_state)
+
+            # The gateway goes on: its next snapshot is whole.
+            backup_run(gateway, self)
+            clean = run(MEDGW, "backup", "verify", "-c", gateway["config"], "--identity", gateway["identity"])
+            self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+
+            # Retention at work keeps a backup run out, and says so.
+            (locks / "forget-other").write_text("forget host 1 now\n")
+            refused = run(MEDGW, "backup", "run", "-c", gateway["config"])
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("retention (medgw backup forget) is running", refused.stderr + refused.stdout)
+
+            for bad in (["--keep-daily", "0"], [], ["--keep-daily", "x"], ["--keep-monthly", "-1"]):
+                result = run(MEDGW, "backup", "forget", "--repository", repository, *bad)
+                self.assertEqual(result.returncode, 2, bad)
 
 
 if __name__ == "__main__":

@@ -126,9 +126,10 @@ class CommandLine(unittest.TestCase):
     def test_exit_codes(self):
         self.assertEqual(run(MEDGW, "no-such-command").returncode, 2)
         self.assertEqual(run(MEDGW, "status", "--bogus").returncode, 2)
-        pending = run(MEDGW, "backup", "forget")
-        self.assertEqual(pending.returncode, 1)
-        self.assertIn("not available yet", pending.stderr)
+        # A usage problem is named, with what to give instead.
+        usage = run(MEDGW, "backup", "forget", "--repository", "/nonexistent")
+        self.assertEqual(usage.returncode, 2)
+        self.assertIn("--keep-daily N", usage.stderr)
 
 
 if __name__ == "__main__":
