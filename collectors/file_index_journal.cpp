@@ -1,15 +1,13 @@
 #include <collectors/file_index_journal.hpp>
 
+#include <base/bytes.hpp>
+
 #include <base/sqlite.hpp>
 
 #include <span>
 
 namespace medgw::collectors {
 namespace {
-
-std::span<const std::uint8_t> blob(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
 
 }  // namespace
 
@@ -49,35 +47,35 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
   }
   auto forget = [&](const std::string& path) {
     if (!any_held) return;
-    forget_held.bind_all(source_, blob(path)).run();
+    forget_held.bind_all(source_, base::as_bytes(path)).run();
     forget_held.reset();
   };
   std::uint64_t touched = 0;
   for (const Op& op : ops_) {
     switch (op.kind) {
       case Op::Kind::upsert:
-        upsert.bind_all(source_, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
-                        op.stat.inode, blob(op.sha256), object_seq, static_cast<std::int64_t>(op.anomalies));
+        upsert.bind_all(source_, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+                        op.stat.inode, base::as_bytes(op.sha256), object_seq, static_cast<std::int64_t>(op.anomalies));
         upsert.run();
         upsert.reset();
         forget(op.path);
         break;
       case Op::Kind::touch:
-        touch.bind_all(source_, blob(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+        touch.bind_all(source_, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
                        op.stat.inode);
         touch.run();
         touch.reset();
         ++touched;
         break;
       case Op::Kind::remove:
-        remove.bind_all(source_, blob(op.path));
+        remove.bind_all(source_, base::as_bytes(op.path));
         remove.run();
         remove.reset();
         forget(op.path);
         break;
       case Op::Kind::hold:
         for (const std::string& patient : op.patients) {
-          hold.bind_all(source_, blob(op.path), patient).run();
+          hold.bind_all(source_, base::as_bytes(op.path), patient).run();
           hold.reset();
         }
         break;

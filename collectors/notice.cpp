@@ -1,5 +1,9 @@
 #include <collectors/notice.hpp>
 
+#include <base/text.hpp>
+
+#include <base/time_format.hpp>
+
 #include <collectors/optout.hpp>
 
 #include <algorithm>
@@ -11,23 +15,14 @@
 namespace medgw::collectors {
 namespace {
 
-bool digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::string line_prefix(std::size_t line) { return "line " + std::to_string(line) + ": "; }
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
 // ---- calendar dates ---------------------------------------------------------
 
 std::optional<std::int64_t> day_number(std::string_view text) {
-  if (text.size() != 8 || !digits(text)) return std::nullopt;
+  if (text.size() != 8 || !base::all_digits(text)) return std::nullopt;
   const int year = std::stoi(std::string(text.substr(0, 4)));
   const unsigned month = static_cast<unsigned>(std::stoi(std::string(text.substr(4, 2))));
   const unsigned day = static_cast<unsigned>(std::stoi(std::string(text.substr(6, 2))));
@@ -50,7 +45,7 @@ std::string add_days(std::string_view yyyymmdd, std::int64_t days) {
 }
 
 std::string month_end(std::string_view yyyymm) {
-  if (yyyymm.size() != 6 || !digits(yyyymm)) return {};
+  if (yyyymm.size() != 6 || !base::all_digits(yyyymm)) return {};
   const int year = std::stoi(std::string(yyyymm.substr(0, 4)));
   const unsigned month = static_cast<unsigned>(std::stoi(std::string(yyyymm.substr(4, 2))));
   const std::chrono::year_month_day_last last{std::chrono::year{year},
@@ -235,7 +230,7 @@ void NoticeBook::save(base::Database& db) {
       "encounter_where = excluded.encounter_where, recorded_at = excluded.recorded_at "
       "WHERE notice_patients.first_encounter = '' OR "
       "(excluded.first_encounter <> '' AND excluded.first_encounter < notice_patients.first_encounter)");
-  const std::int64_t now = now_ms();
+  const std::int64_t now = base::unix_ms_now();
   for (const std::string& id : dirty_) {
     const Patient& patient = patients_.at(id);
     upsert.bind_all(id, patient.first_encounter, patient.where, now).run();

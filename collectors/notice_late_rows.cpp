@@ -1,5 +1,7 @@
 #include <collectors/notice_late_rows.hpp>
 
+#include <base/bytes.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <base/hex.hpp>
@@ -15,10 +17,6 @@
 
 namespace medgw::collectors {
 namespace {
-
-std::span<const std::uint8_t> blob(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
 
 std::string with_late_meta(const std::string& meta_json, const std::string& path, std::size_t patients) {
   base::JsonWriter late;
@@ -40,7 +38,7 @@ std::optional<std::string> indexed_version(base::Database& db, const std::string
   bytes << in.rdbuf();
   std::string content = bytes.str();
   base::Statement indexed = db.prepare("SELECT sha256 FROM file_index WHERE source = ?1 AND path = ?2");
-  indexed.bind_all(source, blob(path));
+  indexed.bind_all(source, base::as_bytes(path));
   if (!indexed.step()) return std::nullopt;
   const std::vector<std::uint8_t> sha = indexed.column_blob(0);
   const crypto::Digest256 digest = crypto::sha256(crypto::as_bytes(std::string_view(content)));
@@ -86,7 +84,7 @@ LateRowsOutcome send_late_rows(spool::StateDb& state, spool::Spool& spool, const
       base::Statement remove =
           database.prepare("DELETE FROM notice_held_rows WHERE source = ?1 AND path = ?2 AND patient_id = ?3");
       for (const std::string& id : done) {
-        remove.bind_all(source, blob(path), id).run();
+        remove.bind_all(source, base::as_bytes(path), id).run();
         remove.reset();
       }
     };
@@ -96,7 +94,7 @@ LateRowsOutcome send_late_rows(spool::StateDb& state, spool::Spool& spool, const
     if (!filter) {
       base::WriteTransaction transaction(db);
       if (!content) {
-        db.prepare("DELETE FROM notice_held_rows WHERE source = ?1 AND path = ?2").bind_all(source, blob(path)).run();
+        db.prepare("DELETE FROM notice_held_rows WHERE source = ?1 AND path = ?2").bind_all(source, base::as_bytes(path)).run();
       } else {
         forget(db);
       }

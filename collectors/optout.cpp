@@ -1,5 +1,7 @@
 #include <collectors/optout.hpp>
 
+#include <base/text.hpp>
+
 #include <collectors/text_encoding.hpp>
 
 #include <base/json.hpp>
@@ -15,12 +17,6 @@ namespace {
 
 constexpr std::array<std::string_view, 5> known_columns{"patient_id", "dpc_id", "kana_name", "birth_date",
                                                         "requested_on"};
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
-  return text;
-}
 
 bool split_csv(std::string_view line, std::vector<std::string>& fields) {
   fields.clear();
@@ -38,12 +34,12 @@ bool split_csv(std::string_view line, std::vector<std::string>& fields) {
       } else {
         field.push_back(c);
       }
-    } else if (c == '"' && trim(field).empty()) {
+    } else if (c == '"' && base::trim_blanks(field).empty()) {
       quoted = true;
       was_quoted = true;
       field.clear();
     } else if (c == ',') {
-      fields.push_back(was_quoted ? field : std::string(trim(field)));
+      fields.push_back(was_quoted ? field : std::string(base::trim_blanks(field)));
       field.clear();
       was_quoted = false;
     } else {
@@ -51,12 +47,8 @@ bool split_csv(std::string_view line, std::vector<std::string>& fields) {
     }
   }
   if (quoted) return false;
-  fields.push_back(was_quoted ? field : std::string(trim(field)));
+  fields.push_back(was_quoted ? field : std::string(base::trim_blanks(field)));
   return true;
-}
-
-bool digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD -> YYYYMMDD; empty when not a date.
@@ -67,7 +59,7 @@ std::string normalize_date(std::string_view text) {
   } else {
     compact = std::string(text);
   }
-  if (compact.size() != 8 || !digits(compact)) return {};
+  if (compact.size() != 8 || !base::all_digits(compact)) return {};
   // A day that exists in that month (2026-02-31 is refused).
   const std::chrono::year_month_day date{std::chrono::year{std::stoi(compact.substr(0, 4))},
                                          std::chrono::month{static_cast<unsigned>(std::stoi(compact.substr(4, 2)))},
@@ -88,7 +80,7 @@ std::optional<std::string> csv_text(std::string_view bytes) {
   return decode_cp932(bytes);
 }
 
-bool split_csv_line(std::string_view line, std::vector<std::string>& fields) { return split_csv(trim(line), fields); }
+bool split_csv_line(std::string_view line, std::vector<std::string>& fields) { return split_csv(base::trim_blanks(line), fields); }
 
 bool valid_patient_id(std::string_view id) { return valid_id(id); }
 
@@ -120,7 +112,7 @@ OptOutList OptOutList::parse(std::string_view bytes) {
   std::string line;
   while (std::getline(lines, line)) {
     ++line_number;
-    const std::string_view content = trim(line);
+    const std::string_view content = base::trim_blanks(line);
     if (content.empty() || content.starts_with('#')) continue;
     if (!split_csv(content, fields)) {
       throw OptOutError(line_number, "line " + std::to_string(line_number) + ": a quoted field is not closed");
@@ -160,7 +152,7 @@ OptOutList OptOutList::parse(std::string_view bytes) {
     if (!valid_id(entry.patient_id)) {
       throw OptOutError(line_number, where + "patient_id is missing or has spaces or control characters");
     }
-    if (!entry.dpc_id.empty() && !digits(entry.dpc_id)) {
+    if (!entry.dpc_id.empty() && !base::all_digits(entry.dpc_id)) {
       throw OptOutError(line_number, where + "dpc_id must be digits (the DPC データ識別番号) or empty");
     }
     if (const std::string birth = column(3); !birth.empty()) {

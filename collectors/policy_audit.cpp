@@ -1,5 +1,7 @@
 #include <collectors/policy_audit.hpp>
 
+#include <base/bytes.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <base/hex.hpp>
@@ -11,10 +13,6 @@ namespace medgw::collectors {
 namespace {
 
 const std::string genesis(64, '0');
-
-std::span<const std::uint8_t> blob(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
 
 std::string row_hash(std::string_view prev_hash, std::int64_t seq, std::int64_t at, std::string_view subject,
                      std::string_view file_sha256, std::string_view change) {
@@ -33,7 +31,7 @@ std::string row_hash(std::string_view prev_hash, std::int64_t seq, std::int64_t 
 }
 
 // "pt:" + 8 hex: the same tag `medgw optout check` shows for the patient.
-std::string tag_of(std::string_view digest) { return "pt:" + base::to_hex(blob(digest)).substr(0, 8); }
+std::string tag_of(std::string_view digest) { return "pt:" + base::to_hex(base::as_bytes(digest)).substr(0, 8); }
 
 }  // namespace
 
@@ -107,7 +105,7 @@ std::optional<std::int64_t> record_policy_version(base::Database& db, std::strin
   base::Statement insert =
       db.prepare("INSERT INTO policy_audit_entries (subject, patient_key, entry_hash) VALUES (?1, ?2, ?3)");
   for (const auto& [key, value] : entries) {
-    insert.bind_all(subject, blob(key), blob(value)).run();
+    insert.bind_all(subject, base::as_bytes(key), base::as_bytes(value)).run();
     insert.reset();
   }
   transaction.commit();

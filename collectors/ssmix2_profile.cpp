@@ -1,5 +1,7 @@
 #include <collectors/ssmix2_profile.hpp>
 
+#include <base/text.hpp>
+
 #include <collectors/hl7.hpp>
 #include <collectors/ssmix2_name.hpp>
 #include <collectors/ssmix2_types.hpp>
@@ -14,14 +16,6 @@
 namespace medgw::collectors {
 namespace {
 
-
-bool digits(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
 
 bool valid_segment_id(std::string_view id) {
   if (id.size() != 3 || id[0] < 'A' || id[0] > 'Z') return false;
@@ -72,7 +66,7 @@ AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std:
 // a dated order or result): not "-", and not a planned event (入院予定,
 // 転科・転棟予定, 退院予定 may lie in the future).
 std::string encounter_date(const std::vector<std::string_view>& parts) {
-  if (parts.size() < 5 || parts[3].size() != 8 || !digits(parts[3])) return {};
+  if (parts.size() < 5 || parts[3].size() != 8 || !base::all_digits(parts[3])) return {};
   const std::string_view type = parts[4];
   if (type == "ADT-21" || type == "ADT-41" || type == "ADT-51") return {};
   return std::string(parts[3]);
@@ -88,7 +82,7 @@ Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& 
     if (policy.opted_out(name.substr(0, name.find('_')))) return Exclusion::opted_out;
   }
   // Date folders before the window are skipped; "-" (no date) is kept.
-  if (parts.size() >= 5 && parts[3].size() == 8 && digits(parts[3]) && policy.before_since(parts[3])) {
+  if (parts.size() >= 5 && parts[3].size() == 8 && base::all_digits(parts[3]) && policy.before_since(parts[3])) {
     return Exclusion::before_since;
   }
   // The notice period: everything of the patient, dated or not, waits.
@@ -193,8 +187,8 @@ std::optional<ContentFolderName> parse_content_folder_name(std::string_view name
     if (i > 3) out.key.push_back('_');
     out.key.append(fields[i]);
   }
-  if (out.patient_id.empty() || !(out.care_date == "-" || (out.care_date.size() == 8 && digits(out.care_date))) ||
-      out.timestamp.size() < 14 || out.timestamp.size() > 17 || !digits(out.timestamp) || flag.size() != 1 ||
+  if (out.patient_id.empty() || !(out.care_date == "-" || (out.care_date.size() == 8 && base::all_digits(out.care_date))) ||
+      out.timestamp.size() < 14 || out.timestamp.size() > 17 || !base::all_digits(out.timestamp) || flag.size() != 1 ||
       (flag[0] != '0' && flag[0] != '1' && flag[0] != '2') || out.key.empty()) {
     return std::nullopt;
   }

@@ -16,7 +16,7 @@ namespace {
 using base::openssl::Pkey;
 using base::openssl::PkeyContext;
 
-Pkey private_key(ByteView secret) {
+Pkey x25519_private_key(ByteView secret) {
   if (secret.size() != x25519_key_size) throw CryptoError("X25519 secret must be 32 bytes");
   Pkey key(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(), secret.size()));
   if (!key) throw CryptoError(with_openssl_error("cannot load an X25519 secret"));
@@ -32,7 +32,7 @@ SecureBytes x25519_generate_secret() {
 }
 
 X25519PublicKey x25519_public_key(ByteView secret) {
-  const Pkey key = private_key(secret);
+  const Pkey key = x25519_private_key(secret);
   X25519PublicKey out{};
   std::size_t length = out.size();
   if (EVP_PKEY_get_raw_public_key(key.get(), out.data(), &length) != 1 || length != out.size()) {
@@ -43,7 +43,7 @@ X25519PublicKey x25519_public_key(ByteView secret) {
 
 std::optional<SecureBytes> x25519_shared_secret(ByteView secret, ByteView peer_public) {
   if (peer_public.size() != x25519_key_size) return std::nullopt;
-  const Pkey key = private_key(secret);
+  const Pkey key = x25519_private_key(secret);
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size()));
   if (!peer) return std::nullopt;
   PkeyContext ctx(EVP_PKEY_CTX_new(key.get(), nullptr));

@@ -13,10 +13,6 @@
 namespace medgw::receiver {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string when(std::int64_t ms) {
   return ms == 0 ? std::string("?") : base::rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
@@ -103,7 +99,7 @@ int command_landing(const ReceiverConfig& config, const std::string& action, con
   }
   Store store(config.data_dir / "receiver.db");
   if (action == "skip") {
-    const auto skipped = store.skip_landing(facility, *seq, now_ms());
+    const auto skipped = store.skip_landing(facility, *seq, base::unix_ms_now());
     if (!skipped) {
       std::cerr << "medgw-receiver: " << skipped.error().message << " (see medgw-receiver status)\n";
       return 1;
@@ -112,7 +108,7 @@ int command_landing(const ReceiverConfig& config, const std::string& action, con
               << ": skipped; it stays in the store and is recorded as skipped (landing retry lands it later)\n";
     return 0;
   }
-  const auto again = store.retry_landing(facility, *seq, now_ms());
+  const auto again = store.retry_landing(facility, *seq, base::unix_ms_now());
   if (!again) {
     std::cerr << "medgw-receiver: " << again.error().message << " (see medgw-receiver status)\n";
     return 1;

@@ -15,10 +15,6 @@
 namespace medgw::receiver {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The upload's bytes reach the disk before anything records them as stored.
 bool sync_file(const std::filesystem::path& file) {
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -89,7 +85,7 @@ CompletionResult Completer::complete(const Upload& upload, const FacilityEntry& 
   const auto name = stored_object_name(claim->facility, claim->seq, claim->object_id);
   if (!name) return refuse(Completed::refused, name.error().code, name.error().message);
 
-  const std::int64_t received = now_ms();
+  const std::int64_t received = base::unix_ms_now();
   StoredObject object;
   object.object_id = claim->object_id;
   object.facility = claim->facility;

@@ -1,15 +1,13 @@
 #include <receiver/landing_queue.hpp>
 
+#include <base/time_format.hpp>
+
 #include <receiver/identifiers.hpp>
 
 #include <boost/asio/post.hpp>
 
 namespace medgw::receiver {
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 constexpr auto poll_interval = std::chrono::seconds(5);
 constexpr int objects_per_turn = 8;  // then the other facilities get a turn
@@ -114,7 +112,7 @@ bool LandingQueue::land_one(const StoredObject& object) {
                     "again (fix the cause: disk space, permissions)",
                     {{"facility", facility}, {"seq", object.seq}, {"reason", pause.reason}, {"detail", landed.error().message}});
     }
-    store_.set_landing_paused(facility, pause.reason, now_ms());
+    store_.set_landing_paused(facility, pause.reason, base::unix_ms_now());
     return false;
   }
   if (paused_.erase(facility) > 0) {
@@ -122,7 +120,7 @@ bool LandingQueue::land_one(const StoredObject& object) {
   }
   const LandingState state = landed ? LandingState::landed : LandingState::quarantined;
   const std::string reason = landed ? std::string() : landed.error().code;
-  if (!store_.record_landing(object, state, reason, now_ms())) {
+  if (!store_.record_landing(object, state, reason, base::unix_ms_now())) {
     logger_.info("receiver.landing_rewound", "an operator's retry rewound this facility's landing; landing again from there",
                  {{"facility", facility}});
     return true;

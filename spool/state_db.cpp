@@ -23,8 +23,8 @@
 namespace medgw::spool {
 namespace {
 
-int newest(std::span<const Migration> migrations) {
-  return migrations.empty() ? 0 : migrations.back().version;
+int newest(std::span<const Migration> steps) {
+  return steps.empty() ? 0 : steps.back().version;
 }
 
 // Databases made before the per-component versions counted one sequence in

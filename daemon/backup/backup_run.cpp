@@ -27,11 +27,6 @@
 namespace medgw::backup {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The recipients a key file was written for: part of its name, so that a
 // changed backup.recipients gets the secret written for the new set too.
 std::string recipients_tag(std::span<const crypto::X25519PublicKey> recipients) {
@@ -350,7 +345,7 @@ base::Result<BackupSettings> backup_settings(const daemon::Config& config, const
 
 base::Result<BackupReport> run_backup(const BackupSettings& settings, const log::Logger& logger,
                                       const ProgressCallback& progress, const std::atomic<bool>* stop) {
-  const std::int64_t started = now_ms();
+  const std::int64_t started = base::unix_ms_now();
   std::optional<BackupRun> run;
   base::Error error;
   try {
@@ -358,7 +353,7 @@ base::Result<BackupReport> run_backup(const BackupSettings& settings, const log:
     logger.info("backup.started", "backup run started", {{"sources", std::to_string(settings.sources.size())}});
     auto report = run->run();
     if (report) {
-      run->state().record_run({report->snapshot, started, now_ms(), report->files, report->bytes,
+      run->state().record_run({report->snapshot, started, base::unix_ms_now(), report->files, report->bytes,
                                report->progress.bytes_read, report->progress.bytes_added, "ok"});
       logger.info("backup.finished", "backup snapshot written",
                   {{"snapshot", report->snapshot}, {"files", std::to_string(report->files)},
@@ -384,7 +379,7 @@ base::Result<BackupReport> run_backup(const BackupSettings& settings, const log:
   if (run) {
     try {
       const BackupReport& partial = run->report();
-      run->state().record_run({{}, started, now_ms(), 0, 0, partial.progress.bytes_read, partial.progress.bytes_added,
+      run->state().record_run({{}, started, base::unix_ms_now(), 0, 0, partial.progress.bytes_read, partial.progress.bytes_added,
                                error.code});
     } catch (const std::exception&) {
       // the state itself failed: the log line above says so

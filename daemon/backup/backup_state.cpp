@@ -1,5 +1,7 @@
 #include <daemon/backup/backup_state.hpp>
 
+#include <base/time_format.hpp>
+
 #include <base/hex.hpp>
 #include <base/private_file.hpp>
 
@@ -93,11 +95,6 @@ std::vector<BlobRef> decode_refs(const std::vector<std::uint8_t>& bytes) {
   return refs;
 }
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 const spool::Schema& backup_schema() {
@@ -137,7 +134,7 @@ void BackupState::bind_repository(std::string_view id, std::string_view location
   base::WriteTransaction transaction(db_);
   db_.exec("DELETE FROM blobs; DELETE FROM packs; DELETE FROM files;");
   db_.prepare("INSERT OR REPLACE INTO repository (singleton, id, location, bound_at) VALUES (1, ?1, ?2, ?3)")
-      .bind_all(id, location, now_ms())
+      .bind_all(id, location, base::unix_ms_now())
       .run();
   transaction.commit();
 }

@@ -21,11 +21,6 @@ namespace {
 
 constexpr std::size_t read_block = 256 << 10;  // a few chunks: memory stays flat
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // The input file, or standard input for "-" / none.
 struct Input {
   int fd = STDIN_FILENO;

@@ -31,11 +31,6 @@ namespace {
 constexpr std::string_view name = "medgw export-media";
 constexpr std::size_t min_passphrase = 12;
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 media::MediaFormat format_of(const Invocation& invocation) {
   const std::string format = invocation.value("format");
   if (format == "iso") return media::MediaFormat::iso;

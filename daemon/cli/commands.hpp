@@ -2,7 +2,16 @@
 // Entry points of the medgw commands, one file each (command_*.cpp).
 #include <daemon/cli/cli.hpp>
 
+#include <stdexcept>
+
 namespace medgw::daemon {
+
+// A usage problem found while a command runs (a bad option value): its
+// message is printed and the exit status is 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 int command_check_config(Invocation& invocation);
 int command_keys_generate(Invocation& invocation);

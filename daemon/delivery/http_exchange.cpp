@@ -1,5 +1,7 @@
 #include <daemon/delivery/http_exchange.hpp>
 
+#include <base/text.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -14,14 +16,6 @@ std::string lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return std::string(text);
 }
 
 }  // namespace
@@ -135,7 +129,7 @@ std::size_t HttpExchange::on_header(char* data, std::size_t size, std::size_t co
   if (line.starts_with("HTTP/")) exchange.response_headers_.clear();  // a new response (after 100, or a proxy's)
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    exchange.response_headers_[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    exchange.response_headers_[lower(base::trim_blanks(line.substr(0, colon)))] = base::trim_blanks(line.substr(colon + 1));
   }
   return size * count;
 }

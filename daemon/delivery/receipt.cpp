@@ -1,5 +1,7 @@
 #include <daemon/delivery/receipt.hpp>
 
+#include <base/text.hpp>
+
 #include <base/base64.hpp>
 #include <base/json_reader.hpp>
 
@@ -8,14 +10,6 @@
 
 namespace medgw::daemon {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 bool names_subject(const base::JsonValue& receipt, const ReceiptSubject& subject) {
   return receipt.string_at("object_id") == subject.object_id && receipt.uint_at("seq") == subject.seq &&
@@ -58,7 +52,7 @@ base::Result<std::optional<crypto::Ed25519PublicKey>> load_receipt_key(const std
   std::ifstream in(file);
   std::string text;
   std::getline(in, text);
-  const std::optional<crypto::Ed25519PublicKey> key = crypto::parse_public_key_text(trim(text));
+  const std::optional<crypto::Ed25519PublicKey> key = crypto::parse_public_key_text(base::trim_blanks(text));
   if (!key) {
     return base::fail("receipt_key_unreadable", "central.receipt_key: " + file.string() +
                                                     " does not hold the central's receipt key (one line ed25519:<base64>)");

@@ -16,11 +16,6 @@ constexpr auto poll_interval = std::chrono::seconds(5);
 constexpr int grace_minutes = 60;  // a run missed at the scheduled minute still starts within this
 constexpr std::int64_t stale_after_ms = 48LL * 3600 * 1000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Whether `schedule` ("HH:MM") is due at local time `now`, and the local date.
 bool due(const std::string& schedule, std::time_t now, int& day) {
   std::tm local{};
@@ -39,7 +34,7 @@ std::string time_text(std::int64_t ms) {
 }  // namespace
 
 BackupJob::BackupJob(JobContext context)
-    : context_(std::move(context)), logger_(context_.runtime.logger.named("backup")), started_ms_(now_ms()) {}
+    : context_(std::move(context)), logger_(context_.runtime.logger.named("backup")), started_ms_(base::unix_ms_now()) {}
 
 BackupJob::~BackupJob() {
   if (worker_.joinable()) {
@@ -106,12 +101,12 @@ void BackupJob::run_once(const Config& config) {
   const std::lock_guard lock(mutex_);
   if (report) {
     ++outcome_.successes;
-    outcome_.last_success_ms = now_ms();
+    outcome_.last_success_ms = base::unix_ms_now();
     outcome_.last_snapshot = report->snapshot;
     outcome_.last_bytes_added = report->progress.bytes_added;
   } else if (report.error().code != "interrupted") {
     ++outcome_.failures;
-    outcome_.last_failure_ms = now_ms();
+    outcome_.last_failure_ms = base::unix_ms_now();
     outcome_.last_failure = report.error().message;
   }
 }
@@ -123,7 +118,7 @@ void BackupJob::health(std::vector<std::string>& reasons) const {
   if (outcome_.last_failure_ms > outcome_.last_success_ms) {
     reasons.push_back("backup failed at " + time_text(outcome_.last_failure_ms) + ": " + outcome_.last_failure +
                       " (run `medgw backup run` to retry; the log has backup.failed)");
-  } else if (now_ms() - std::max(outcome_.last_success_ms, started_ms_) > stale_after_ms) {
+  } else if (base::unix_ms_now() - std::max(outcome_.last_success_ms, started_ms_) > stale_after_ms) {
     reasons.push_back("no backup succeeded for more than 48 hours (backup.schedule " +
                       snapshot->config.backup.schedule + ")");
   }

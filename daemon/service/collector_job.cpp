@@ -1,5 +1,7 @@
 #include <daemon/service/collector_job.hpp>
 
+#include <base/time_format.hpp>
+
 #include <daemon/runtime/collection_run.hpp>
 
 #include <boost/asio/post.hpp>
@@ -21,11 +23,6 @@ class PassInterrupted : public std::runtime_error {
  public:
   PassInterrupted() : std::runtime_error("the service is stopping") {}
 };
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -169,7 +166,7 @@ void CollectorJob::record(const std::string& label, const collectors::PassSummar
     s.files_last_pass = summary.files_seen;
     s.last_duration_seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     (summary.paused ? s.passes_paused : s.passes_finished) += 1;
-    if (!summary.paused) s.last_success_ms = unix_ms_now();
+    if (!summary.paused) s.last_success_ms = base::unix_ms_now();
     s.added += summary.added;
     s.modified += summary.modified;
     s.renamed += summary.renamed;

@@ -1,5 +1,7 @@
 #include <daemon/service/delivery_job.hpp>
 
+#include <base/time_format.hpp>
+
 #include <daemon/service/spawn.hpp>
 
 #include <boost/asio/post.hpp>
@@ -26,11 +28,6 @@ std::string human_minutes(std::chrono::milliseconds age) {
   const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(age).count();
   if (minutes < 120) return std::to_string(minutes) + "m";
   return std::to_string(minutes / 60) + "h";
-}
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -120,7 +117,7 @@ boost::asio::awaitable<void> DeliveryJob::loop() {
 void DeliveryJob::health(std::vector<std::string>& reasons) const {
   if (!problem_.empty()) reasons.push_back("uploads stopped: " + problem_);
   if (const std::int64_t since = counters_.failing_since_ms.load(); since != 0) {
-    const auto failing = std::chrono::milliseconds(unix_ms_now() - since);
+    const auto failing = std::chrono::milliseconds(base::unix_ms_now() - since);
     if (failing > failing_after) {
       reasons.push_back("uploads failing for " + human_minutes(failing) + " (see the log: upload.retry)");
     }
