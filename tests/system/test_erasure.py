@@ -161,6 +161,7 @@ class WithdrawalErasesAtTheCentral(unittest.TestCase):
                 self.assertEqual(receipt["erased_at"][:10], today)
                 status = receiver.status()
                 gateway_status = run(MEDGW, "status", "-c", config, check=True).stdout
+                self.assertIn("1 withdrawn after data was sent (1 confirmed erased at the central)", gateway_status)
                 outputs += check + status + gateway_status
                 outputs += (tmp / "medgw.log").read_text() + receiver.log.read_text()
                 self.assertIn("receiver.erased", receiver.log.read_text())
