@@ -1,8 +1,10 @@
 #include <collectors/claims_profiles.hpp>
 
-#include <collectors/text_encoding.hpp>
-#include <collectors/text_split.hpp>
 #include <collectors/uke_validator.hpp>
+
+#include <claims/dpc_files.hpp>
+#include <claims/text_encoding.hpp>
+#include <claims/text_split.hpp>
 
 #include <base/json.hpp>
 
@@ -14,25 +16,16 @@
 namespace medgw::collectors {
 namespace {
 
-bool all_digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
+using claims::all_digits;
+using claims::DpcKind;
+using claims::DpcName;
+using claims::dpc_kind_from_record;
+using claims::file_name_of;
+using claims::month_folder_of;
+using claims::parse_dpc_name;
+
 bool all_zero(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c == '0'; });
-}
-
-std::string_view file_name_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// The folder holding the file, when it is named like a month (YYYYMM).
-std::string month_folder_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string_view::npos) return {};
-  std::string_view folder = path.substr(0, slash);
-  if (const auto up = folder.rfind('/'); up != std::string_view::npos) folder = folder.substr(up + 1);
-  return folder.size() == 6 && all_digits(folder) ? std::string(folder) : std::string();
 }
 
 std::string upper(std::string_view text) {
@@ -87,62 +80,6 @@ class LineSplitter {
 
 // --- DPC ---------------------------------------------------------------------
 
-struct DpcKind {
-  std::string_view prefix;  // in the file name
-  std::string_view name;    // in the manifest meta
-  std::size_t min_fields;
-  std::size_t max_fields;   // 0: no upper bound (layout not verified)
-  std::array<std::size_t, 2> date_columns;  // 1-based; 0 = none; their latest month is the file's month
-  std::size_t id_column;                    // 1-based column of the データ識別番号
-};
-
-constexpr std::array<DpcKind, 6> dpc_kinds{{
-    {"FF1", "ff1", 9, 17, {0, 0}, 2},             // 様式1: 8 key columns + payload 1..9
-    {"FF4", "ff4", 5, 0, {0, 0}, 2},              // 様式4
-    {"EFn", "ef_inpatient", 31, 31, {3, 24}, 2},  // EF統合 (入院): 退院年月日, 実施年月日
-    {"EFg", "ef_outpatient", 31, 31, {3, 24}, 2}, // EF統合 (外来)
-    {"Dn", "d", 30, 30, {3, 18}, 2},              // D file: 退院年月日, 実施年月日
-    {"Hn", "h", 6, 0, {4, 6}, 3},                 // H file: 施設コード, 病棟コード, データ識別番号, ...
-}};
-
-struct DpcName {
-  const DpcKind* kind = nullptr;
-  std::string facility;  // 9 digits from the name, or empty
-  std::string month;     // YYYYMM from the name (YYMM) or the folder, or empty
-};
-
-DpcName parse_dpc_name(std::string_view path) {
-  DpcName out;
-  std::string_view stem = file_name_of(path);
-  if (const auto dot = stem.rfind('.'); dot != std::string_view::npos) stem = stem.substr(0, dot);
-  const auto tokens = split_on(stem, '_');
-  for (std::size_t i = 0; i < tokens.size() && out.kind == nullptr; ++i) {
-    for (const DpcKind& kind : dpc_kinds) {
-      if (tokens[i] != kind.prefix) continue;
-      out.kind = &kind;
-      if (i + 1 < tokens.size() && tokens[i + 1].size() == 9 && all_digits(tokens[i + 1])) out.facility = tokens[i + 1];
-      if (i + 2 < tokens.size() && tokens[i + 2].size() == 4 && all_digits(tokens[i + 2])) {
-        out.month = "20" + std::string(tokens[i + 2]);
-      }
-      break;
-    }
-  }
-  if (out.month.empty()) out.month = month_folder_of(path);
-  return out;
-}
-
-// By content, for a file whose name does not say: the field count of the
-// first record (EF 31, D 30, 様式1 17, 様式4 5).
-const DpcKind* dpc_kind_from_record(const std::vector<std::string_view>& fields) {
-  switch (fields.size()) {
-    case 31: return &dpc_kinds[fields[29] == "1" ? 3 : 2];
-    case 30: return &dpc_kinds[4];
-    case 17: return &dpc_kinds[0];
-    case 5: return &dpc_kinds[1];
-    default: return nullptr;
-  }
-}
-
 void write_dpc_meta(base::JsonWriter& json, const DpcKind* kind, std::string_view facility, std::string_view month) {
   json.begin_object().field("kind", kind != nullptr ? kind->name : std::string_view("unknown"));
   if (!facility.empty()) json.field("facility", facility);
@@ -189,11 +126,11 @@ class DpcCheck final : public ContentCheck {
   void on_line(std::string_view line, bool crlf) {
     if (!crlf) anomalies_ |= bit(Anomaly::lf_line_endings);
     if (line.empty()) return;
-    if ((anomalies_ & bit(Anomaly::encoding_invalid)) == 0 && !decode_cp932(line)) {
+    if ((anomalies_ & bit(Anomaly::encoding_invalid)) == 0 && !claims::decode_cp932(line)) {
       anomalies_ |= bit(Anomaly::encoding_invalid);
     }
     // Tab never occurs inside a CP932 character (trail bytes are >= 0x40).
-    const auto fields = split_on(line, '\t');
+    const auto fields = claims::split_on(line, '\t');
     if (records_ == 0 && !header_ && !all_digits(fields[0])) {
       header_ = true;  // a title row: its first column is not a 施設コード
       return;

@@ -25,6 +25,7 @@ class DpcProfile final : public StreamingProfile {
   [[nodiscard]] std::unique_ptr<OptOutFilter> late_rows_filter(std::string_view relative_path,
                                                                std::shared_ptr<const PatientPolicy> policy,
                                                                OnlyPatients only) const override;
+  [[nodiscard]] std::string_view claims_format() const override { return "dpc"; }
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;
@@ -47,6 +48,7 @@ class ReceiptProfile final : public StreamingProfile {
   [[nodiscard]] std::unique_ptr<OptOutFilter> late_rows_filter(std::string_view relative_path,
                                                                std::shared_ptr<const PatientPolicy> policy,
                                                                OnlyPatients only) const override;
+  [[nodiscard]] std::string_view claims_format() const override { return "receipt"; }
 
  protected:
   [[nodiscard]] Analysis analyze_path(std::string_view relative_path) const override;

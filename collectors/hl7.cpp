@@ -1,5 +1,5 @@
 #include <collectors/hl7.hpp>
-#include <collectors/text_split.hpp>
+#include <claims/text_split.hpp>
 
 namespace medgw::collectors {
 namespace {
@@ -21,7 +21,7 @@ std::string_view nth_part(std::string_view text, char separator, int number) {
 
 Hl7Segment::Hl7Segment(std::string_view text, const Hl7Delimiters& delimiters)
     : text_(text), delimiters_(delimiters), is_msh_(text.starts_with("MSH")) {
-  fields_ = split_on(text, delimiters.field);
+  fields_ = claims::split_on(text, delimiters.field);
   id_ = fields_.empty() ? std::string_view() : fields_[0];
 }
 

@@ -128,6 +128,13 @@ CREATE TABLE notice_held_rows (
   PRIMARY KEY (source, path, patient_id)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    Migration{5, "withdrawals: the central's erasure receipts", R"sql(
+-- A withdrawal is confirmed when the central's signed erasure receipt for
+-- the object holding it verifies (issue 19): kept here, with its date.
+ALTER TABLE optout_register ADD COLUMN withdraw_object TEXT;   -- object_id of the withdraw object
+ALTER TABLE optout_register ADD COLUMN erased_at TEXT;         -- RFC 3339, from the receipt; NULL until confirmed
+ALTER TABLE optout_register ADD COLUMN erasure_receipt TEXT;   -- the receipt JSON as received (counts only)
+)sql"},
 };
 
 }  // namespace

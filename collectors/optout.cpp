@@ -1,8 +1,9 @@
 #include <collectors/optout.hpp>
 
-#include <base/text.hpp>
+#include <claims/receipts.hpp>
+#include <claims/text_encoding.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <base/text.hpp>
 
 #include <base/json.hpp>
 
@@ -77,26 +78,12 @@ bool valid_id(std::string_view id) {
 std::optional<std::string> csv_text(std::string_view bytes) {
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);  // a BOM from Excel
   if (base::is_valid_utf8(bytes)) return std::string(bytes);
-  return decode_cp932(bytes);
+  return claims::decode_cp932(bytes);
 }
 
 bool split_csv_line(std::string_view line, std::vector<std::string>& fields) { return split_csv(base::trim_blanks(line), fields); }
 
 bool valid_patient_id(std::string_view id) { return valid_id(id); }
-
-std::string normalize_kana(std::string_view utf8) {
-  std::string out;
-  out.reserve(utf8.size());
-  for (std::size_t i = 0; i < utf8.size(); ++i) {
-    if (utf8[i] == ' ') continue;
-    if (utf8.substr(i, 3) == "\xE3\x80\x80") {  // U+3000 ideographic space
-      i += 2;
-      continue;
-    }
-    out.push_back(utf8[i]);
-  }
-  return out;
-}
 
 OptOutList OptOutList::parse(std::string_view bytes) {
   std::optional<std::string> decoded = csv_text(bytes);
@@ -148,7 +135,7 @@ OptOutList OptOutList::parse(std::string_view bytes) {
     entry.line = line_number;
     entry.patient_id = column(0);
     entry.dpc_id = column(1);
-    entry.kana_name = normalize_kana(column(2));
+    entry.kana_name = claims::normalize_kana(column(2));
     if (!valid_id(entry.patient_id)) {
       throw OptOutError(line_number, where + "patient_id is missing or has spaces or control characters");
     }
@@ -208,7 +195,7 @@ const OptOutEntry* OptOutList::by_dpc(std::string_view dpc_id) const {
 }
 
 const OptOutEntry* OptOutList::by_person(std::string_view kana_name, std::string_view birth_date) const {
-  const auto found = by_person_.find(normalize_kana(kana_name) + "\x1f" + std::string(birth_date));
+  const auto found = by_person_.find(claims::normalize_kana(kana_name) + "\x1f" + std::string(birth_date));
   return found == by_person_.end() ? nullptr : &entries_[found->second];
 }
 

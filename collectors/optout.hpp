@@ -60,9 +60,6 @@ class OptOutList {
   std::map<std::string, std::size_t, std::less<>> by_person_;
 };
 
-// Katakana name as compared: UTF-8 without ASCII or ideographic spaces.
-[[nodiscard]] std::string normalize_kana(std::string_view utf8);
-
 // Shared by the hospital's CSV files (the opt-out list, the notice register).
 // The file's text as UTF-8 (a BOM dropped; CP932 decoded), or nullopt when
 // it is neither UTF-8 nor CP932.

@@ -3,7 +3,10 @@
 // spooled leaves out every record of a patient on the opt-out list
 // (次世代医療基盤法). They stream line by line, so a file of any size passes
 // through in constant memory, and copy every other byte as it is: with no
-// opted-out patient in a file, its copy is the file.
+// opted-out patient in a file, its copy is the file. The line and record
+// logic is claims/ (dpc_rows.hpp, receipts.hpp), which medgw-receiver uses
+// too when a withdrawal erases a patient; here is only who is left out and
+// why (the opt-out list, the notice period, a "late rows" copy).
 #include <collectors/policy.hpp>
 
 #include <spool/object.hpp>
@@ -57,9 +60,5 @@ using OnlyPatients = std::shared_ptr<const std::set<std::string, std::less<>>>;
 // patients (renumbered, GO recomputed) and nothing else of the file's.
 [[nodiscard]] std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy,
                                                             OnlyPatients only = nullptr);
-
-// 生年月日 as written in a receipt (西暦 YYYYMMDD or 和暦 GYYMMDD) as YYYYMMDD;
-// empty when it is neither.
-[[nodiscard]] std::string receipt_birth_date(std::string_view field);
 
 }  // namespace medgw::collectors

@@ -1,5 +1,7 @@
 #include <collectors/optout_register.hpp>
 
+#include <base/bytes.hpp>
+
 #include <base/json.hpp>
 
 #include <map>
@@ -10,21 +12,32 @@ namespace {
 
 constexpr std::size_t withdrawals_per_object = 5000;
 
-std::span<const std::uint8_t> blob(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
 std::int64_t unix_ms(const spool::Clock& clock) {
   const auto now = clock ? clock() : std::chrono::system_clock::now();
   return std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 }
 
-std::string withdraw_meta(const OptOutEntry& entry) {
+// Everything the central needs to find the patient in every source: the
+// SS-MIX2 folder by patient ID, DPC rows by DPC number, receipts by chart
+// number or by kana name and birth date (receipts without カルテ番号), and
+// which of the gateway's sources hold DPC rows and receipts. Inside the
+// encrypted object only; never logged.
+std::string withdraw_meta(const OptOutEntry& entry, std::span<const PatientSource> sources) {
   base::JsonWriter json;
   json.begin_object().field("patient_id", entry.patient_id);
   if (!entry.dpc_id.empty()) json.field("dpc_id", entry.dpc_id);
+  if (!entry.kana_name.empty() && !entry.birth_date.empty()) {
+    json.field("kana_name", entry.kana_name).field("birth_date", entry.birth_date);
+  }
   if (!entry.requested_on.empty()) json.field("requested_on", entry.requested_on);
   json.field("reason", "optout");
+  for (const std::string_view format : {std::string_view("dpc"), std::string_view("receipt")}) {
+    json.key(std::string(format) + "_sources").begin_array();
+    for (const PatientSource& source : sources) {
+      if (source.profile->claims_format() == format) json.value(source.source);
+    }
+    json.end_array();
+  }
   json.end_object();
   return json.take();
 }
@@ -36,7 +49,7 @@ std::uint64_t release_folder(base::Database& db, const std::string& source, cons
   std::string upper = prefix;
   upper.back() = static_cast<char>(upper.back() + 1);
   base::Statement remove = db.prepare("DELETE FROM file_index WHERE source = ?1 AND path >= ?2 AND path < ?3");
-  remove.bind_all(source, blob(prefix), blob(upper));
+  remove.bind_all(source, base::as_bytes(prefix), base::as_bytes(upper));
   remove.run();
   return static_cast<std::uint64_t>(db.changes());
 }
@@ -71,7 +84,7 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
     base::WriteTransaction transaction(db);
     base::Statement remove = db.prepare("DELETE FROM optout_register WHERE patient_key = ?1");
     for (const std::string& key : resumed) {
-      remove.bind_all(blob(key)).run();
+      remove.bind_all(base::as_bytes(key)).run();
       remove.reset();
     }
     transaction.commit();
@@ -96,12 +109,12 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
   }
   const std::int64_t now = unix_ms(clock);
   auto register_rows = [&](base::Database& database, std::span<const std::pair<std::string, const OptOutEntry*>> part,
-                           std::optional<std::int64_t> seq) {
+                           std::optional<std::int64_t> seq, std::optional<std::string> object_id) {
     base::Statement insert = database.prepare(
-        "INSERT INTO optout_register (patient_key, listed_at, withdraw_seq) VALUES (?1, ?2, ?3) "
+        "INSERT INTO optout_register (patient_key, listed_at, withdraw_seq, withdraw_object) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (patient_key) DO NOTHING");
     for (const auto& [key, entry] : part) {
-      insert.bind_all(blob(key), now, seq).run();
+      insert.bind_all(base::as_bytes(key), now, seq, object_id).run();
       insert.reset();
       if (!seq) continue;
       for (const PatientSource& source : patient_sources) {
@@ -113,7 +126,7 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
 
   if (!anything_sent) {
     base::WriteTransaction transaction(db);
-    register_rows(db, fresh, std::nullopt);
+    register_rows(db, fresh, std::nullopt, std::nullopt);
     transaction.commit();
     return update;
   }
@@ -128,11 +141,11 @@ RegisterUpdate update_optout_register(spool::StateDb& state, spool::Spool& spool
       withdraw.source = std::string(withdraw_source);
       withdraw.path = "optout";
       withdraw.change = spool::Change::withdraw;
-      withdraw.meta_json = withdraw_meta(*entry);
+      withdraw.meta_json = withdraw_meta(*entry, patient_sources);
       entries.push_back(std::move(withdraw));
     }
     const spool::BuildOutcome outcome = spool.build(entries, [&](base::Database& database, const spool::CommittedObject& object) {
-      register_rows(database, part, static_cast<std::int64_t>(object.seq));
+      register_rows(database, part, static_cast<std::int64_t>(object.seq), object.object_id);
     });
     if (!outcome.committed()) {
       update.paused = true;

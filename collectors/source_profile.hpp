@@ -79,6 +79,10 @@ class SourceProfile {
     (void)patient_id;
     return {};
   }
+  // "dpc" or "receipt" for the sources whose files hold DPC rows or receipts
+  // of many patients (a withdraw names them, so the central knows which of
+  // its landed trees to erase rows and receipts from); empty otherwise.
+  [[nodiscard]] virtual std::string_view claims_format() const { return {}; }
 };
 
 // A profile whose whole-content analysis is its streaming check fed once.

@@ -5,8 +5,8 @@
 #include <collectors/hl7.hpp>
 #include <collectors/ssmix2_name.hpp>
 #include <collectors/ssmix2_types.hpp>
-#include <collectors/text_encoding.hpp>
-#include <collectors/text_split.hpp>
+#include <claims/text_encoding.hpp>
+#include <claims/text_split.hpp>
 
 #include <base/json.hpp>
 
@@ -38,7 +38,7 @@ void finish_meta(base::JsonWriter& json, AnomalySet anomalies) {
 // Only MSH and the first PID are split into fields: this runs on every file.
 AnomalySet check_hl7(std::string_view content, std::string_view patient_id, std::string_view data_type,
                      base::JsonWriter& json, std::string& content_patient_id) {
-  auto text = decode_iso2022jp(content);
+  auto text = claims::decode_iso2022jp(content);
   if (!text) return bit(Anomaly::encoding_invalid);
   const std::string_view message = hl7_strip_framing(*text);
   const auto delimiters = hl7_delimiters(message);
@@ -75,7 +75,7 @@ std::string encounter_date(const std::vector<std::string_view>& parts) {
 // The patients a path names (its patient folder, and the file name or content
 // folder name, which may disagree with it) and its date folder.
 Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& policy, std::size_t name_part) {
-  const auto parts = split_on(relative_path, '/');
+  const auto parts = claims::split_on(relative_path, '/');
   if (parts.size() >= 3 && policy.opted_out(parts[2])) return Exclusion::opted_out;
   if (parts.size() > name_part) {
     const std::string_view name = parts[name_part];
@@ -94,7 +94,7 @@ Exclusion ssmix2_exclusion(std::string_view relative_path, const PatientPolicy& 
 }
 
 std::optional<Encounter> ssmix2_encounter(std::string_view relative_path, std::string_view source) {
-  const auto parts = split_on(relative_path, '/');
+  const auto parts = claims::split_on(relative_path, '/');
   if (parts.size() < 5) return std::nullopt;
   // Undated data (the "-" folder, planned events) makes the patient known, without a date.
   return Encounter{std::string(parts[2]), encounter_date(parts), std::string(source) + " " + std::string(parts[4])};
@@ -158,7 +158,7 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
     if (name.condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);
   } else {
     // Without a parsable name, the patient folder still tells whose it is.
-    const auto parts = split_on(relative_path, '/');
+    const auto parts = claims::split_on(relative_path, '/');
     if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
   }
   if (content) {
@@ -170,7 +170,7 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
 }
 
 std::optional<ContentFolderName> parse_content_folder_name(std::string_view name) {
-  const auto fields = split_on(name, '_');
+  const auto fields = claims::split_on(name, '_');
   if (fields.size() < 6) return std::nullopt;
   ContentFolderName out;
   out.patient_id = std::string(fields[0]);
@@ -199,7 +199,7 @@ std::optional<ContentFolderName> parse_content_folder_name(std::string_view name
 Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::optional<std::string_view> content) const {
   (void)content;  // documents (CDA, PDF, images) are carried as they are
   Analysis analysis;
-  const auto parts = split_on(relative_path, '/');
+  const auto parts = claims::split_on(relative_path, '/');
   base::JsonWriter json;
   json.begin_object().field("storage", "extended");
   if (parts.size() < 7) {

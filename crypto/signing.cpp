@@ -108,6 +108,20 @@ std::string receipt_statement(std::string_view object_id, std::uint64_t seq, std
   return out;
 }
 
+std::string erasure_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
+                              std::string_view erased_at, const ErasureCounts& counts) {
+  std::string out = "medgw-erasure/1\n";
+  out.append(object_id).push_back('\n');
+  out.append(std::to_string(seq)).push_back('\n');
+  out.append(facility).push_back('\n');
+  out.append(erased_at).push_back('\n');
+  for (const std::uint64_t count :
+       {counts.patients, counts.ssmix2_folders, counts.files_rewritten, counts.dpc_rows, counts.receipts}) {
+    out.append(std::to_string(count)).push_back('\n');
+  }
+  return out;
+}
+
 std::optional<Ed25519PublicKey> parse_public_key_text(std::string_view text) {
   if (!text.starts_with("ed25519:")) return std::nullopt;
   auto bytes = base::base64_decode_padded(text.substr(8));

@@ -42,6 +42,20 @@ class SigningKey {
 //   "medgw-receipt/1\n<object_id>\n<seq>\n<facility>\n<sha256 hex>\n<received_at RFC 3339>\n"
 [[nodiscard]] std::string receipt_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
                                             std::string_view age_sha256_hex, std::string_view received_at);
+// What the central's erasure receipt signs (docs/architecture.md, "Erasure
+// receipts"): that the patients withdrawn by one object are erased from
+// everything the central holds of the facility, with the counts of what went:
+//   "medgw-erasure/1\n<object_id>\n<seq>\n<facility>\n<erased_at RFC 3339>\n<patients>\n
+//    <ssmix2 folders>\n<claims files rewritten>\n<DPC rows>\n<receipts>\n"
+struct ErasureCounts {
+  std::uint64_t patients = 0;
+  std::uint64_t ssmix2_folders = 0;   // patient folders removed from SS-MIX2 trees
+  std::uint64_t files_rewritten = 0;  // DPC and UKE files rewritten without them
+  std::uint64_t dpc_rows = 0;
+  std::uint64_t receipts = 0;
+};
+[[nodiscard]] std::string erasure_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,
+                                            std::string_view erased_at, const ErasureCounts& counts);
 // "ed25519:<base64>" (SigningKey::public_key_text) back to a key.
 [[nodiscard]] std::optional<Ed25519PublicKey> parse_public_key_text(std::string_view text);
 [[nodiscard]] std::string object_statement(std::string_view object_id, std::uint64_t seq, std::string_view facility,

@@ -2,6 +2,7 @@
 
 #include <receiver/files.hpp>
 #include <receiver/identifiers.hpp>
+#include <receiver/landing_erasure.hpp>
 #include <receiver/landing_manifest.hpp>
 
 #include <crypto/hash.hpp>
@@ -212,18 +213,6 @@ void apply_rename(const ManifestEntry& entry, std::int64_t index, const std::fil
          index, patient_tag_of(entry, tagger));
 }
 
-void apply_withdraw(const ManifestEntry& entry, const std::filesystem::path& facility_root) {
-  // The patient opted out: what the central holds of them goes, in every
-  // SS-MIX2 tree (pid[0:3]/pid[3:6]/pid).
-  const std::string& patient = entry.patient_id;
-  const std::string folder = patient.substr(0, 3) + "/" + (patient.size() > 3 ? patient.substr(3, 3) : "") + "/" + patient;
-  std::error_code ec;
-  for (const auto& source : std::filesystem::directory_iterator(facility_root, ec)) {
-    if (!source.is_directory() || !source.path().filename().string().starts_with("ssmix2")) continue;
-    if (auto path = path_under(source.path(), folder)) std::filesystem::remove_all(*path);
-  }
-}
-
 void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest& request, Staging& staging,
                  LandingSummary& summary) {
   const auto index = static_cast<std::int64_t>(i);
@@ -249,7 +238,10 @@ void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest
       break;
     }
     case Change::withdraw:
-      apply_withdraw(entry, request.facility_root);
+      // The patient opted out: what the central holds of them goes. SS-MIX2
+      // folders now; DPC rows and receipts once the object's withdrawals are
+      // all known (one pass over the files for all of them).
+      summary.erasure.ssmix2_folders += remove_ssmix2_folders(entry.patient_id, request.facility_root);
       ++summary.withdrawn;
       break;
   }
@@ -259,6 +251,7 @@ void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest
 // patient, tagged) it was; its own text holds paths and is not passed on.
 LandingSummary apply(const Manifest& manifest, const LandingRequest& request, Staging& staging) {
   LandingSummary summary;
+  std::vector<const ManifestEntry*> withdrawals;
   for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
     try {
       apply_entry(manifest.entries[i], i, request, staging, summary);
@@ -267,6 +260,18 @@ LandingSummary apply(const Manifest& manifest, const LandingRequest& request, St
       throw Refused{LandingFailure{kind.code, "a file operation failed: " + error.code().message(), kind.transient,
                                    static_cast<std::int64_t>(i), patient_tag_of(manifest.entries[i], request.tagger)}};
     }
+    if (manifest.entries[i].change == Change::withdraw) withdrawals.push_back(&manifest.entries[i]);
+  }
+  if (!withdrawals.empty()) {
+    try {
+      erase_claims(withdrawals, request.facility_root, summary.erasure);
+    } catch (const std::system_error& error) {
+      const ErrnoClass kind = classify_errno(error.code());
+      throw Refused{LandingFailure{kind.code, "erasing withdrawn patients' DPC rows and receipts failed: " +
+                                                  error.code().message(),
+                                   kind.transient, -1, {}}};
+    }
+    summary.erasure.patients = withdrawals.size();
   }
   return summary;
 }
@@ -276,7 +281,9 @@ LandingSummary apply(const Manifest& manifest, const LandingRequest& request, St
 // every step is safe to repeat.
 void clear_leftovers(const std::filesystem::path& facility_root) {
   for (const auto& item : std::filesystem::directory_iterator(facility_root)) {
-    if (item.is_regular_file() && item.path().filename().string().starts_with(".landing-")) {
+    // (An AtomicFile's own temporary sibling of one is "." + its name.)
+    const std::string name = item.path().filename().string();
+    if (item.is_regular_file() && (name.starts_with(".landing-") || name.starts_with("..landing-"))) {
       std::error_code ec;
       std::filesystem::remove(item.path(), ec);
     }

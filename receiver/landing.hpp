@@ -18,6 +18,7 @@
 // (pt:xxxxxxxx), so it can be logged as it is.
 #include <crypto/age.hpp>
 #include <crypto/patient_tag.hpp>
+#include <crypto/signing.hpp>
 
 #include <base/result.hpp>
 
@@ -32,7 +33,8 @@ struct LandingSummary {
   std::size_t written = 0;
   std::size_t renamed = 0;
   std::size_t deleted = 0;
-  std::size_t withdrawn = 0;  // patients whose SS-MIX2 folders were removed
+  std::size_t withdrawn = 0;  // patients withdrawn: erased in every source (landing_erasure.hpp)
+  crypto::ErasureCounts erasure;  // what their withdrawal erased (counts only)
 };
 
 struct LandingFailure {

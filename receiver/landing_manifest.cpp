@@ -44,6 +44,44 @@ bool is_sha256_hex(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// A withdraw's optional text field (a missing one is empty).
+std::string optional_text(const base::JsonValue& meta, std::string_view key) {
+  const base::JsonValue* value = meta.find(key);
+  return value != nullptr && value->is_string() ? value->text() : std::string();
+}
+
+// The gateway's sources of one kind, as the withdraw names them; nullopt
+// when a name is not a usable source name.
+std::optional<std::vector<std::string>> source_list(const base::JsonValue& meta, std::string_view key) {
+  std::vector<std::string> out;
+  const base::JsonValue* list = meta.find(key);
+  if (list == nullptr) return out;
+  for (const base::JsonValue& item : list->items()) {
+    if (!item.is_string() || !is_source_name(item.text())) return std::nullopt;
+    out.push_back(item.text());
+  }
+  return out;
+}
+
+base::Result<ManifestEntry, LandingFailure> read_withdraw(const base::JsonValue& json, ManifestEntry entry,
+                                                          std::int64_t index, const LandingRequest& request) {
+  const base::JsonValue& meta = json.at("meta");
+  entry.patient_id = meta.string_at("patient_id");
+  const std::string tag = request.tagger != nullptr ? request.tagger->tag(entry.patient_id) : std::string();
+  if (!is_safe_relative_path(entry.patient_id) || entry.patient_id.find('/') != std::string::npos) {
+    return refusal("bad_withdraw", "a withdraw names an unusable patient ID", index, tag);
+  }
+  entry.dpc_id = optional_text(meta, "dpc_id");
+  entry.kana_name = optional_text(meta, "kana_name");
+  entry.birth_date = optional_text(meta, "birth_date");
+  auto dpc = source_list(meta, "dpc_sources");
+  auto receipt = source_list(meta, "receipt_sources");
+  if (!dpc || !receipt) return refusal("bad_withdraw", "a withdraw names an unusable source", index, tag);
+  entry.dpc_sources = std::move(*dpc);
+  entry.receipt_sources = std::move(*receipt);
+  return entry;
+}
+
 // One entry, or why it is refused. JsonError from typed access is caught by the caller.
 base::Result<ManifestEntry, LandingFailure> read_entry(const base::JsonValue& json, std::int64_t index,
                                                        const LandingRequest& request) {
@@ -53,14 +91,7 @@ base::Result<ManifestEntry, LandingFailure> read_entry(const base::JsonValue& js
   const auto change = parse_change(json.string_at("change"));
   if (!change) return refusal("bad_manifest", "a manifest entry has an unknown change", index);
   entry.change = *change;
-  if (entry.change == Change::withdraw) {
-    entry.patient_id = json.at("meta").string_at("patient_id");
-    const std::string tag = request.tagger != nullptr ? request.tagger->tag(entry.patient_id) : std::string();
-    if (!is_safe_relative_path(entry.patient_id) || entry.patient_id.find('/') != std::string::npos) {
-      return refusal("bad_withdraw", "a withdraw names an unusable patient ID", index, tag);
-    }
-    return entry;
-  }
+  if (entry.change == Change::withdraw) return read_withdraw(json, std::move(entry), index, request);
   const auto path = exact_name(json, "path");
   if (!path) return refusal("bad_manifest", "a manifest entry has no usable path", index);
   entry.path = *path;

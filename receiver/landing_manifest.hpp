@@ -21,7 +21,15 @@ struct ManifestEntry {
   Change change = Change::add;
   std::uint64_t size = 0;
   std::string sha256;
-  std::string patient_id;  // withdraw: whose SS-MIX2 folders go (never logged)
+  // withdraw: whose data goes (never logged): SS-MIX2 folders by patient_id,
+  // DPC rows and receipts as claims::PatientSet matches them, in the sources
+  // the gateway names as DPC and receipt sources.
+  std::string patient_id;
+  std::string dpc_id;
+  std::string kana_name;
+  std::string birth_date;
+  std::vector<std::string> dpc_sources;
+  std::vector<std::string> receipt_sources;
 
   [[nodiscard]] bool carries_content() const { return change == Change::add || change == Change::modify; }
   [[nodiscard]] std::string member_name() const { return source + "/" + path; }

@@ -1,8 +1,10 @@
 #include <receiver/landing_queue.hpp>
 
-#include <base/time_format.hpp>
-
 #include <receiver/identifiers.hpp>
+
+#include <base/base64.hpp>
+#include <base/json.hpp>
+#include <base/time_format.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -15,11 +17,12 @@ constexpr int objects_per_turn = 8;  // then the other facilities get a turn
 }  // namespace
 
 LandingQueue::LandingQueue(const ReceiverConfig& config, Store& store, crypto::age::Identities identities,
-                           crypto::PatientTagger tagger, log::Logger logger)
+                           crypto::PatientTagger tagger, const crypto::SigningKey& receipt_key, log::Logger logger)
     : config_(config),
       store_(store),
       identities_(std::move(identities)),
       tagger_(std::move(tagger)),
+      receipt_key_(receipt_key),
       logger_(std::move(logger)),
       poll_timer_(pool_.get_executor()) {}
 
@@ -120,7 +123,8 @@ bool LandingQueue::land_one(const StoredObject& object) {
   }
   const LandingState state = landed ? LandingState::landed : LandingState::quarantined;
   const std::string reason = landed ? std::string() : landed.error().code;
-  if (!store_.record_landing(object, state, reason, base::unix_ms_now())) {
+  const std::string erasure = landed && landed->withdrawn > 0 ? erasure_receipt(object, landed->erasure) : std::string();
+  if (!store_.record_landing(object, state, reason, base::unix_ms_now(), erasure)) {
     logger_.info("receiver.landing_rewound", "an operator's retry rewound this facility's landing; landing again from there",
                  {{"facility", facility}});
     return true;
@@ -130,6 +134,14 @@ bool LandingQueue::land_one(const StoredObject& object) {
                  {{"facility", facility}, {"seq", object.seq}, {"written", static_cast<std::uint64_t>(landed->written)},
                   {"renamed", static_cast<std::uint64_t>(landed->renamed)},
                   {"deleted", static_cast<std::uint64_t>(landed->deleted)}});
+    if (landed->withdrawn > 0) {
+      // Counts only: neither the patients nor the files are named.
+      const crypto::ErasureCounts& erased = landed->erasure;
+      logger_.info("receiver.erased", "withdrawn patients were erased in every source; an erasure receipt was signed",
+                   {{"facility", facility}, {"seq", object.seq}, {"patients", erased.patients},
+                    {"ssmix2_folders", erased.ssmix2_folders}, {"files_rewritten", erased.files_rewritten},
+                    {"dpc_rows", erased.dpc_rows}, {"receipts", erased.receipts}});
+    }
   } else {
     const LandingFailure& failure = landed.error();
     logger_.error("receiver.landing_quarantined",
@@ -139,6 +151,19 @@ bool LandingQueue::land_one(const StoredObject& object) {
                    {"entry", failure.entry}, {"patient", failure.patient.empty() ? std::string("-") : failure.patient}});
   }
   return true;
+}
+
+std::string LandingQueue::erasure_receipt(const StoredObject& object, const crypto::ErasureCounts& counts) const {
+  const std::string erased_at = base::rfc3339_utc(std::chrono::system_clock::now());
+  const auto signature = receipt_key_.sign(
+      base::as_bytes(crypto::erasure_statement(object.object_id, object.seq, object.facility, erased_at, counts)));
+  base::JsonWriter json;
+  json.begin_object().field("format", "medgw-erasure/1").field("object_id", object.object_id);
+  json.field("seq", object.seq).field("facility", object.facility).field("erased_at", erased_at);
+  json.field("patients", counts.patients).field("ssmix2_folders", counts.ssmix2_folders);
+  json.field("files_rewritten", counts.files_rewritten).field("dpc_rows", counts.dpc_rows);
+  json.field("receipts", counts.receipts).field("signature", base::base64_encode(signature, true)).end_object();
+  return json.take();
 }
 
 }  // namespace medgw::receiver

@@ -18,12 +18,18 @@
 //    status) and the same object is tried again with back-off.
 // The worker also polls receiver.db every few seconds, so the operator's
 // commands (another process) take effect without a restart.
+//
+// An object that withdrew patients, once landed (they are erased in every
+// source: landing_erasure.hpp), gets an erasure receipt signed with the
+// receipt key, recorded with its landing result; gateways fetch it at
+// GET <base_path>erasures/<object_id> (docs/architecture.md).
 #include <receiver/landing.hpp>
 #include <receiver/receiver_config.hpp>
 #include <receiver/store.hpp>
 
 #include <crypto/age.hpp>
 #include <crypto/patient_tag.hpp>
+#include <crypto/signing.hpp>
 
 #include <base/log.hpp>
 
@@ -39,7 +45,7 @@ namespace medgw::receiver {
 class LandingQueue {
  public:
   LandingQueue(const ReceiverConfig& config, Store& store, crypto::age::Identities identities,
-               crypto::PatientTagger tagger, log::Logger logger);
+               crypto::PatientTagger tagger, const crypto::SigningKey& receipt_key, log::Logger logger);
   ~LandingQueue();
   LandingQueue(const LandingQueue&) = delete;
   LandingQueue& operator=(const LandingQueue&) = delete;
@@ -60,12 +66,15 @@ class LandingQueue {
   void land_ready(const std::string& facility);
   // True when the facility should be looked at again at once (more to land).
   bool land_one(const StoredObject& object);
+  // The signed erasure receipt of a landed object that withdrew patients.
+  [[nodiscard]] std::string erasure_receipt(const StoredObject& object, const crypto::ErasureCounts& counts) const;
   void poll();
 
   const ReceiverConfig& config_;
   Store& store_;
   crypto::age::Identities identities_;
   crypto::PatientTagger tagger_;
+  const crypto::SigningKey& receipt_key_;
   log::Logger logger_;
   boost::asio::thread_pool pool_{1};  // one thread: a facility's objects land in seq order
   boost::asio::steady_timer poll_timer_;

@@ -114,8 +114,13 @@ class Store {
   // Records the result for the object and moves the cursor past its seq
   // (once no other object of that seq is pending), unless the cursor moved
   // meanwhile (an operator's retry): then false, nothing changed.
+  // `erasure_receipt`: a landed object withdrew patients; its signed
+  // erasure receipt is kept with the result (the first one, when the object
+  // lands again after an operator's retry).
   [[nodiscard]] bool record_landing(const StoredObject& object, LandingState state, std::string_view reason,
-                                    std::int64_t now_ms);
+                                    std::int64_t now_ms, std::string_view erasure_receipt = {});
+  // The erasure receipt of a landed object that withdrew patients.
+  [[nodiscard]] std::optional<std::string> erasure_receipt(std::string_view object_id);
   void set_landing_paused(std::string_view facility, std::string_view reason, std::int64_t now_ms);
   // Operator commands. retry: the object (quarantined or skipped) and every
   // later landed or quarantined one land again, in seq order. skip: a

@@ -47,7 +47,8 @@ std::optional<StoredObject> Store::next_to_land(std::string_view facility) {
   }
 }
 
-bool Store::record_landing(const StoredObject& object, LandingState state, std::string_view reason, std::int64_t now_ms) {
+bool Store::record_landing(const StoredObject& object, LandingState state, std::string_view reason, std::int64_t now_ms,
+                           std::string_view erasure_receipt) {
   std::lock_guard lock(mutex_);
   const std::string_view facility = object.facility;
   base::WriteTransaction transaction(db_);
@@ -61,8 +62,22 @@ bool Store::record_landing(const StoredObject& object, LandingState state, std::
   pending.bind_all(facility, object.seq);
   if (!pending.step()) set_cursor(db_, facility, object.seq);
   db_.prepare("UPDATE landing SET paused_reason = NULL, paused_since_ms = NULL WHERE facility = ?1").bind_all(facility).run();
+  if (state == LandingState::landed && !erasure_receipt.empty()) {
+    db_.prepare("INSERT INTO erasures (object_id, facility, seq, erased_ms, receipt) VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (object_id) DO NOTHING")
+        .bind_all(object.object_id, facility, object.seq, now_ms, erasure_receipt)
+        .run();
+  }
   transaction.commit();
   return true;
+}
+
+std::optional<std::string> Store::erasure_receipt(std::string_view object_id) {
+  std::lock_guard lock(mutex_);
+  base::Statement query = db_.prepare("SELECT receipt FROM erasures WHERE object_id = ?1");
+  query.bind_all(object_id);
+  if (!query.step()) return std::nullopt;
+  return query.column_text(0);
 }
 
 void Store::set_landing_paused(std::string_view facility, std::string_view reason, std::int64_t now_ms) {

@@ -55,6 +55,17 @@ ALTER TABLE landing ADD COLUMN paused_reason TEXT;
 ALTER TABLE landing ADD COLUMN paused_since_ms INTEGER;
 CREATE INDEX objects_by_landing_state ON objects (facility, landing_state);
 )sql",
+    // 3: erasure receipts (issue 19): for each landed object that withdrew
+    // patients, the signed statement that they were erased (counts only).
+    R"sql(
+CREATE TABLE erasures (
+  object_id TEXT PRIMARY KEY,
+  facility  TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  erased_ms INTEGER NOT NULL,
+  receipt   TEXT NOT NULL
+) STRICT;
+)sql",
 };
 
 }  // namespace

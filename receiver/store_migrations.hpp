@@ -6,7 +6,7 @@
 
 namespace medgw::receiver {
 
-inline constexpr int receiver_schema_version = 2;
+inline constexpr int receiver_schema_version = 3;
 
 // Brings `db` to receiver_schema_version. Throws std::runtime_error naming
 // the file when the database is newer than this medgw-receiver.

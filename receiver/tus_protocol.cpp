@@ -67,6 +67,9 @@ TusAnswer TusProtocol::options() const {
                     // Not tus: tells medgw gateways that <base_path>receipts/<object_id>
                     // exists for every stored object, so a missing one is an error.
                     {"Medgw-Receipts", "1"},
+                    // Likewise <base_path>erasures/<object_id>: the signed
+                    // erasure receipt of an object that withdrew patients.
+                    {"Medgw-Erasures", "1"},
                     {"Tus-Max-Size", std::to_string(config_.max_upload)}};
   return answer;
 }

@@ -18,7 +18,8 @@
 namespace medgw::receiver {
 namespace {
 
-std::unique_ptr<LandingQueue> make_landing(const ReceiverConfig& config, Store& store, const log::Logger& logger) {
+std::unique_ptr<LandingQueue> make_landing(const ReceiverConfig& config, Store& store,
+                                           const crypto::SigningKey& receipt_key, const log::Logger& logger) {
   if (config.landing.empty()) return nullptr;
   crypto::KeyFileError error{};
   const base::SecureBytes content = base::read_private_file(config.identity);
@@ -30,7 +31,8 @@ std::unique_ptr<LandingQueue> make_landing(const ReceiverConfig& config, Store& 
   // The receiver's own key for naming patients in logs (pt:xxxxxxxx); it
   // never sees the gateways' keys.
   auto tagger = crypto::PatientTagger::load_or_create(config.data_dir / "patient-tag.key");
-  return std::make_unique<LandingQueue>(config, store, std::move(identities), std::move(tagger), logger.named("landing"));
+  return std::make_unique<LandingQueue>(config, store, std::move(identities), std::move(tagger), receipt_key,
+                                        logger.named("landing"));
 }
 
 std::optional<std::string> header_value(const Parser& parser, http::field field) {
@@ -80,7 +82,7 @@ TusServer::Impl::Impl(asio::io_context& io_context, ReceiverConfig receiver_conf
       completer(config, store, receipt_key, logger),
       protocol(config),
       limiter(ConnectionLimits{config.max_connections, config.max_handshakes, config.max_connections_per_facility}),
-      landing(make_landing(config, store, logger)) {
+      landing(make_landing(config, store, receipt_key, logger)) {
   std::filesystem::create_directories(config.data_dir / "uploads");
   std::filesystem::create_directories(config.data_dir / "store");
   base::require_private_mode(config.key);

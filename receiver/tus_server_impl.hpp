@@ -56,6 +56,7 @@ struct TusServer::Impl {
                                     const FacilityEntry* facility);
   asio::awaitable<TusAnswer> create(const TusRequest& request, const FacilityEntry& facility);
   asio::awaitable<TusAnswer> receipt(std::string object_id, const FacilityEntry& facility);
+  asio::awaitable<TusAnswer> erasure(std::string object_id, const FacilityEntry& facility);
   asio::awaitable<TusAnswer> terminate(const std::string& id, const FacilityEntry& facility);
   // Reads and discards a body we do not use; false when it was longer than
   // `limit` (the connection must then close).

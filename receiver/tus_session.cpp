@@ -204,6 +204,7 @@ asio::awaitable<TusAnswer> TusServer::Impl::handle(Stream& stream, beast::flat_b
   const bool drained = co_await drain(stream, buffer, parser, small_body);
   TusAnswer answer;
   const std::string receipts = config.base_path + "receipts/";
+  const std::string erasures = config.base_path + "erasures/";
   const auto id = protocol.upload_id_of(request.target);
   if (facility == nullptr) {
     answer = tus_answer(403, "this client certificate is not mapped to a facility in receiver.yaml");
@@ -213,6 +214,8 @@ asio::awaitable<TusAnswer> TusServer::Impl::handle(Stream& stream, beast::flat_b
     answer.headers.emplace_back("Tus-Version", std::string(tus_version));
   } else if (method == http::verb::get && request.target.starts_with(receipts)) {
     answer = co_await receipt(request.target.substr(receipts.size()), *facility);
+  } else if (method == http::verb::get && request.target.starts_with(erasures)) {
+    answer = co_await erasure(request.target.substr(erasures.size()), *facility);
   } else if (method == http::verb::options && request.target.starts_with(config.base_path)) {
     answer = protocol.options();
   } else if (method == http::verb::post && request.target == config.base_path) {
@@ -239,6 +242,31 @@ asio::awaitable<TusAnswer> TusServer::Impl::receipt(std::string object_id, const
   TusAnswer answer = tus_answer(200, object->receipt_json);
   answer.headers.emplace_back("Content-Type", "application/json");
   co_return answer;
+}
+
+// 200: the object's withdrawals are erased (the signed erasure receipt);
+// 202: stored, not landed yet (or quarantined): ask again later; 404: no
+// such object of this facility, or it withdrew nobody.
+asio::awaitable<TusAnswer> TusServer::Impl::erasure(std::string object_id, const FacilityEntry& facility) {
+  if (!is_canonical_uuid(object_id)) co_return tus_answer(404);
+  const auto found = co_await off_loop([&] {
+    std::pair<std::optional<StoredObject>, std::optional<std::string>> out{store.object(object_id), std::nullopt};
+    if (out.first) out.second = store.erasure_receipt(object_id);
+    return out;
+  });
+  const auto& [object, receipt] = found;
+  if (!object || object->facility != facility.code) co_return tus_answer(404);
+  if (receipt) {
+    TusAnswer answer = tus_answer(200, *receipt);
+    answer.headers.emplace_back("Content-Type", "application/json");
+    co_return answer;
+  }
+  if (object->landing == LandingState::pending || object->landing == LandingState::quarantined) {
+    TusAnswer answer = tus_answer(202, "the object is not landed yet; its erasure is not done; ask again later");
+    answer.headers.emplace_back("Retry-After", "30");
+    co_return answer;
+  }
+  co_return tus_answer(404, "the object withdrew no patient (or was skipped)");
 }
 
 asio::awaitable<TusAnswer> TusServer::Impl::create(const TusRequest& request, const FacilityEntry& facility) {

@@ -168,6 +168,8 @@ class Spool {
 
   [[nodiscard]] SpoolStats stats();
   [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+  // The state.db connection it records in (the uploader's other records).
+  [[nodiscard]] StateDb& state() noexcept { return state_; }
 
  private:
   [[nodiscard]] std::uint64_t spooled_bytes();

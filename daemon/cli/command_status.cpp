@@ -45,6 +45,7 @@ std::string policy_line(const Config& config, spool::StateDb* state, std::chrono
   } else if (facts.listed) {
     line = "opt-out list " + config.policy.optout_file.string() + ": " + std::to_string(*facts.listed) +
            " patients, " + std::to_string(facts.withdrawn) + " withdrawn after data was sent";
+    if (facts.withdrawn > 0) line += " (" + std::to_string(facts.erased) + " confirmed erased at the central)";
   } else {
     line = "OPT-OUT LIST UNUSABLE: " + facts.problem;
   }

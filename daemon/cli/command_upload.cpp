@@ -36,12 +36,24 @@ int command_upload(Invocation& invocation) {
   out << "receipts: " << report.receipts_verified << " verified, " << report.receipts_unverified
       << " not checked (no central.receipt_key), " << report.receipts_missing << " not offered by the server, "
       << report.receipts_invalid << " INVALID\n";
+  if (report.erasures_confirmed + report.erasures_pending + report.erasures_invalid + report.erasures_unconfirmable > 0) {
+    out << "withdrawals: " << report.erasures_confirmed << " erasures confirmed by the central, "
+        << report.erasures_pending << " not yet, " << report.erasures_invalid << " INVALID, "
+        << report.erasures_unconfirmable << " cannot be confirmed (no central.receipt_key, or a central without "
+        << "erasure receipts)\n";
+  }
   if (report.outside_window) {
     out << "outside the upload window (central.window " << config.central.window.text()
         << "); the rest is sent in the next window\n";
   }
   if (report.hard_error) {
     err << "medgw upload: " << report.error << "\n";
+    return exit_failure;
+  }
+  if (report.erasures_invalid > 0) {
+    err << "medgw upload: " << report.erasures_invalid
+        << " erasure receipts do not check out; those withdrawals stay unconfirmed and are asked for again (see the "
+           "log: upload.erasure_receipt_invalid; tell the central's operators)\n";
     return exit_failure;
   }
   if (report.receipts_invalid > 0) {

@@ -133,6 +133,7 @@ base::Result<ServerOffer> read_server_offer(const Reply& reply) {
   const Headers& headers = std::get<Response>(reply).headers;
   ServerOffer offer;
   offer.receipts = headers.contains("medgw-receipts");
+  offer.erasures = headers.contains("medgw-erasures");
   offer.checksum_sha256 = header(headers, "tus-extension").find("checksum") != std::string::npos &&
                           header(headers, "tus-checksum-algorithm").find("sha256") != std::string::npos;
   return offer;

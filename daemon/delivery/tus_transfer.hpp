@@ -85,6 +85,7 @@ using Reply = std::variant<Response, TransportFailure>;
 struct ServerOffer {
   bool checksum_sha256 = false;  // Tus-Extension: checksum and Tus-Checksum-Algorithm: sha256
   bool receipts = false;         // Medgw-Receipts: every stored object has a receipt
+  bool erasures = false;         // Medgw-Erasures: withdraw objects get erasure receipts once landed
 };
 
 [[nodiscard]] Request options_request(const std::string& endpoint);

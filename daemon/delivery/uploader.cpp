@@ -6,6 +6,7 @@
 #include <daemon/delivery/uploader.hpp>
 
 #include <daemon/delivery/curl_driver.hpp>
+#include <daemon/delivery/erasure_check.hpp>
 #include <daemon/delivery/http_exchange.hpp>
 #include <daemon/delivery/http_profile.hpp>
 #include <daemon/delivery/receipt.hpp>
@@ -99,6 +100,12 @@ class WakeHook {
 
 bool stop_requested(const Control* control) { return control != nullptr && control->stop; }
 
+// Delivered withdraw objects whose erasure receipt can be asked for (only
+// with central.receipt_key can one be confirmed).
+bool erasures_due(const CentralConfig& central, spool::Spool& spool) {
+  return !central.receipt_key.empty() && !collectors::erasures_to_confirm(spool.state().db()).empty();
+}
+
 // curl's result for `easy` once it has finished (other handles' messages
 // are dropped: nothing else runs while the server is asked).
 std::optional<CURLcode> finished(CURLM* multi, CURL* easy) {
@@ -162,7 +169,7 @@ asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
     report.outside_window = true;
     co_return finish();
   }
-  if (spool_.due(1).empty()) co_return finish();  // nothing to send: do not contact the central
+  if (spool_.due(1).empty() && !erasures_due(central_, spool_)) co_return finish();  // do not contact the central
   base::Result<Credentials> credentials = load_credentials(central_);
   if (!credentials) {
     report.hard_error = true;
@@ -246,6 +253,27 @@ asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
     const std::chrono::milliseconds wait = pool.next_wait();
     if (pool.has_running() || wait.count() > 0) co_await driver.wait(wait);
     pool.refill();
+  }
+  if (report.hard_error || report.stopped || report.outside_window) co_return finish();
+
+  // The erasure receipts of delivered withdraw objects, one at a time.
+  ErasureChecks erasures(session, spool_.state().db(), report, logger_);
+  while (const std::optional<tus::Request> request = erasures.next()) {
+    HttpExchange exchange;
+    CURL* easy = exchange.prepare(*request, credentials->profile, -1, 0);
+    curl_multi_add_handle(multi.get(), easy);
+    std::optional<CURLcode> result;
+    while (!result && !stop_requested(options.control)) {
+      driver.process();
+      result = finished(multi.get(), easy);
+      if (!result) co_await driver.wait(std::chrono::seconds(1));
+    }
+    curl_multi_remove_handle(multi.get(), easy);
+    if (!result) {
+      erasures.stop();
+      break;
+    }
+    erasures.on_reply(exchange.reply(*result));
   }
   co_return finish();
 }

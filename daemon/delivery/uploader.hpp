@@ -3,6 +3,9 @@
 // creation, termination; checksum when the server offers it) on one libcurl
 // multi handle, over mutual TLS (DESIGN.md §6, invariants 2 and 6).
 //
+// After the spool is drained, the erasure receipts of delivered withdraw
+// objects are asked for (erasure_check.hpp).
+//
 // Per object: POST (Upload-Length, Upload-Metadata) and the Location is
 // persisted before any data; PATCH pieces of central.chunk, the offset
 // recorded every 64 MiB; after any failure HEAD and resume from the server's
@@ -47,6 +50,13 @@ struct UploadReport {
   std::uint64_t receipts_missing = 0;     // the server offers none (a plain tus server)
   std::uint64_t receipts_invalid = 0;     // alarm: a receipt that does not check out
   std::uint64_t unconfirmed = 0;          // objects kept because their receipt did not check out
+  // Withdrawals (erasure_check.hpp): withdraw objects the central confirmed
+  // erased now; not landed there yet; receipts that did not check out; and
+  // those that cannot be confirmed (a plain tus server, or no central.receipt_key).
+  std::uint64_t erasures_confirmed = 0;
+  std::uint64_t erasures_pending = 0;
+  std::uint64_t erasures_invalid = 0;
+  std::uint64_t erasures_unconfirmable = 0;
   bool hard_error = false;              // stopped: TLS refused, or no progress within the retry budget
   bool outside_window = false;          // central.window closed: resumed in the next window
   bool stopped = false;                 // DrainOptions::stop was set

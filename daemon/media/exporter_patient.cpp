@@ -11,8 +11,8 @@
 #include <collectors/ssmix2_name.hpp>
 #include <collectors/ssmix2_profile.hpp>
 #include <collectors/ssmix2_types.hpp>
-#include <collectors/text_encoding.hpp>
-#include <collectors/text_split.hpp>
+#include <claims/text_encoding.hpp>
+#include <claims/text_split.hpp>
 
 #include <base/json.hpp>
 
@@ -56,7 +56,7 @@ std::optional<std::string> take(ExportContext& context, std::size_t volume, cons
 }
 
 std::string_view folder_part(std::string_view path, std::size_t index) {
-  const auto parts = collectors::split_on(path, '/');
+  const auto parts = claims::split_on(path, '/');
   return index < parts.size() ? parts[index] : std::string_view();
 }
 
@@ -78,7 +78,7 @@ void show_message(ExportContext& context, const collectors::Ssmix2PathCheck& che
     unread(record, name.data_type, name.care_date, "unknown_data_type");
     return;
   }
-  const auto text = collectors::decode_iso2022jp(content);
+  const auto text = claims::decode_iso2022jp(content);
   if (!text) {
     context.count("encoding_invalid");
     unread(record, name.data_type, name.care_date, "encoding_invalid");
@@ -160,7 +160,7 @@ std::string mime_of(std::string_view name) {
 
 // The shown name of an extended data-type folder ("code^name^system^std code^std name^LN").
 std::string type_title(std::string_view folder) {
-  const auto parts = collectors::split_on(folder, '^');
+  const auto parts = claims::split_on(folder, '^');
   for (std::size_t index : {4u, 1u, 0u}) {
     if (index < parts.size() && !parts[index].empty()) return hl7::unescape(parts[index]);
   }
@@ -191,7 +191,7 @@ ContentFolders content_folders(ExportContext& context, const PatientFiles& patie
   std::vector<std::string> order;
   std::vector<std::optional<collectors::ContentFolderName>> names;
   for (const FileRef& file : patient.files) {
-    const auto parts = collectors::split_on(file.path, '/');
+    const auto parts = claims::split_on(file.path, '/');
     if (parts.size() < 7) {
       folders.of_file.emplace_back();
       continue;
@@ -219,7 +219,7 @@ ContentFolders content_folders(ExportContext& context, const PatientFiles& patie
 void add_document_file(ExportContext& context, const std::string& name, const std::string& content, Document& doc) {
   const std::string mime = mime_of(name);
   if (mime == "x-application/hl7-v2") {
-    const auto text = collectors::decode_iso2022jp(content);
+    const auto text = claims::decode_iso2022jp(content);
     const auto message = text ? collectors::Hl7Message::parse(*text) : std::nullopt;
     if (!message) {
       context.count(text ? "hl7_invalid" : "encoding_invalid");

@@ -72,6 +72,10 @@ PolicyFacts policy_facts(const Config& config, spool::StateDb* state, std::chron
     base::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE withdraw_seq IS NOT NULL");
     if (count.step()) facts.withdrawn = static_cast<std::uint64_t>(count.column_int64(0));
   }
+  if (state != nullptr && state->schema_version() >= 8) {  // collectors migration 5: erasure receipts
+    base::Statement count = state->db().prepare("SELECT count(*) FROM optout_register WHERE erased_at IS NOT NULL");
+    if (count.step()) facts.erased = static_cast<std::uint64_t>(count.column_int64(0));
+  }
   return facts;
 }
 
@@ -154,7 +158,7 @@ std::string status_json(const Config& config, std::chrono::system_clock::time_po
   const PolicyFacts facts = policy_facts(config, state ? &*state : nullptr, now);
   if (facts.listed) doc.field("listed", *facts.listed);
   if (!facts.problem.empty()) doc.field("problem", facts.problem);
-  doc.field("withdrawn", facts.withdrawn).field("since", facts.since).field("unidentified", facts.unidentified);
+  doc.field("withdrawn", facts.withdrawn).field("erased_at_central", facts.erased).field("since", facts.since).field("unidentified", facts.unidentified);
   if (!facts.notice_start.empty()) {
     doc.key("notice").begin_object();
     doc.field("start", facts.notice_start).field("wait_days", facts.notice_wait_days);

@@ -25,6 +25,7 @@ struct PolicyFacts {
   std::optional<std::size_t> listed;  // entries on the opt-out list, when it could be read
   std::string problem;                // why it could not (file and line; never a value)
   std::uint64_t withdrawn = 0;        // withdraw entries spooled, ever
+  std::uint64_t erased = 0;           // of those, confirmed erased by the central (a verified erasure receipt)
   std::string since;                  // YYYY-MM-DD or empty
   std::string unidentified;
   // policy.notice (counts only, never whom)

@@ -2,7 +2,7 @@
 // tests/system/test_sample_data.py checks it again with independent tools).
 #include <collectors/hl7.hpp>
 #include <collectors/ssmix2_name.hpp>
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <collectors/uke_validator.hpp>
 #include <tests/support/test_support.hpp>
 
@@ -13,6 +13,7 @@
 
 using namespace medgw;
 using namespace medgw::collectors;
+using namespace medgw::claims;
 
 namespace {
 

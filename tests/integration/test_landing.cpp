@@ -17,6 +17,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/stat.h>
 
 namespace medgw {
 namespace {
@@ -118,6 +119,79 @@ TEST_CASE("safe relative paths", "[landing]") {
   CHECK_FALSE(receiver::safe_relative_path(".."));
   CHECK_FALSE(receiver::safe_relative_path("a/"));
   CHECK_FALSE(receiver::safe_relative_path(std::string_view("a\0b", 3)));
+}
+
+}  // namespace
+}  // namespace medgw
+
+namespace medgw {
+namespace {
+
+std::string receipt_line(int number, const std::string& chart) {
+  // RE with 38 fields: レセプト番号 (2), 診療年月 (4), 生年月日 (7), カルテ番号 (14).
+  std::string line = "RE," + std::to_string(number) + ",1112,202602,NAME,1,19800101";
+  for (int field = 8; field <= 38; ++field) line += "," + std::string(field == 14 ? chart : "");
+  return line + "\r\n";
+}
+
+std::uint64_t inode_of(const std::filesystem::path& file) {
+  struct stat info {};
+  REQUIRE(::stat(file.c_str(), &info) == 0);
+  return info.st_ino;
+}
+
+TEST_CASE("a withdraw erases the patient's DPC rows and receipts, repeats safely, and clears a cut-off rewrite",
+          "[landing]") {
+  test::TempDir dir;
+  const crypto::X25519Identity identity = crypto::generate_identity();
+  crypto::age::Identities identities;
+  identities.x25519.push_back(identity);
+  const auto root = dir.path() / "landing" / "131234567";
+  const auto object = dir.path() / "object.age";
+  const std::string title = "施設コード\tデータ識別番号\r\n";
+  test::write_file(root / "dpc/202602/EFn_131234567_2602.txt",
+                   title + "131234567\t0000000001\trow-a\r\n131234567\t0000000002\trow-b\r\n");
+  test::write_file(root / "dpc/202602/EFn_131234567_2601.txt", title + "131234567\t0000000002\trow-c\r\n");
+  test::write_file(root / "receipt/202602/RECEIPTC.UKE",
+                   "IR,1,13,1,1234567,,H,202603,00,\r\n" + receipt_line(1, "A001") + "HO,06130012,,,1,100\r\n" +
+                       receipt_line(2, "B002") + "HO,06130012,,,1,200\r\nGO,2,300,99\r\n\x1a");
+  test::write_file(root / "ssmix2/A00/1/A001/20260201/ADT-00/A001_x", "message");
+  const auto untouched = root / "dpc/202602/EFn_131234567_2601.txt";
+  const std::uint64_t untouched_inode = inode_of(untouched);
+
+  write_object(object, identity,
+               R"({"format":"medgw-object/1","entries":[{"source":"policy","path":"optout","change":"withdraw",)"
+               R"("meta":{"patient_id":"A001","dpc_id":"0000000001","dpc_sources":["dpc"],"receipt_sources":["receipt"]}}]})",
+               {});
+  const receiver::LandingSummary first = receiver::land_object(object, identities, root);
+  CHECK(first.withdrawn == 1);
+  CHECK(first.erasure.patients == 1);
+  CHECK(first.erasure.ssmix2_folders == 1);
+  CHECK(first.erasure.files_rewritten == 2);
+  CHECK(first.erasure.dpc_rows == 1);
+  CHECK(first.erasure.receipts == 1);
+  CHECK_FALSE(std::filesystem::exists(root / "ssmix2/A00/1/A001"));
+  const std::string dpc = title + "131234567\t0000000002\trow-b\r\n";
+  const std::string uke =
+      "IR,1,13,1,1234567,,H,202603,00,\r\n" + receipt_line(1, "B002") + "HO,06130012,,,1,200\r\nGO,1,200,99\r\n\x1a";
+  CHECK(test::read_file(root / "dpc/202602/EFn_131234567_2602.txt") == dpc);
+  CHECK(test::read_file(root / "receipt/202602/RECEIPTC.UKE") == uke);
+  CHECK(inode_of(untouched) == untouched_inode);  // held nothing of theirs: never written
+  const std::uint64_t rewritten_inode = inode_of(root / "receipt/202602/RECEIPTC.UKE");
+
+  // A crash between the staged rewrite and its rename leaves the old file
+  // and the staged one; the object lands again whole: the leftovers go and
+  // nothing more is removed (nothing is written either).
+  test::write_file(root / ".landing-rewrite", "stale");
+  test::write_file(root / "..landing-rewrite.tmp-0011223344556677", "stale");
+  const receiver::LandingSummary again = receiver::land_object(object, identities, root);
+  CHECK(again.erasure.files_rewritten == 0);
+  CHECK(again.erasure.dpc_rows + again.erasure.receipts + again.erasure.ssmix2_folders == 0);
+  CHECK(test::read_file(root / "dpc/202602/EFn_131234567_2602.txt") == dpc);
+  CHECK(test::read_file(root / "receipt/202602/RECEIPTC.UKE") == uke);
+  CHECK(inode_of(root / "receipt/202602/RECEIPTC.UKE") == rewritten_inode);
+  CHECK_FALSE(std::filesystem::exists(root / ".landing-rewrite"));
+  CHECK_FALSE(std::filesystem::exists(root / "..landing-rewrite.tmp-0011223344556677"));
 }
 
 }  // namespace

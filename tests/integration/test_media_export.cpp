@@ -6,7 +6,7 @@
 #include <daemon/media/exporter.hpp>
 #include <daemon/media/manifest.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <crypto/age.hpp>
 
 #include <base/base64.hpp>
@@ -59,7 +59,7 @@ TEST_CASE("an encrypted export of the NHO sample holds no patient data in clear 
     CHECK(fs::exists(dir / "media" / name));
   }
   // (The sample patient is named 患者 太郎, "patient Taro": the UI says 患者 too.)
-  const std::string jis_name = *collectors::encode_iso2022jp("太郎");
+  const std::string jis_name = *claims::encode_iso2022jp("太郎");
   for (const fs::path& file : files_under(dir / "media")) {
     const std::string path = file.string();
     const std::string content = test::read_file(file);
@@ -99,7 +99,7 @@ TEST_CASE("bad input does not stop an export: each problem is counted", "[media]
   test::TempDir dir;
   const fs::path storage = dir / "std";
   const fs::path folder = storage / "111/111/1111111";
-  const std::string adt = *collectors::encode_iso2022jp(
+  const std::string adt = *claims::encode_iso2022jp(
       "MSH|^~\\&|A|B|C|D|20240101||ADT^A08^ADT_A01|1|P|2.5\rPID|0001||1111111^^^^PI||試験^花子^^^^^L^I~シケン^ハナコ^^^^^L^P||19800101|F\r");
   fs::create_directories(folder / "-/ADT-00");
   fs::create_directories(folder / "20240101/OMP-01");

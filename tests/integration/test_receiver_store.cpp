@@ -210,7 +210,7 @@ PRAGMA user_version = 1;
   }
   {
     auto db = base::Database::open(file, base::Database::Mode::read_write);
-    CHECK(db.query_int64("PRAGMA user_version").value_or(0) == 2);
+    CHECK(db.query_int64("PRAGMA user_version").value_or(0) == 3);
     db.exec("PRAGMA user_version = 99");
   }
   CHECK_THROWS_WITH(Store(file), Catch::Contains("newer medgw-receiver"));

@@ -3,7 +3,7 @@
 // appears in the spool folder, the log, `medgw status` (text and JSON) or the
 // error messages. A positive control shows the same search finds them in the
 // plaintext sources, so the test can fail.
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <tests/integration/spool_fixture.hpp>
 
 #include <catch2/catch.hpp>
@@ -36,7 +36,7 @@ std::vector<std::string> split(const std::string& text, char separator) {
 
 // JIS X 0208 bytes of `utf8` without the escape sequences around them.
 std::string jis_pairs(const std::string& utf8) {
-  const std::string encoded = *collectors::encode_iso2022jp(utf8);
+  const std::string encoded = *claims::encode_iso2022jp(utf8);
   const auto start = encoded.find("\x1b$B");
   const auto end = encoded.find("\x1b(B");
   return start == std::string::npos ? encoded : encoded.substr(start + 3, end - start - 3);
@@ -60,10 +60,10 @@ std::vector<Pattern> patient_patterns(const std::filesystem::path& patients_tsv)
       // The forms the sources use: HL7 "surname^given", UKE "surname　given".
       for (const std::string& form : {surname + "^" + given, *name}) {
         patterns.push_back({form, n + " " + kind + " name (UTF-8)"});
-        patterns.push_back({*collectors::encode_cp932(form), n + " " + kind + " name (CP932)"});
+        patterns.push_back({*claims::encode_cp932(form), n + " " + kind + " name (CP932)"});
       }
       patterns.push_back({jis_pairs(surname + given), n + " " + kind + " name (ISO-2022-JP)"});
-      patterns.push_back({*collectors::encode_iso2022jp(surname + "^" + given), n + " " + kind + " name (ISO-2022-JP, HL7)"});
+      patterns.push_back({*claims::encode_iso2022jp(surname + "^" + given), n + " " + kind + " name (ISO-2022-JP, HL7)"});
     }
   }
   // Short patterns would match random bytes in ciphertext by chance.

@@ -103,7 +103,7 @@ class Status(unittest.TestCase):
             run(BENCH_SPOOL, source, tmp / "state", "age1gyn7t3scvay5zn6x55lk49h5u4n8hjzq4ya3vdp59kqt36a303wq3qas87", check=True)
             document = json.loads(run(MEDGW, "status", "--json", "-c", config, check=True).stdout)
             self.assertTrue(document["state"]["ok"])
-            self.assertEqual(document["state"]["schema"], 7)  # spool 3 + collectors 4
+            self.assertEqual(document["state"]["schema"], 8)  # spool 3 + collectors 5
             self.assertEqual(document["spool"]["ready_objects"], 1)
             self.assertEqual(document["spool"]["capacity"], "ok")
             self.assertGreater(document["spool"]["spooled_bytes"], 30000)

@@ -2,7 +2,7 @@
 // files validate clean, each kind of damage gives its own anomaly, and large
 // files validated block by block give the same result as whole.
 #include <collectors/claims_profiles.hpp>
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>
@@ -10,6 +10,7 @@
 #include <algorithm>
 
 namespace medgw::collectors {
+using namespace medgw::claims;
 namespace {
 
 std::vector<std::string_view> kinds(const Analysis& analysis) { return anomaly_names(analysis.anomalies); }

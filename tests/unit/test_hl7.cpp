@@ -1,11 +1,12 @@
 #include <collectors/hl7.hpp>
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>
 
 using namespace medgw;
 using namespace medgw::collectors;
+using namespace medgw::claims;
 
 TEST_CASE("the NHO ADT-00 sample parses after decoding", "[hl7]") {
   const auto file = test::testdata_dir() / "ssmix2-nho/sampleData/999/901/9999013/-/ADT-00/"

@@ -4,7 +4,7 @@
 #include <daemon/media/kana_fold.hpp>
 #include <daemon/media/media_cipher.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <base/base64.hpp>
@@ -19,7 +19,7 @@ namespace {
 
 PatientRecord extract_sample(const std::string& relative, std::string_view data_type, std::string_view care_date) {
   const auto file = test::testdata_dir() / "ssmix2-nho/sampleData/999/901/9999013" / relative;
-  const auto text = collectors::decode_iso2022jp(test::read_file(file));
+  const auto text = claims::decode_iso2022jp(test::read_file(file));
   REQUIRE(text);
   const auto message = collectors::Hl7Message::parse(*text);
   REQUIRE(message);

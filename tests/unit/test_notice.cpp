@@ -5,7 +5,7 @@
 #include <collectors/notice.hpp>
 #include <collectors/optout_filter.hpp>
 #include <collectors/ssmix2_profile.hpp>
-#include <collectors/text_split.hpp>
+#include <claims/text_split.hpp>
 #include <collectors/uke_validator.hpp>
 #include <tests/support/test_support.hpp>
 
@@ -14,6 +14,7 @@
 #include <set>
 
 namespace medgw::collectors {
+using namespace medgw::claims;
 namespace {
 
 std::string register_error(std::string_view csv, const NoticeRegister::KnownPatient& known = {}) {

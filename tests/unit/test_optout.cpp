@@ -4,8 +4,9 @@
 // differs only by their rows; a file without them passes unchanged.
 #include <collectors/optout.hpp>
 #include <collectors/optout_filter.hpp>
-#include <collectors/text_encoding.hpp>
-#include <collectors/text_split.hpp>
+#include <claims/receipts.hpp>
+#include <claims/text_encoding.hpp>
+#include <claims/text_split.hpp>
 #include <collectors/uke_validator.hpp>
 #include <tests/support/test_support.hpp>
 
@@ -14,6 +15,7 @@
 #include <set>
 
 namespace medgw::collectors {
+using namespace medgw::claims;
 namespace {
 
 std::shared_ptr<const PatientPolicy> policy_of(std::string_view csv, bool hold = true) {

@@ -1,7 +1,7 @@
 // The generator's vocabularies must be representable where they are written:
 // HL7 in ISO-2022-JP (JIS X 0208 only) and claims in CP932.
 #include <collectors/hl7.hpp>
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 #include <tools/sample/catalog.hpp>
 #include <tools/sample/hl7_builder.hpp>
 #include <tools/sample/hospital.hpp>
@@ -17,8 +17,8 @@ namespace {
 
 void check_encodable(std::string_view text) {
   INFO(std::string(text));
-  CHECK(collectors::encode_iso2022jp(text));
-  CHECK(collectors::encode_cp932(text));
+  CHECK(claims::encode_iso2022jp(text));
+  CHECK(claims::encode_cp932(text));
 }
 
 }  // namespace
@@ -42,7 +42,7 @@ TEST_CASE("names cover every HL7 delimiter byte inside JIS pairs", "[sample]") {
   for (const auto& name : surnames()) all += std::string(name.kanji);
   for (const auto& name : male_given_names()) all += std::string(name.kanji);
   for (const auto& name : female_given_names()) all += std::string(name.kanji);
-  const std::string jis = *collectors::encode_iso2022jp(all);
+  const std::string jis = *claims::encode_iso2022jp(all);
   const std::string pairs = jis.substr(jis.find("\x1b$B") + 3);
   for (char delimiter : {'|', '^', '~', '\\', '&'}) {
     INFO(delimiter);
@@ -71,7 +71,7 @@ TEST_CASE("all 36 message kinds build, parse and declare their type", "[sample]"
     CHECK(message->find("MSH")->component(9, 3) == kind.structure);
     REQUIRE(message->find("PID"));
     CHECK(message->find("PID")->component(3, 1) == patient.id);
-    CHECK(collectors::encode_iso2022jp(text));
+    CHECK(claims::encode_iso2022jp(text));
   }
 }
 

@@ -1,10 +1,10 @@
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 
 #include <base/json.hpp>
 
 #include <catch2/catch.hpp>
 
-using namespace medgw::collectors;
+using namespace medgw::claims;
 namespace base = medgw::base;
 
 TEST_CASE("ISO-2022-JP round trip, including JIS pairs holding HL7 delimiter bytes", "[encoding]") {

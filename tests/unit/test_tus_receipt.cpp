@@ -1,5 +1,6 @@
 // The central's receipts (daemon/delivery/receipt.hpp): what makes one check
 // out, and the distinct failure codes the alarm is raised with.
+#include <daemon/delivery/erasure_receipt.hpp>
 #include <daemon/delivery/receipt.hpp>
 
 #include <crypto/signing.hpp>
@@ -117,4 +118,43 @@ TEST_CASE("receipt key: central.receipt_key holds one line ed25519:<base64>", "[
     CHECK(bad.error().code == "receipt_key_unreadable");
     CHECK_THAT(bad.error().message, Catch::StartsWith("central.receipt_key: " + file.string()));
   }
+}
+
+// ---- erasure receipts (issue 19: daemon/delivery/erasure_receipt.hpp) ----
+
+namespace {
+
+std::string erasure(const SigningKey& key, std::uint64_t signed_rows, std::uint64_t shown_rows,
+                    const std::string& shown_object = object_id) {
+  medgw::crypto::ErasureCounts counts{1, 2, 3, signed_rows, 5};
+  const std::string erased_at = "2026-05-02T03:04:05Z";
+  const auto signature =
+      key.sign(medgw::base::as_bytes(medgw::crypto::erasure_statement(object_id, 9, facility, erased_at, counts)));
+  return R"({"format":"medgw-erasure/1","object_id":")" + shown_object + R"(","seq":9,"facility":")" + facility +
+         R"(","erased_at":")" + erased_at + R"(","patients":1,"ssmix2_folders":2,"files_rewritten":3,"dpc_rows":)" +
+         std::to_string(shown_rows) + R"(,"receipts":5,"signature":")" + medgw::base::base64_encode(signature, true) +
+         R"("})";
+}
+
+std::string code_of(const medgw::base::Result<delivery::ErasureConfirmation>& result) {
+  return result ? std::string("ok") : result.error().code;
+}
+
+}  // namespace
+
+TEST_CASE("erasure receipt: signed by the central's key over the object and counts - verified", "[tus][receipt]") {
+  const SigningKey key = SigningKey::generate();
+  const delivery::ErasureSubject erased{object_id, 9, facility};
+  const auto confirmation = delivery::verify_erasure_receipt(erasure(key, 4, 4), erased, key.public_key());
+  REQUIRE(confirmation);
+  CHECK(confirmation->erased_at == "2026-05-02T03:04:05Z");
+  CHECK(confirmation->counts.dpc_rows == 4);
+  // A count changed after signing, another key, another object, not JSON: each refused with its code.
+  const auto public_key = key.public_key();
+  CHECK(code_of(delivery::verify_erasure_receipt(erasure(key, 4, 40), erased, public_key)) == "receipt_bad_signature");
+  CHECK(code_of(delivery::verify_erasure_receipt(erasure(SigningKey::generate(), 4, 4), erased, public_key)) ==
+        "receipt_bad_signature");
+  CHECK(code_of(delivery::verify_erasure_receipt(erasure(key, 4, 4, "0190a0b0-1c2d-7e3f-8a4b-000000000000"), erased,
+                                                 public_key)) == "receipt_mismatch");
+  CHECK(code_of(delivery::verify_erasure_receipt("{", erased, public_key)) == "receipt_not_json");
 }

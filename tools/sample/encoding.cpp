@@ -1,15 +1,15 @@
 #include <tools/sample/encoding.hpp>
 
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 
 #include <stdexcept>
 
 namespace medgw::sample {
 namespace {
 
-std::string encode_or_throw(std::optional<std::string> (*encode)(std::string_view, collectors::ConversionError*),
+std::string encode_or_throw(std::optional<std::string> (*encode)(std::string_view, claims::ConversionError*),
                             std::string_view utf8, std::string_view charset) {
-  collectors::ConversionError error;
+  claims::ConversionError error;
   auto encoded = encode(utf8, &error);
   if (!encoded) {
     throw std::runtime_error("internal error: generated text is not representable in " + std::string(charset) +
@@ -20,7 +20,7 @@ std::string encode_or_throw(std::optional<std::string> (*encode)(std::string_vie
 
 }  // namespace
 
-std::string to_jis(std::string_view utf8) { return encode_or_throw(collectors::encode_iso2022jp, utf8, "ISO-2022-JP"); }
-std::string to_cp932(std::string_view utf8) { return encode_or_throw(collectors::encode_cp932, utf8, "CP932"); }
+std::string to_jis(std::string_view utf8) { return encode_or_throw(claims::encode_iso2022jp, utf8, "ISO-2022-JP"); }
+std::string to_cp932(std::string_view utf8) { return encode_or_throw(claims::encode_cp932, utf8, "CP932"); }
 
 }  // namespace medgw::sample

@@ -6,7 +6,7 @@
 
 #include <collectors/hl7.hpp>
 #include <collectors/ssmix2_name.hpp>
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -89,7 +89,7 @@ MutationCounts mutate_tree(const std::filesystem::path& root, std::uint64_t chan
     auto found = pid_cache.find(patient);
     if (found != pid_cache.end()) return found->second;
     const std::string raw = read_file(storage / files[patient_file.at(patient)].relative);
-    auto decoded = collectors::decode_iso2022jp(raw);
+    auto decoded = claims::decode_iso2022jp(raw);
     std::string pid;
     if (decoded) {
       if (auto message = collectors::Hl7Message::parse(*decoded)) {

@@ -3,7 +3,7 @@
 #include <string_view>
 #include <vector>
 
-namespace medgw::collectors {
+namespace medgw::claims {
 
 // "a|b||c" on '|' gives "a", "b", "", "c"; an empty text gives one empty part.
 [[nodiscard]] inline std::vector<std::string_view> split_on(std::string_view text, char separator) {
@@ -18,4 +18,4 @@ namespace medgw::collectors {
   return parts;
 }
 
-}  // namespace medgw::collectors
+}  // namespace medgw::claims

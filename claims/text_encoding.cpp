@@ -1,4 +1,4 @@
-#include <collectors/text_encoding.hpp>
+#include <claims/text_encoding.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include <iconv.h>
 
-namespace medgw::collectors {
+namespace medgw::claims {
 namespace {
 
 const char* iconv_name(Charset charset) {
@@ -98,4 +98,4 @@ std::optional<std::string> encode_cp932(std::string_view utf8, ConversionError* 
   return transcoder.convert(utf8, error);
 }
 
-}  // namespace medgw::collectors
+}  // namespace medgw::claims

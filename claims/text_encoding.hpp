@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace medgw::collectors {
+namespace medgw::claims {
 
 enum class Charset { utf8, iso2022jp, cp932 };
 
@@ -42,4 +42,4 @@ class Transcoder {
 
 // UTF-8 validation is base::is_valid_utf8 (<base/json.hpp>).
 
-}  // namespace medgw::collectors
+}  // namespace medgw::claims
