@@ -23,10 +23,6 @@ target_compile_options(medgw_build_options INTERFACE
   # reports it inside Asio's inlined scheduler, not in our code.
   $<$<NOT:$<BOOL:$<TARGET_PROPERTY:MEDGW_ASIO>>>:-Wnull-dereference>
   -Wimplicit-fallthrough -Wmissing-declarations
-  # A unity build (scripts/test) #includes the .cpp files into one: GCC then
-  # takes them for headers and reports each coroutine frame that holds a type
-  # of an anonymous namespace.
-  $<$<AND:$<CXX_COMPILER_ID:GNU>,$<BOOL:$<TARGET_PROPERTY:UNITY_BUILD>>>:-Wno-subobject-linkage>
   $<$<BOOL:${MEDGW_WERROR}>:-Werror>)
 # Hardening that hospitals' security reviewers look for in a network daemon.
 target_compile_definitions(medgw_build_options INTERFACE
