@@ -1,14 +1,12 @@
 #include <claims/dpc_files.hpp>
 
+#include <base/text.hpp>
+
 #include <claims/text_split.hpp>
 
 #include <algorithm>
 
 namespace medgw::claims {
-
-bool all_digits(std::string_view text) noexcept {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 std::string_view file_name_of(std::string_view path) {
   const auto slash = path.rfind('/');
@@ -20,7 +18,7 @@ std::string month_folder_of(std::string_view path) {
   if (slash == std::string_view::npos) return {};
   std::string_view folder = path.substr(0, slash);
   if (const auto up = folder.rfind('/'); up != std::string_view::npos) folder = folder.substr(up + 1);
-  return folder.size() == 6 && all_digits(folder) ? std::string(folder) : std::string();
+  return folder.size() == 6 && base::all_digits(folder) ? std::string(folder) : std::string();
 }
 
 DpcName parse_dpc_name(std::string_view path) {
@@ -32,8 +30,8 @@ DpcName parse_dpc_name(std::string_view path) {
     for (const DpcKind& kind : dpc_kinds) {
       if (tokens[i] != kind.prefix) continue;
       out.kind = &kind;
-      if (i + 1 < tokens.size() && tokens[i + 1].size() == 9 && all_digits(tokens[i + 1])) out.facility = tokens[i + 1];
-      if (i + 2 < tokens.size() && tokens[i + 2].size() == 4 && all_digits(tokens[i + 2])) {
+      if (i + 1 < tokens.size() && tokens[i + 1].size() == 9 && base::all_digits(tokens[i + 1])) out.facility = tokens[i + 1];
+      if (i + 2 < tokens.size() && tokens[i + 2].size() == 4 && base::all_digits(tokens[i + 2])) {
         out.month = "20" + std::string(tokens[i + 2]);
       }
       break;

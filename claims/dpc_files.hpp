@@ -48,7 +48,4 @@ struct DpcName {
 [[nodiscard]] std::string_view file_name_of(std::string_view path);
 // The folder holding the file, when it is named like a month (YYYYMM); else empty.
 [[nodiscard]] std::string month_folder_of(std::string_view path);
-// Non-empty and only 0-9.
-[[nodiscard]] bool all_digits(std::string_view text) noexcept;
-
 }  // namespace medgw::claims

@@ -1,5 +1,7 @@
 #include <claims/dpc_rows.hpp>
 
+#include <base/text.hpp>
+
 #include <claims/dpc_files.hpp>
 #include <claims/text_split.hpp>
 
@@ -27,7 +29,7 @@ class DpcRowFilter final : public LineFilter {
 
   static bool title_or_empty(std::string_view content) {
     const std::string_view first = content.substr(0, content.find('\t'));
-    return content.empty() || !all_digits(first);
+    return content.empty() || !base::all_digits(first);
   }
 
   [[nodiscard]] std::string_view id_of(std::string_view content) const {
@@ -46,7 +48,7 @@ class DpcRowFilter final : public LineFilter {
     if (judge_.removes_nobody()) return false;
     if (id_column_ == 0) {
       for (std::string_view field : split_on(content, '\t')) {
-        if (all_digits(field) && judge_.removes(field)) return true;
+        if (base::all_digits(field) && judge_.removes(field)) return true;
       }
       return false;
     }

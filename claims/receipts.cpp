@@ -1,5 +1,7 @@
 #include <claims/receipts.hpp>
 
+#include <base/text.hpp>
+
 #include <claims/dpc_files.hpp>
 #include <claims/text_encoding.hpp>
 #include <claims/text_split.hpp>
@@ -131,8 +133,8 @@ std::string ReceiptHead::birth_date() const { return receipt_birth_date(field(7)
 std::unique_ptr<StreamFilter> make_receipt_filter(ReceiptJudge& judge) { return std::make_unique<ReceiptFilter>(judge); }
 
 std::string receipt_birth_date(std::string_view field) {
-  if (field.size() == 8 && all_digits(field)) return std::string(field);
-  if (field.size() == 7 && all_digits(field)) {
+  if (field.size() == 8 && base::all_digits(field)) return std::string(field);
+  if (field.size() == 7 && base::all_digits(field)) {
     // 和暦: 1 明治, 2 大正, 3 昭和, 4 平成, 5 令和 (first years 1868, 1912, 1926, 1989, 2019).
     constexpr std::array<int, 5> era_start{1868, 1912, 1926, 1989, 2019};
     const int era = field[0] - '0';

@@ -1,5 +1,7 @@
 #include <collectors/claims_profiles.hpp>
 
+#include <base/text.hpp>
+
 #include <collectors/uke_validator.hpp>
 
 #include <claims/dpc_files.hpp>
@@ -16,7 +18,7 @@
 namespace medgw::collectors {
 namespace {
 
-using claims::all_digits;
+using base::all_digits;
 using claims::DpcKind;
 using claims::DpcName;
 using claims::dpc_kind_from_record;

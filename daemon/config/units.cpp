@@ -1,5 +1,7 @@
 #include <daemon/config/units.hpp>
 
+#include <base/text.hpp>
+
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -27,13 +29,6 @@ constexpr std::string_view size_hint =
 constexpr std::string_view duration_hint =
     "use a number with a unit: ms, s, m, h or d, e.g. 30s, 10m, 1h30m";
 
-bool all_digits(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
 
 std::optional<std::uint64_t> to_number(std::string_view digits) {
   std::uint64_t value = 0;
@@ -74,7 +69,7 @@ std::string format_size(std::uint64_t bytes) {
 Parsed<Duration> parse_duration(std::string_view text) {
   if (text == "0") return Parsed<Duration>::ok(Duration::zero());
   if (text.empty()) return Parsed<Duration>::fail("empty duration: " + std::string(duration_hint));
-  if (all_digits(text)) {
+  if (base::all_digits(text)) {
     return Parsed<Duration>::fail("duration " + quoted(text) + " has no unit: " + std::string(duration_hint));
   }
   Duration total = Duration::zero();
@@ -141,7 +136,7 @@ Parsed<TimeWindow> parse_window(std::string_view text) {
                            ": use local times HH:MM-HH:MM, e.g. 19:00-07:00 (may wrap past midnight), "
                            "or \"\" for no limit";
   auto parse_clock = [](std::string_view clock) -> std::optional<int> {
-    if (clock.size() != 5 || clock[2] != ':' || !all_digits(clock.substr(0, 2)) || !all_digits(clock.substr(3, 2))) {
+    if (clock.size() != 5 || clock[2] != ':' || !base::all_digits(clock.substr(0, 2)) || !base::all_digits(clock.substr(3, 2))) {
       return std::nullopt;
     }
     const int hours = (clock[0] - '0') * 10 + (clock[1] - '0');

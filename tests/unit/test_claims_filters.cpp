@@ -69,7 +69,8 @@ TEST_CASE("claims: withdrawing one patient from a real receipt file keeps the re
   withdrawn.add({"NOT-IN-THIS-FILE", "", "カキクケコ", "19910125"});
   std::vector<std::string> expected;
   for (const std::string& receipt : before) {
-    const auto fields = split_on(receipt.substr(0, receipt.find('\n')), ',');
+    const std::string head = receipt.substr(0, receipt.find('\n'));
+    const auto fields = split_on(head, ',');  // views into head
     const bool gone = fields[13] == "00886" || (*decode_cp932(fields[36]) == "カキクケコ" && fields[6] == "19910125");
     if (!gone) expected.push_back(receipt);
   }
