@@ -5,6 +5,7 @@
 //   medgw-receiver landing retry|skip SEQ --facility CODE -c receiver.yaml
 //   medgw-receiver receipt-key -c receiver.yaml
 //   medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
+//   medgw-receiver backup list|forget --facility CODE ... -c receiver.yaml
 #include <receiver/commands.hpp>
 #include <receiver/connection_limiter.hpp>
 #include <receiver/receiver_config.hpp>
@@ -16,6 +17,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -44,6 +46,15 @@ Usage:
   medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
                                            print the tag (pt:xxxxxxxx) the receiver's log uses
                                            for that patient (a keyed hash; logs never hold IDs)
+  medgw-receiver backup list --facility CODE -c receiver.yaml
+                                           the facility's backup snapshots (from their clear,
+                                           signed pack lists) and its use of backup.quota
+  medgw-receiver backup forget --facility CODE --keep-daily N --keep-monthly N [--dry-run]
+                                           -c receiver.yaml
+                                           retention of the facility's backup, with no key: keeps
+                                           the newest snapshot of each of the last N days and N
+                                           months, removes the rest and every pack no kept
+                                           snapshot needs (run it from cron, e.g. daily)
 
 It accepts uploads only from client certificates listed under facilities in
 receiver.yaml, and only of objects signed by one of the facility's gateway
@@ -51,6 +62,13 @@ keys; it verifies each object's SHA-256 and signature, stores it under
 data_dir/store/<facility>/<seq>-<object_id>.age, issues signed receipts
 (GET <base_path>receipts/<object_id>) and, with landing + identity set,
 decrypts and unpacks objects in seq order into landing/<facility>/.
+
+With backup: {dir, quota} set, gateways with backup.repository: https://…/backup/
+store their encrypted backups under backup.dir/<facility>/ through
+<backup.path> (default /backup/) on the same listener: write once (a name is
+never replaced, nothing is deleted by a gateway), at most backup.quota
+[1TiB] per facility. The central cannot read them: they are encrypted to
+the hospital's recovery key.
 
 An object that cannot be landed (a name outside the tree, a file its manifest
 does not list, a decompression bomb, ...) is quarantined: the log says so
@@ -74,7 +92,15 @@ struct Arguments {
   std::vector<std::string> operands;
   std::string facility;
   bool json = false;
+  unsigned keep_daily = 0;
+  unsigned keep_monthly = 0;
+  bool dry_run = false;
 };
+
+bool parse_count(const std::string& text, unsigned& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() && value <= 100000;
+}
 
 // Parsed arguments, or an exit code.
 std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& args) {
@@ -91,10 +117,19 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
       out.facility = args[++i];
     } else if (arg == "--json") {
       out.json = true;
-    } else if (out.command.empty() && (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag")) {
+    } else if (out.command == "backup" && (arg == "--keep-daily" || arg == "--keep-monthly") && i + 1 < args.size()) {
+      if (!parse_count(args[++i], arg == "--keep-daily" ? out.keep_daily : out.keep_monthly)) {
+        std::cerr << "medgw-receiver: " << arg << " " << args[i] << ": give a whole number, e.g. 7\n";
+        return 2;
+      }
+    } else if (out.command == "backup" && arg == "--dry-run") {
+      out.dry_run = true;
+    } else if (out.command.empty() &&
+               (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag" || arg == "backup")) {
       out.command = arg;
     } else if ((out.command == "landing" && out.operands.size() < 2 && !arg.starts_with("-")) ||
-               (out.command == "patient-tag" && out.operands.empty())) {
+               (out.command == "patient-tag" && out.operands.empty()) ||
+               (out.command == "backup" && out.operands.empty() && (arg == "list" || arg == "forget"))) {
       out.operands.push_back(arg);
     } else {
       std::cerr << "medgw-receiver: unknown argument '" << arg << "'\n\n" << usage;
@@ -107,6 +142,10 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
   }
   if (out.command == "landing" && (out.operands.size() != 2 || out.facility.empty())) {
     std::cerr << "medgw-receiver: landing retry|skip SEQ --facility CODE\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "backup" && (out.operands.size() != 1 || out.facility.empty())) {
+    std::cerr << "medgw-receiver: backup list|forget --facility CODE\n\n" << usage;
     return 2;
   }
   if (out.command == "patient-tag" && out.operands.size() != 1) {
@@ -173,6 +212,13 @@ int main(int argc, char** argv) {
       return medgw::receiver::command_landing(config, args.operands[0], args.operands[1], args.facility);
     }
     if (args.command == "patient-tag") return medgw::receiver::command_patient_tag(config, args.operands[0]);
+    if (args.command == "backup" && args.operands[0] == "list") {
+      return medgw::receiver::command_backup_list(config, args.facility);
+    }
+    if (args.command == "backup") {
+      return medgw::receiver::command_backup_forget(config, args.facility, args.keep_daily, args.keep_monthly,
+                                                    args.dry_run);
+    }
     if (args.command == "receipt-key") {
       std::filesystem::create_directories(config.data_dir);
       std::cout << medgw::crypto::SigningKey::load_or_create(config.receipt_key).public_key_text() << "\n";

@@ -198,7 +198,7 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
   ReceiverConfig config;
   if (!root.IsMap()) throw ConfigError(file.string() + ":1:1: the file must be a mapping of keys");
   std::vector<std::string_view> known = {"listen", "base_path", "tls", "data_dir", "landing", "identity", "receipt_key",
-                                         "facilities"};
+                                         "facilities", "backup"};
   for (const ScalarKey& key : scalar_keys()) known.push_back(key.name);
   reader.check_keys(root, known, "");
   const std::filesystem::path base = file.parent_path();
@@ -233,6 +233,23 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
     reader.error(root["landing"], "landing needs identity (the age key that decrypts the objects)");
   }
   config.receipt_key = root["receipt_key"] ? path(root["receipt_key"], "receipt_key") : config.data_dir / "receipt.key";
+  if (const YAML::Node backup = root["backup"]; backup && backup.IsMap()) {
+    reader.check_keys(backup, std::initializer_list<std::string_view>{"dir", "path", "quota"}, "backup.");
+    if (backup["dir"]) config.backup_dir = path(backup["dir"], "backup.dir");
+    else reader.error(backup, "backup.dir is required: the folder that holds the facilities' backup repositories");
+    if (backup["path"]) config.backup_path = reader.text(backup["path"], "backup.path");
+    if (!config.backup_path.starts_with('/') || !config.backup_path.ends_with('/') ||
+        config.backup_path.starts_with(config.base_path) || config.base_path.starts_with(config.backup_path)) {
+      reader.error(backup["path"] ? backup["path"] : backup,
+                   "backup.path must start and end with '/' and not overlap base_path (e.g. /backup/)");
+    }
+    if (backup["quota"]) {
+      config.backup_quota = reader.size(backup["quota"], "backup.quota");
+      if (config.backup_quota == 0) reader.error(backup["quota"], "backup.quota must be at least 1");
+    }
+  } else if (root["backup"]) {
+    reader.error(root["backup"], "backup is {dir, path, quota}");
+  }
   read_scalars(reader, root, config);
   read_facilities(reader, root, config);
   if (!reader.errors().empty()) throw ConfigError(reader.errors().substr(0, reader.errors().size() - 1));

@@ -29,6 +29,11 @@ struct ReceiverConfig {
   std::filesystem::path landing;          // optional: decrypt and unpack here
   std::filesystem::path identity;         // age identity for landing
   std::filesystem::path receipt_key;      // Ed25519 key signing receipts (created on first use)
+  // The facilities' write-once backups (backup: {dir, path, quota}); empty
+  // dir = no backup endpoint.
+  std::filesystem::path backup_dir;
+  std::string backup_path = "/backup/";
+  std::uint64_t backup_quota = 1ULL << 40;  // per facility
   std::uint64_t max_upload = 64ULL << 30;
   std::chrono::seconds expiration{24 * 3600};  // an unfinished upload is dropped after this
   std::chrono::seconds idle_timeout{60};       // a connection silent this long is closed

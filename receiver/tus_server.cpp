@@ -85,6 +85,11 @@ TusServer::Impl::Impl(asio::io_context& io_context, ReceiverConfig receiver_conf
       landing(make_landing(config, store, receipt_key, logger)) {
   std::filesystem::create_directories(config.data_dir / "uploads");
   std::filesystem::create_directories(config.data_dir / "store");
+  if (!config.backup_dir.empty()) {
+    std::filesystem::create_directories(config.backup_dir);
+    backup_area = std::make_unique<BackupArea>(config.backup_dir, config.backup_quota);
+    backup_area->remove_temporaries();
+  }
   base::require_private_mode(config.key);
   ssl_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);

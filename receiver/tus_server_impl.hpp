@@ -3,6 +3,7 @@
 // stop, the sweep), tus_accept.cpp (the accept loop: caps and back-off),
 // tus_session.cpp (a connection: TLS, requests, dispatch), tus_patch.cpp
 // (PATCH bodies and completion). Event-loop thread unless said otherwise.
+#include <receiver/backup_area.hpp>
 #include <receiver/completion.hpp>
 #include <receiver/connection_limiter.hpp>
 #include <receiver/landing_queue.hpp>
@@ -69,6 +70,11 @@ struct TusServer::Impl {
   asio::awaitable<bool> record_offset(const std::string& id, std::uint64_t offset);
   asio::awaitable<TusAnswer> complete(Upload row, const FacilityEntry& facility, std::string digest);
   TusAnswer completed(const std::string& id, const FacilityEntry& facility, const CompletionResult& result);
+  // backup_endpoint.cpp
+  asio::awaitable<TusAnswer> backup(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
+                                    const FacilityEntry& facility);
+  asio::awaitable<TusAnswer> backup_put(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
+                                        const FacilityEntry& facility, const std::string& name, BackupName kind);
   // tus_server.cpp
   asio::awaitable<void> sweep_loop();
   // Whether a throttled event may be logged now, and how many were held back.
@@ -95,6 +101,7 @@ struct TusServer::Impl {
   TusProtocol protocol;
   ConnectionLimiter limiter;
   std::unique_ptr<LandingQueue> landing;  // with landing configured
+  std::unique_ptr<BackupArea> backup_area;  // with backup.dir configured
   asio::thread_pool blocking_pool{2};     // fsync, hashing, SQLite commits
   std::uint64_t patches = 0;
   bool stopping = false;

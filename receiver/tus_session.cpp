@@ -197,6 +197,9 @@ asio::awaitable<TusAnswer> TusServer::Impl::handle(Stream& stream, beast::flat_b
                                                    const FacilityEntry* facility) {
   const TusRequest request = tus_request(parser);
   const auto method = parser.get().method();
+  if (facility != nullptr && request.target.starts_with(config.backup_path)) {
+    co_return co_await backup(stream, buffer, parser, *facility);
+  }
   if (method == http::verb::patch && facility != nullptr && request.tus_resumable == tus_version) {
     if (const auto id = protocol.upload_id_of(request.target)) co_return co_await patch(stream, buffer, parser, *id, *facility);
   }

@@ -3,8 +3,7 @@
 #include <daemon/backup/backup_state.hpp>
 #include <daemon/backup/chunker.hpp>
 #include <daemon/backup/pack.hpp>
-#include <daemon/backup/repository.hpp>
-#include <daemon/backup/repository_lock.hpp>
+#include <backupstore/repository.hpp>
 #include <daemon/backup/snapshot.hpp>
 #include <daemon/backup/source_reader.hpp>
 
@@ -39,6 +38,11 @@ std::string recipients_tag(std::span<const crypto::X25519PublicKey> recipients) 
   return base::to_hex(base::ByteView(digest.data(), 8));
 }
 
+std::unique_ptr<RepositoryTarget> open_target(const BackupSettings& settings) {
+  if (settings.remote) return std::make_unique<RemoteRepository>(*settings.remote);
+  return std::make_unique<FolderRepository>(settings.repository);
+}
+
 // A failure that ends the run (the walk's callback cannot return one).
 struct RunAborted : std::exception {
   explicit RunAborted(base::Error e) : error(std::move(e)) {}
@@ -50,18 +54,18 @@ class BackupRun {
  public:
   BackupRun(const BackupSettings& settings, const log::Logger& logger, const ProgressCallback& progress,
             const std::atomic<bool>* stop)
-      : settings_(settings), logger_(logger), progress_(progress), stop_(stop), repository_(settings.repository),
+      : settings_(settings), logger_(logger), progress_(progress), stop_(stop), repository_(open_target(settings)),
         state_(BackupState::open(settings.state_dir, logger.named("backup.state"))) {}
 
   base::Result<BackupReport> run() {
-    if (base::Status ready = repository_.prepare(); !ready) return base::fail(ready.error());
+    if (base::Status ready = repository_->prepare(); !ready) return base::fail(ready.error());
     if (base::Status opened = open_repository(); !opened) return base::fail(opened.error());
-    // Retention must not remove a pack this run reuses: its lock keeps
+    // Retention must not remove a pack this run reuses: its lease keeps
     // `backup forget` out (and this run out while forget works).
-    auto lock = RepositoryLock::take(repository_, RepositoryLock::Kind::run);
-    if (!lock) return base::fail(lock.error());
-    lock_.emplace(std::move(*lock));
-    repository_.remove_temporaries();
+    auto lease = repository_->lease_for_run();
+    if (!lease) return base::fail(lease.error());
+    lease_ = std::move(*lease);
+    repository_->remove_temporaries();
     forget_missing_packs();
     chunker_.emplace(secret_);
     report_.snapshot = crypto::uuid_v7(std::chrono::system_clock::now());
@@ -70,7 +74,7 @@ class BackupRun {
     for (const BackupSource& source : settings_.sources) {
       header.volumes.push_back({source.label, source.by_patient, source.type});
     }
-    SnapshotWriter writer(repository_, settings_.recipients, header);
+    SnapshotWriter writer(*repository_, settings_.recipients, header);
     for (std::size_t volume = 0; volume < settings_.sources.size(); ++volume) walk(volume, writer);
     close_pack();
     flush_ready_rows();
@@ -108,9 +112,9 @@ class BackupRun {
   log::Logger logger_;
   const ProgressCallback& progress_;
   const std::atomic<bool>* stop_;
-  FolderRepository repository_;
+  std::unique_ptr<RepositoryTarget> repository_;
   BackupState state_;
-  std::optional<RepositoryLock> lock_;
+  std::unique_ptr<RunLease> lease_;
   std::string repository_id_;
   std::vector<std::uint8_t> secret_;
   std::optional<Chunker> chunker_;
@@ -124,24 +128,24 @@ class BackupRun {
 };
 
 base::Status BackupRun::open_repository() {
-  auto config = repository_.read_config();
+  auto config = repository_->read_config();
   if (!config) return base::fail(config.error());
   if (!*config) return create_repository();
   repository_id_ = (*config)->id;
   if ((*config)->gateway_key != settings_.signer->public_key_text()) {
-    return base::fail("repository_foreign", "the backup repository " + repository_.root().string() +
+    return base::fail("repository_foreign", "the backup repository " + repository_->where() +
                                                 " was created by another gateway (its signing key differs); give "
                                                 "backup.repository a folder of this gateway's own");
   }
   auto secret = state_.load_secret(repository_id_);
   if (!secret) {
     return base::fail("repository_foreign",
-                      "this gateway has no secret for the backup repository " + repository_.root().string() +
+                      "this gateway has no secret for the backup repository " + repository_->where() +
                           " (state_dir was replaced?); give backup.repository a new empty folder: the old repository "
                           "stays readable with the recovery key");
   }
   secret_ = std::move(*secret);
-  if (state_.bound_repository() != repository_id_) state_.bind_repository(repository_id_, repository_.root().string());
+  if (state_.bound_repository() != repository_id_) state_.bind_repository(repository_id_, repository_->where());
   ensure_secret_for_recipients();
   return {};
 }
@@ -154,35 +158,32 @@ base::Status BackupRun::create_repository() {
   repository_id_ = config.id;
   state_.save_secret(config.id, secret_);  // the gateway's copy first: it must never lack one
   ensure_secret_for_recipients();
-  auto file = repository_.new_file();
+  auto file = repository_->new_file();
   const std::string text = repository_config_text(config);
   file->write(base::as_bytes(text));
   (void)file->finish_hash();
-  file->publish(repository_.config_file());
-  state_.bind_repository(config.id, repository_.root().string());
+  repository_->publish(*file, "config");
+  state_.bind_repository(config.id, repository_->where());
   logger_.info("backup.repository_created", "created a backup repository", {{"repository", config.id}});
   return {};
 }
 
 void BackupRun::ensure_secret_for_recipients() {
-  const std::filesystem::path file =
-      repository_.root() / "keys" / (repository_id_ + "." + recipients_tag(settings_.recipients) + ".age");
-  if (std::filesystem::exists(file)) return;
+  const std::string file = "keys/" + repository_id_ + "." + recipients_tag(settings_.recipients) + ".age";
+  if (repository_->file_size(file)) return;
   const std::string text = secret_text(repository_id_, secret_);
   const std::vector<std::uint8_t> sealed = crypto::age::encrypt(base::as_bytes(text), settings_.recipients);
-  auto out = repository_.new_file();
+  auto out = repository_->new_file();
   out->write(sealed);
   (void)out->finish_hash();
-  out->publish(file);
+  repository_->publish(*out, file);
 }
 
 // A pack that left the repository (a retention run, damage, a restored NAS):
 // what it held is stored again by this run, so the new snapshot is whole.
 void BackupRun::forget_missing_packs() {
   const std::size_t gone = state_.forget_missing_packs([&](const std::string& name, std::uint64_t size) {
-    std::error_code ec;
-    const auto found = std::filesystem::file_size(repository_.pack_file(name), ec);
-    return !ec && found == size;
+    return repository_->file_size(pack_name_in_layout(name)) == size;
   });
   if (gone > 0) {
     logger_.warn("backup.packs_missing", "packs recorded as stored are gone from the repository; their files are read "
@@ -266,7 +267,7 @@ BlobRef BackupRun::store_blob(base::ByteView content) {
   const BlobId id = blob_id(secret_, content);
   if (auto found = pack_blobs_.find(id); found != pack_blobs_.end()) return found->second;
   if (auto known = state_.find_blob(id)) return *known;
-  if (!pack_) pack_ = std::make_unique<PackWriter>(repository_, settings_.recipients);
+  if (!pack_) pack_ = std::make_unique<PackWriter>(*repository_, settings_.recipients);
   const BlobRef ref = pack_->add(id, content);
   pack_blobs_.emplace(id, ref);
   if (pack_->plaintext_size() >= pack_target_size) close_pack();
@@ -305,16 +306,16 @@ void BackupRun::publish_snapshot(SnapshotWriter& writer) {
     list.packs.push_back(std::move(*pack));
   }
   const std::string text = signed_pack_list(list, *settings_.signer);
-  auto file = repository_.new_file();
+  auto file = repository_->new_file();
   file->write(base::as_bytes(text));
   (void)file->finish_hash();
-  file->publish(repository_.pack_list_file(report_.snapshot));
+  repository_->publish(*file, pack_list_name_in_layout(report_.snapshot));
   report_.progress.bytes_added += file->size() + writer.file_size();
-  writer.publish(repository_.snapshot_file(report_.snapshot));  // the snapshot is visible from here
+  writer.publish(report_.snapshot);  // the snapshot is visible from here
 }
 
 void BackupRun::tick() {
-  if (lock_) lock_->refresh();
+  if (lease_) lease_->refresh();
   if (!progress_) return;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_tick_ < std::chrono::milliseconds(200)) return;
@@ -330,7 +331,16 @@ base::Result<BackupSettings> backup_settings(const daemon::Config& config, const
                                                    ": backup.repository is not set; give the folder of the backup "
                                                    "repository (and backup.recipients) in the config");
   }
-  BackupSettings settings{config.state_dir, config.backup.repository, {}, config.facility.code, &signer, {}};
+  BackupSettings settings{config.state_dir, config.backup.repository, {}, {}, config.facility.code, &signer, {}};
+  if (config.backup.repository.starts_with("https://")) {
+    auto profile = daemon::make_http_profile(config.central);
+    if (!profile) return base::fail(profile.error());
+    std::string url = config.backup.repository;
+    if (!url.ends_with('/')) url += '/';
+    settings.remote = RemoteSettings{url, std::move(*profile), config.central.bandwidth,
+                                     config.state_dir / "backup" / "outgoing"};
+    settings.repository.clear();
+  }
   for (const std::string& text : config.backup.recipients) settings.recipients.push_back(*crypto::parse_recipient(text));
   const daemon::SourcePlan plan(config);
   for (std::size_t index = 0; index < config.sources.size(); ++index) {
@@ -365,6 +375,8 @@ base::Result<BackupReport> run_backup(const BackupSettings& settings, const log:
     error = report.error();
   } catch (const RunAborted& aborted) {
     error = aborted.error;
+  } catch (const RepositoryFailure& failure) {
+    error = failure.error;
   } catch (const BackupBusy& busy) {
     error = {"backup_running", busy.what()};
   } catch (const std::system_error& failure) {

@@ -9,6 +9,7 @@
 // last. An interrupted run leaves packs no snapshot names yet (the next run
 // uses their blobs, as backup.db knows them) and temporaries in tmp/.
 #include <daemon/backup/format.hpp>
+#include <daemon/backup/remote_repository.hpp>
 
 #include <crypto/age_keys.hpp>
 #include <crypto/signing.hpp>
@@ -37,7 +38,8 @@ struct BackupSource {
 
 struct BackupSettings {
   std::filesystem::path state_dir;
-  std::filesystem::path repository;
+  std::filesystem::path repository;       // a folder repository, or
+  std::optional<RemoteSettings> remote;   // the central's backup endpoint (backup.repository: https://…)
   std::vector<crypto::X25519PublicKey> recipients;
   std::string facility;
   const crypto::SigningKey* signer = nullptr;

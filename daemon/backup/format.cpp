@@ -3,6 +3,7 @@
 #include <crypto/hash.hpp>
 
 #include <base/hex.hpp>
+#include <base/text.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -10,18 +11,7 @@
 namespace medgw::backup {
 namespace {
 
-template <class T>
-bool parse_number(std::string_view text, T& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size() && !text.empty();
-}
-
-bool is_lower_hex(std::string_view text) {
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
+using base::parse_number;
 
 constexpr std::string_view secret_format = "medgw-backup-secret/1";
 
@@ -52,8 +42,6 @@ std::optional<BlobRef> parse_blob_ref(std::string_view text) {
   }
   return ref;
 }
-
-bool is_pack_name(std::string_view text) { return text.size() == 32 && is_lower_hex(text); }
 
 std::string escape_path(std::string_view path) {
   static constexpr char digits[] = "0123456789ABCDEF";

@@ -2,6 +2,8 @@
 // The backup repository's vocabulary (docs/backup.md has the layout):
 // blobs are named by a keyed hash of their content, stored compressed in
 // packs; a snapshot lists the files with the blobs that make them.
+#include <backupstore/pack_list.hpp>
+
 #include <base/bytes.hpp>
 
 #include <array>
@@ -54,7 +56,6 @@ inline constexpr std::uint64_t pack_target_size = 16 * 1024 * 1024;
 // Text forms used in the repository's files.
 [[nodiscard]] std::string blob_ref_text(const BlobRef& ref);   // "<id hex>:<pack>:<offset>:<stored>:<size>"
 [[nodiscard]] std::optional<BlobRef> parse_blob_ref(std::string_view text);
-[[nodiscard]] bool is_pack_name(std::string_view text);         // 32 lower-case hex digits
 [[nodiscard]] std::string escape_path(std::string_view path);   // no tab, newline, '%', control bytes
 [[nodiscard]] std::optional<std::string> unescape_path(std::string_view text);
 

@@ -45,7 +45,7 @@ class VectorSink final : public base::ByteSink {
 
 }  // namespace
 
-PackWriter::PackWriter(const FolderRepository& repository, std::span<const crypto::X25519PublicKey> recipients)
+PackWriter::PackWriter(const RepositoryTarget& repository, std::span<const crypto::X25519PublicKey> recipients)
     : repository_(repository), name_(new_pack_name()), file_(repository.new_file()),
       encryptor_(std::make_unique<crypto::age::Encryptor>(recipients, *file_)), index_(index_format) {}
 
@@ -72,12 +72,7 @@ PackInfo PackWriter::finish() {
   encryptor_->write(trailer);
   encryptor_->finish();
   PackInfo info{name_, file_->size(), file_->finish_hash()};
-  std::filesystem::path target = repository_.pack_file(name_);
-  std::error_code ec;
-  if (!std::filesystem::create_directory(target.parent_path(), ec) && ec) {
-    throw std::system_error(ec, "cannot create " + target.parent_path().string());
-  }
-  file_->publish(target);
+  repository_.publish(*file_, pack_name_in_layout(name_));
   return info;
 }
 

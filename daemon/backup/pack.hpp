@@ -6,7 +6,7 @@
 // stock tools. A pack is named by 16 random bytes (hex), chosen before it is
 // written, and its SHA-256 is kept in the signed pack lists.
 #include <daemon/backup/format.hpp>
-#include <daemon/backup/repository.hpp>
+#include <backupstore/repository.hpp>
 
 #include <crypto/age.hpp>
 
@@ -25,7 +25,7 @@ struct PackInfo {
 
 class PackWriter {
  public:
-  PackWriter(const FolderRepository& repository, std::span<const crypto::X25519PublicKey> recipients);
+  PackWriter(const RepositoryTarget& repository, std::span<const crypto::X25519PublicKey> recipients);
   PackWriter(const PackWriter&) = delete;
   PackWriter& operator=(const PackWriter&) = delete;
   ~PackWriter();
@@ -40,7 +40,7 @@ class PackWriter {
   PackInfo finish();
 
  private:
-  const FolderRepository& repository_;
+  const RepositoryTarget& repository_;
   std::string name_;
   std::unique_ptr<NewFile> file_;
   std::unique_ptr<crypto::age::Encryptor> encryptor_;

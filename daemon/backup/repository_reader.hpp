@@ -5,7 +5,7 @@
 // snapshots, list a snapshot's files (streamed, in path order per volume),
 // and stream one file's bytes.
 #include <daemon/backup/pack.hpp>
-#include <daemon/backup/repository.hpp>
+#include <backupstore/repository.hpp>
 #include <daemon/backup/snapshot.hpp>
 
 #include <crypto/age.hpp>

@@ -2,6 +2,7 @@
 
 #include <base/base64.hpp>
 #include <base/hex.hpp>
+#include <base/text.hpp>
 
 #include <charconv>
 #include <cerrno>
@@ -14,22 +15,12 @@ namespace medgw::backup {
 namespace {
 
 constexpr std::string_view snapshot_format = "medgw-backup-snapshot/1";
-constexpr std::string_view pack_list_format = "medgw-backup-packs/1";
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  while (true) {
-    const auto at = text.find(separator);
-    parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    text.remove_prefix(at + 1);
-  }
-}
+using base::split_fields;
 
 template <class T>
-bool number(std::string_view text, T& value, int base = 10) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  return error == std::errc() && end == text.data() + text.size() && !text.empty();
+bool number(std::string_view text, T& value, int radix = 10) {
+  return base::parse_number(text, value, radix);
 }
 
 std::optional<FileEntry> parse_file_line(const std::vector<std::string_view>& fields) {
@@ -42,7 +33,7 @@ std::optional<FileEntry> parse_file_line(const std::vector<std::string_view>& fi
   }
   file.path = std::move(*path);
   if (!fields[6].empty()) {
-    for (std::string_view text : split(fields[6], ',')) {
+    for (std::string_view text : split_fields(fields[6], ',')) {
       auto ref = parse_blob_ref(text);
       if (!ref) return std::nullopt;
       file.blobs.push_back(std::move(*ref));
@@ -100,9 +91,9 @@ struct SnapshotWriter::Compressor {
   std::string buffer;
 };
 
-SnapshotWriter::SnapshotWriter(const FolderRepository& repository,
+SnapshotWriter::SnapshotWriter(const RepositoryTarget& repository,
                                std::span<const crypto::X25519PublicKey> recipients, const SnapshotHeader& header)
-    : file_(repository.new_file()),
+    : repository_(repository), file_(repository.new_file()),
       encryptor_(std::make_unique<crypto::age::Encryptor>(recipients, *file_)),
       compressor_(std::make_unique<Compressor>()) {
   put(std::string(snapshot_format) + "\t" + header.id + "\t" + header.created + "\t" + header.facility + "\t" +
@@ -164,7 +155,7 @@ SnapshotReadResult read_snapshot(const FolderRepository& repository, std::string
   bool header_done = false;
   bool ended = false;
   LineSink lines([&](std::string_view line) {
-    const std::vector<std::string_view> fields = split(line, '\t');
+    const std::vector<std::string_view> fields = split_fields(line, '\t');
     if (ended) return false;
     if (!header_done && fields[0] == snapshot_format && fields.size() == 5) {
       header = {std::string(fields[1]), std::string(fields[2]), std::string(fields[3]), std::string(fields[4]), {}};
@@ -215,57 +206,6 @@ SnapshotReadResult read_snapshot(const FolderRepository& repository, std::string
   if (!header_done && !header.id.empty() && visitor.on_header) visitor.on_header(header);
   result.complete = result.problem.empty();
   return result;
-}
-
-std::string signed_pack_list(const PackList& list, const crypto::SigningKey& signer) {
-  std::string text = std::string(pack_list_format) + "\nsnapshot " + list.snapshot + "\nrepository " +
-                     list.repository + "\ncreated " + list.created + "\nfiles " + std::to_string(list.files) +
-                     "\nbytes " + std::to_string(list.bytes) + "\nsnapshot_file " +
-                     std::to_string(list.snapshot_size) + " " + list.snapshot_sha256 + "\n";
-  for (const PackListEntry& pack : list.packs) {
-    text += "pack " + pack.name + " " + std::to_string(pack.size) + " " + pack.sha256 + "\n";
-  }
-  const crypto::Ed25519Signature signature = signer.sign(base::as_bytes(text));
-  return text + "signature " + base::base64_encode(signature) + "\n";
-}
-
-base::Result<PackList> parse_pack_list(std::string_view text, const crypto::Ed25519PublicKey& key) {
-  const auto signature_at = text.rfind("\nsignature ");
-  if (!text.starts_with(std::string(pack_list_format) + "\n") || signature_at == std::string_view::npos) {
-    return base::fail("pack_list_malformed", "not a medgw pack list (truncated?)");
-  }
-  std::string_view signature_text = text.substr(signature_at + 11);
-  if (signature_text.ends_with('\n')) signature_text.remove_suffix(1);
-  const auto signature_bytes = base::base64_decode_canonical(signature_text);
-  crypto::Ed25519Signature signature{};
-  if (!signature_bytes || signature_bytes->size() != signature.size()) {
-    return base::fail("pack_list_malformed", "the pack list's signature is malformed");
-  }
-  std::copy(signature_bytes->begin(), signature_bytes->end(), signature.begin());
-  const std::string_view body = text.substr(0, signature_at + 1);
-  if (!crypto::verify_signature(key, base::as_bytes(body), signature)) {
-    return base::fail("pack_list_bad_signature", "the pack list's signature does not match the gateway's key");
-  }
-  PackList list;
-  for (std::string_view line : split(body, '\n')) {
-    const std::vector<std::string_view> fields = split(line, ' ');
-    bool ok = true;
-    if (fields[0] == "snapshot" && fields.size() == 2) list.snapshot = fields[1];
-    else if (fields[0] == "repository" && fields.size() == 2) list.repository = fields[1];
-    else if (fields[0] == "created" && fields.size() == 2) list.created = fields[1];
-    else if (fields[0] == "files" && fields.size() == 2) ok = number(fields[1], list.files);
-    else if (fields[0] == "bytes" && fields.size() == 2) ok = number(fields[1], list.bytes);
-    else if (fields[0] == "snapshot_file" && fields.size() == 3) {
-      ok = number(fields[1], list.snapshot_size);
-      list.snapshot_sha256 = fields[2];
-    } else if (fields[0] == "pack" && fields.size() == 4) {
-      PackListEntry pack{std::string(fields[1]), 0, std::string(fields[3])};
-      ok = is_pack_name(pack.name) && number(fields[2], pack.size);
-      list.packs.push_back(std::move(pack));
-    }
-    if (!ok) return base::fail("pack_list_malformed", "the pack list has a malformed line");
-  }
-  return list;
 }
 
 }  // namespace medgw::backup

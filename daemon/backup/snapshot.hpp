@@ -15,7 +15,8 @@
 //   pack <name> <size> <sha256>                      one per pack it needs
 //   signature <base64 Ed25519 over every line before this one>
 #include <daemon/backup/format.hpp>
-#include <daemon/backup/repository.hpp>
+#include <backupstore/pack_list.hpp>
+#include <backupstore/repository.hpp>
 
 #include <crypto/age.hpp>
 #include <crypto/signing.hpp>
@@ -37,7 +38,7 @@ struct SnapshotHeader {
 
 class SnapshotWriter {
  public:
-  SnapshotWriter(const FolderRepository& repository, std::span<const crypto::X25519PublicKey> recipients,
+  SnapshotWriter(const RepositoryTarget& repository, std::span<const crypto::X25519PublicKey> recipients,
                  const SnapshotHeader& header);
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
@@ -50,10 +51,12 @@ class SnapshotWriter {
   [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::uint64_t file_size() const noexcept { return file_->size(); }
   [[nodiscard]] const crypto::Digest256& file_sha256() const noexcept { return sha256_; }
-  void publish(const std::filesystem::path& target) { file_->publish(target); }
+  // snapshots/<id>.age: the snapshot is visible from here.
+  void publish(std::string_view id) { repository_.publish(*file_, snapshot_name_in_layout(id)); }
 
  private:
   void put(std::string_view line, bool end);
+  const RepositoryTarget& repository_;
   std::unique_ptr<NewFile> file_;
   std::unique_ptr<crypto::age::Encryptor> encryptor_;
   struct Compressor;
@@ -79,24 +82,5 @@ struct SnapshotReadResult {
 [[nodiscard]] SnapshotReadResult read_snapshot(const FolderRepository& repository, std::string_view id,
                                                const crypto::age::Identities& identities,
                                                const SnapshotVisitor& visitor);
-
-struct PackListEntry {
-  std::string name;
-  std::uint64_t size = 0;
-  std::string sha256;  // hex
-};
-struct PackList {
-  std::string snapshot;
-  std::string repository;
-  std::string created;
-  std::uint64_t files = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t snapshot_size = 0;
-  std::string snapshot_sha256;
-  std::vector<PackListEntry> packs;
-};
-[[nodiscard]] std::string signed_pack_list(const PackList& list, const crypto::SigningKey& signer);
-// Parses and checks the signature against `key`; a failure says what is wrong.
-[[nodiscard]] base::Result<PackList> parse_pack_list(std::string_view text, const crypto::Ed25519PublicKey& key);
 
 }  // namespace medgw::backup

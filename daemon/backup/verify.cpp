@@ -197,38 +197,6 @@ class Verifier {
 
 }  // namespace
 
-base::Result<std::vector<SnapshotSummary>> summarize(const FolderRepository& repository) {
-  auto config = repository.read_config();
-  if (!config) return base::fail(config.error());
-  if (!*config) {
-    return base::fail("not_a_repository",
-                      repository.root().string() + " holds no medgw backup repository yet (no config file)");
-  }
-  const auto key = crypto::parse_public_key_text((*config)->gateway_key);
-  if (!key) return base::fail("not_a_repository", repository.config_file().string() + ": malformed gateway_key");
-  std::vector<SnapshotSummary> summaries;
-  for (const std::string& id : repository.snapshot_ids(true)) {
-    SnapshotSummary summary;
-    summary.id = id;
-    std::error_code ec;
-    summary.visible = std::filesystem::exists(repository.snapshot_file(id), ec);
-    std::ifstream in(repository.pack_list_file(id), std::ios::binary);
-    if (!in) {
-      summary.problem = "its pack list is missing";
-    } else {
-      std::ostringstream text;
-      text << in.rdbuf();
-      auto list = parse_pack_list(text.str(), *key);
-      if (!list) summary.problem = "its pack list: " + list.error().message;
-      else if (list->snapshot != id || list->repository != (*config)->id) {
-        summary.problem = "its pack list names another snapshot or repository";
-      } else summary.list = std::move(*list);
-    }
-    summaries.push_back(std::move(summary));
-  }
-  return summaries;
-}
-
 base::Result<VerifyReport> verify_repository(const FolderRepository& repository, RepositoryReader* reader,
                                              const std::function<void(const std::string&)>& problem,
                                              VerifyOptions options) {

@@ -12,21 +12,13 @@
 // data is read over time without reading the whole repository each time.
 #include <daemon/backup/repository_reader.hpp>
 
+#include <backupstore/pack_list.hpp>
+
 #include <crypto/signing.hpp>
 
 #include <functional>
 
 namespace medgw::backup {
-
-struct SnapshotSummary {
-  std::string id;
-  bool visible = false;  // snapshots/<id>.age exists (else an interrupted run's pack list)
-  std::string problem;   // the pack list's, if it cannot be read or checked
-  PackList list;
-};
-
-// Every snapshot with its pack list (clear parts only), oldest first.
-[[nodiscard]] base::Result<std::vector<SnapshotSummary>> summarize(const FolderRepository& repository);
 
 struct VerifyOptions {
   unsigned read_data_percent = 100;  // 1..100

@@ -5,7 +5,7 @@
 #include <daemon/runtime/source_registry.hpp>
 
 #include <daemon/backup/backup_run.hpp>
-#include <daemon/backup/forget.hpp>
+#include <backupstore/forget.hpp>
 #include <daemon/backup/restore.hpp>
 #include <daemon/backup/verify.hpp>
 
@@ -48,6 +48,15 @@ std::optional<std::filesystem::path> repository_of(Invocation& invocation, std::
   if (config->backup.repository.empty()) {
     err << "medgw backup " << command << ": backup.repository is not set in " << config->origin.string()
         << "; set it, or give --repository DIR\n";
+    return std::nullopt;
+  }
+  if (config->backup.repository.starts_with("https://")) {
+    // Write-only: the gateway never reads the central's copy back.
+    err << "medgw backup " << command << ": backup.repository is the central's backup endpoint ("
+        << config->backup.repository
+        << "); list, verify and retention run at the central (medgw-receiver backup list|verify|forget --facility "
+           "CODE); to restore, have the central's operator hand over the facility's repository folder and give "
+           "--repository DIR\n";
     return std::nullopt;
   }
   return std::filesystem::path(config->backup.repository);
@@ -118,20 +127,7 @@ int command_backup_list(Invocation& invocation) {
     err << "medgw backup list: " << summaries.error().message << "\n";
     return exit_failure;
   }
-  out << std::left << std::setw(38) << "SNAPSHOT" << std::setw(22) << "CREATED" << std::setw(10) << "FILES"
-      << std::setw(12) << "SIZE" << "PACKS\n";
-  for (const backup::SnapshotSummary& summary : *summaries) {
-    if (!summary.visible) continue;
-    if (!summary.problem.empty()) {
-      out << std::setw(38) << summary.id << summary.problem << "\n";
-      continue;
-    }
-    std::uint64_t pack_bytes = 0;
-    for (const auto& pack : summary.list.packs) pack_bytes += pack.size;
-    out << std::setw(38) << summary.id << std::setw(22) << summary.list.created << std::setw(10)
-        << summary.list.files << std::setw(12) << base::human_size(summary.list.bytes) << summary.list.packs.size()
-        << " (" << base::human_size(pack_bytes) << ")\n";
-  }
+  backup::print_snapshot_table(out, *summaries);
   return exit_ok;
 }
 
@@ -174,13 +170,7 @@ int command_backup_forget(Invocation& invocation) {
     err << "medgw backup forget: " << report.error().message << "\n";
     return exit_failure;
   }
-  const char* verb = policy.dry_run ? "would forget" : "forgot";
-  for (const std::string& id : report->forgotten) out << (policy.dry_run ? "WOULD FORGET " : "FORGOT ") << id << "\n";
-  for (const std::string& id : report->kept) out << "KEPT " << id << "\n";
-  out << (policy.dry_run ? "dry run: " : "") << verb << " " << report->forgotten.size() << " snapshot(s), kept "
-      << report->kept.size() << "; " << (policy.dry_run ? "would remove " : "removed ") << report->packs_removed
-      << " pack(s) (" << base::human_size(report->bytes_freed) << ") and " << report->pack_lists_removed
-      << " pack list(s) of interrupted runs\n";
+  backup::print_forget_report(out, *report, policy.dry_run);
   return exit_ok;
 }
 

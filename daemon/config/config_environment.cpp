@@ -72,7 +72,7 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
   }
   check_file("policy.optout_file", config.policy.optout_file);
   check_file("policy.notice.register", config.policy.notice.register_file);
-  if (!config.backup.repository.empty()) {
+  if (!config.backup.repository.empty() && !config.backup.repository.starts_with("https://")) {
     check_folder("backup.repository", config.backup.repository, R_OK | W_OK | X_OK,
                  " (is the backup disk mounted? medgw creates the repository inside an existing folder)");
   }

@@ -477,7 +477,8 @@ class Loader {
                 "backup.repository is set but backup.recipients is empty: the backup needs the recipient (age1...) of "
                 "the hospital's recovery key");
     }
-    if (!config_.backup.repository.empty() && !config_.state_dir.empty()) {
+    if (!config_.backup.repository.empty() && !config_.state_dir.empty() &&
+        !config_.backup.repository.starts_with("https://")) {
       const auto repository = (std::filesystem::path(config_.backup.repository) / "").lexically_normal();
       if (repository.string().starts_with(state.string()) || state.string().starts_with(repository.string())) {
         add_error(where("backup.repository"), "backup.repository " + config_.backup.repository + " overlaps state_dir " +

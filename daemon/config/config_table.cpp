@@ -108,9 +108,14 @@ std::string check_support_recipient(const ConfigValue& value) {
 std::string check_backup_repository(const ConfigValue& value) {
   const std::string& repository = value.text;
   if (repository.empty()) return {};
-  if (repository.starts_with("https://") || repository.starts_with("http://")) {
-    return "a remote repository (" + repository.substr(0, repository.find(':')) +
-           "://) is not supported yet by this medgw: give a folder (e.g. a NAS mount such as /mnt/backup/medgw)";
+  if (repository.starts_with("http://")) {
+    return "the central's backup endpoint is reached over mutual TLS only: give https://…/backup/ (or a folder)";
+  }
+  if (repository.starts_with("https://")) {
+    if (repository.size() <= 8 || repository.find_first_of(" ?#") != std::string::npos) {
+      return "'" + repository + "' is not a backup endpoint URL, e.g. https://central.example.jp:8443/backup/";
+    }
+    return {};
   }
   if (repository.front() != '/') return "'" + repository + "' must be an absolute folder path, e.g. /mnt/backup/medgw";
   return {};
@@ -363,8 +368,9 @@ std::vector<KeySpec> service_rows() {
   using V = ValueKind;
   return {
       {"backup.repository", V::text, "folder", false, "",
-       "Folder of the hospital's backup repository (e.g. a NAS mount); written once, never overwritten or "
-       "deleted by medgw; empty = no backup. https:// (the central's backup endpoint) is not supported yet.",
+       "Folder of the hospital's backup repository (e.g. a NAS mount), or https://…/backup/: the central's "
+       "write-once backup endpoint, reached with central's certificate, CA and bandwidth; written once, never "
+       "overwritten or deleted by medgw; empty = no backup.",
        {}, check_backup_repository,
        [](Config& c, SourceConfig*, const ConfigValue& v) { c.backup.repository = v.text; }},
       {"backup.recipients", V::list, "list", false, "[]",

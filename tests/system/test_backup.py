@@ -547,7 +547,7 @@ class Retention(unittest.TestCase):
             (locks / "forget-other").write_text("forget host 1 now\n")
             refused = run(MEDGW, "backup", "run", "-c", gateway["config"])
             self.assertNotEqual(refused.returncode, 0)
-            self.assertIn("retention (medgw backup forget) is running", refused.stderr + refused.stdout)
+            self.assertIn("retention (backup forget) is running", refused.stderr + refused.stdout)
 
             for bad in (["--keep-daily", "0"], [], ["--keep-daily", "x"], ["--keep-monthly", "-1"]):
                 result = run(MEDGW, "backup", "forget", "--repository", repository, *bad)

@@ -3,7 +3,7 @@
 // read back, and write-once naming.
 #include <daemon/backup/format.hpp>
 #include <daemon/backup/pack.hpp>
-#include <daemon/backup/repository.hpp>
+#include <backupstore/repository.hpp>
 #include <daemon/backup/snapshot.hpp>
 #include <tests/support/test_support.hpp>
 
@@ -103,7 +103,7 @@ TEST_CASE("packs and snapshots are written once and read back with the identity"
   };
   for (const FileEntry& file : files) writer.add(file);
   writer.finish();
-  writer.publish(repository.snapshot_file("snapshot-1"));
+  writer.publish("snapshot-1");
 
   std::vector<FileEntry> read;
   SnapshotHeader read_header;

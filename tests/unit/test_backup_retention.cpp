@@ -1,8 +1,8 @@
 // Retention (daemon/backup/forget): which snapshots --keep-daily and
 // --keep-monthly keep, and the repository lock that keeps a backup run and
 // `backup forget` apart.
-#include <daemon/backup/forget.hpp>
-#include <daemon/backup/repository_lock.hpp>
+#include <backupstore/forget.hpp>
+#include <backupstore/repository_lock.hpp>
 #include <tests/support/test_support.hpp>
 
 #include <catch2/catch.hpp>

@@ -351,7 +351,7 @@ TEST_CASE("policy.notice: a start date, a wait in whole days, a register file", 
              Catch::Contains("unknown key 'policy.notice.stat'"));
 }
 
-TEST_CASE("backup: a folder and recipients, a daily HH:MM, https not yet", "[config][backup]") {
+TEST_CASE("backup: a folder or the central's https endpoint, recipients, a daily HH:MM", "[config][backup]") {
   const LoadResult unset = parse(minimal_config(), "b.yaml");
   REQUIRE(unset.ok());
   CHECK(unset.config->backup.repository.empty());
@@ -369,9 +369,14 @@ TEST_CASE("backup: a folder and recipients, a daily HH:MM, https not yet", "[con
     REQUIRE(errors.size() == 1);
     return errors[0];
   };
-  CHECK_THAT(single_error(std::string("backup: {repository: https://c.example.jp/backup/, recipients: [") + recipient +
+  const LoadResult remote = parse(minimal_config() + "backup: {repository: https://c.example.jp/backup/, recipients: [" +
+                                      recipient + "]}\n",
+                                  "b.yaml");
+  REQUIRE(remote.ok());
+  CHECK(remote.config->backup.repository == "https://c.example.jp/backup/");
+  CHECK_THAT(single_error(std::string("backup: {repository: http://c.example.jp/backup/, recipients: [") + recipient +
                           "]}\n"),
-             Catch::Contains("backup.repository") && Catch::Contains("not supported yet"));
+             Catch::Contains("backup.repository") && Catch::Contains("mutual TLS only"));
   CHECK_THAT(single_error(std::string("backup: {repository: relative/dir, recipients: [") + recipient + "]}\n"),
              Catch::Contains("absolute folder"));
   CHECK_THAT(single_error("backup: {repository: /mnt/backup}\n"), Catch::Contains("backup.recipients is empty"));

@@ -15,7 +15,7 @@
 // process that died: it is ignored (and a run removes the run markers of its
 // gateway's earlier, interrupted runs: one gateway writes a repository, and
 // its local lock already keeps its runs one at a time).
-#include <daemon/backup/repository.hpp>
+#include <backupstore/repository.hpp>
 
 #include <base/result.hpp>
 
@@ -29,8 +29,11 @@ class RepositoryLock {
   enum class Kind { run, forget };
   static constexpr std::chrono::seconds default_stale_after{3600};
 
+  // `suffix` (lower-case hex) names the marker <kind>-<suffix>: a remote
+  // run's lease, named by its gateway (default: random).
   [[nodiscard]] static base::Result<RepositoryLock> take(const FolderRepository& repository, Kind kind,
-                                                         std::chrono::seconds stale_after = default_stale_after);
+                                                         std::chrono::seconds stale_after = default_stale_after,
+                                                         std::string_view suffix = {});
 
   RepositoryLock(RepositoryLock&& other) noexcept;
   RepositoryLock& operator=(RepositoryLock&& other) noexcept;
@@ -41,6 +44,10 @@ class RepositoryLock {
   // Renews the marker's mtime (a run calls this as it works; at most once a
   // minute does anything).
   void refresh();
+  // Leaves the marker in place when this object goes (the central holds a
+  // remote run's lease between its requests: renewed by the gateway's PUTs,
+  // given back by its DELETE, stale if it never comes).
+  void keep() noexcept { marker_.clear(); }
 
  private:
   explicit RepositoryLock(std::filesystem::path marker) : marker_(std::move(marker)) {}

@@ -1,7 +1,8 @@
-#include <daemon/backup/forget.hpp>
+#include <backupstore/forget.hpp>
 
-#include <daemon/backup/repository_lock.hpp>
+#include <backupstore/repository_lock.hpp>
 
+#include <base/human_size.hpp>
 #include <base/private_file.hpp>
 
 #include <set>
@@ -146,6 +147,16 @@ base::Result<ForgetReport> forget_snapshots(const FolderRepository& repository, 
   } catch (const std::system_error& failure) {
     return base::fail(repository_error(failure, "retention"));
   }
+}
+
+void print_forget_report(std::ostream& out, const ForgetReport& report, bool dry_run) {
+  const char* verb = dry_run ? "would forget" : "forgot";
+  for (const std::string& id : report.forgotten) out << (dry_run ? "WOULD FORGET " : "FORGOT ") << id << "\n";
+  for (const std::string& id : report.kept) out << "KEPT " << id << "\n";
+  out << (dry_run ? "dry run: " : "") << verb << " " << report.forgotten.size() << " snapshot(s), kept "
+      << report.kept.size() << "; " << (dry_run ? "would remove " : "removed ") << report.packs_removed
+      << " pack(s) (" << base::human_size(report.bytes_freed) << ") and " << report.pack_lists_removed
+      << " pack list(s) of interrupted runs\n";
 }
 
 }  // namespace medgw::backup

@@ -1,4 +1,4 @@
-#include <daemon/backup/repository_lock.hpp>
+#include <backupstore/repository_lock.hpp>
 
 #include <base/hex.hpp>
 #include <base/time_format.hpp>
@@ -35,7 +35,7 @@ bool conflicts(RepositoryLock::Kind mine, std::string_view other) {
 }  // namespace
 
 base::Result<RepositoryLock> RepositoryLock::take(const FolderRepository& repository, Kind kind,
-                                                  std::chrono::seconds stale_after) {
+                                                  std::chrono::seconds stale_after, std::string_view suffix) {
   const std::filesystem::path folder = repository.root() / "locks";
   const auto failure = [](const std::string& what) {
     return base::fail(repository_error(std::system_error(errno, std::generic_category(), what), "its lock"));
@@ -43,7 +43,7 @@ base::Result<RepositoryLock> RepositoryLock::take(const FolderRepository& reposi
   if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) return failure("cannot create " + folder.string());
   std::vector<std::uint8_t> random(8);
   crypto::random_bytes(random);
-  const std::string own = std::string(kind_name(kind)) + "-" + base::to_hex(random);
+  const std::string own = std::string(kind_name(kind)) + "-" + (suffix.empty() ? base::to_hex(random) : std::string(suffix));
   const std::filesystem::path marker = folder / own;
   const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return failure("cannot create " + marker.string());
@@ -79,7 +79,7 @@ base::Result<RepositoryLock> RepositoryLock::take(const FolderRepository& reposi
     const auto age = std::chrono::duration_cast<std::chrono::minutes>(now - modified).count();
     return base::fail("repository_busy",
                       std::string(other == "run" ? "a backup run is writing to the repository"
-                                                 : "retention (medgw backup forget) is running on the repository") +
+                                                 : "retention (backup forget) is running on the repository") +
                           " (" + entry.path().string() + ", renewed " + std::to_string(age) +
                           " min ago); try again when it has finished (a marker not renewed for " +
                           std::to_string(stale_after.count() / 60) + " min is ignored)");
@@ -108,6 +108,25 @@ void RepositoryLock::refresh() {
   if (marker_.empty() || now - refreshed_ < std::chrono::minutes(1)) return;
   refreshed_ = now;
   ::utimensat(AT_FDCWD, marker_.c_str(), nullptr, 0);
+}
+
+namespace {
+
+class FolderLease final : public RunLease {
+ public:
+  explicit FolderLease(RepositoryLock lock) : lock_(std::move(lock)) {}
+  void refresh() override { lock_.refresh(); }
+
+ private:
+  RepositoryLock lock_;
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<RunLease>> FolderRepository::lease_for_run() const {
+  auto lock = RepositoryLock::take(*this, RepositoryLock::Kind::run);
+  if (!lock) return base::fail(lock.error());
+  return std::unique_ptr<RunLease>(std::make_unique<FolderLease>(std::move(*lock)));
 }
 
 }  // namespace medgw::backup

@@ -13,12 +13,13 @@
 // run's pack list) names. It holds the repository's lock (repository_lock.hpp)
 // throughout, so no run is writing meanwhile; the gateway finds a removed
 // pack at its next run and stores again what it held.
-#include <daemon/backup/repository.hpp>
-#include <daemon/backup/verify.hpp>
+#include <backupstore/repository.hpp>
+#include <backupstore/pack_list.hpp>
 
 #include <base/result.hpp>
 
 #include <functional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,5 +51,9 @@ struct ForgetReport {
 [[nodiscard]] base::Result<ForgetReport> forget_snapshots(const FolderRepository& repository,
                                                           const ForgetPolicy& policy,
                                                           const std::function<void(const std::string&)>& note);
+
+// `backup forget`'s report: FORGOT/KEPT lines and a summary (medgw and
+// medgw-receiver).
+void print_forget_report(std::ostream& out, const ForgetReport& report, bool dry_run);
 
 }  // namespace medgw::backup

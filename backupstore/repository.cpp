@@ -1,4 +1,4 @@
-#include <daemon/backup/repository.hpp>
+#include <backupstore/repository.hpp>
 
 #include <base/private_file.hpp>
 
@@ -111,16 +111,42 @@ std::filesystem::path FolderRepository::secret_file(std::string_view repository_
   return root_ / "keys" / (std::string(repository_id) + ".age");
 }
 
+std::string pack_name_in_layout(std::string_view pack) {
+  return "packs/" + std::string(pack.substr(0, 2)) + "/" + std::string(pack);
+}
+
+std::string snapshot_name_in_layout(std::string_view snapshot) { return "snapshots/" + std::string(snapshot) + ".age"; }
+
+std::string pack_list_name_in_layout(std::string_view snapshot) {
+  return "snapshots/" + std::string(snapshot) + ".packs";
+}
+
 std::filesystem::path FolderRepository::pack_file(std::string_view pack) const {
-  return root_ / "packs" / std::string(pack.substr(0, 2)) / std::string(pack);
+  return root_ / pack_name_in_layout(pack);
 }
 
 std::filesystem::path FolderRepository::snapshot_file(std::string_view snapshot) const {
-  return root_ / "snapshots" / (std::string(snapshot) + ".age");
+  return root_ / snapshot_name_in_layout(snapshot);
 }
 
 std::filesystem::path FolderRepository::pack_list_file(std::string_view snapshot) const {
-  return root_ / "snapshots" / (std::string(snapshot) + ".packs");
+  return root_ / pack_list_name_in_layout(snapshot);
+}
+
+void FolderRepository::publish(NewFile& file, const std::string& name) const {
+  const std::filesystem::path target = root_ / name;
+  std::error_code ec;
+  if (!std::filesystem::create_directory(target.parent_path(), ec) && ec) {
+    throw std::system_error(ec, "cannot create " + target.parent_path().string());
+  }
+  file.publish(target);
+}
+
+std::optional<std::uint64_t> FolderRepository::file_size(const std::string& name) const {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(root_ / name, ec);
+  if (ec) return std::nullopt;
+  return static_cast<std::uint64_t>(size);
 }
 
 base::Result<std::optional<RepositoryConfig>> FolderRepository::read_config() const {
