@@ -6,6 +6,7 @@
 #include <base/output_file.hpp>
 #include <base/unique_fd.hpp>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -95,14 +96,26 @@ class Restorer {
     report_.bytes += file.size;
   }
 
+  // Into an empty target (the usual case) a file is written under its name
+  // (O_EXCL: never over another) and removed again if it cannot be
+  // finished; with --force it goes to a temporary first and is renamed over
+  // the old one, so a failure leaves the old file. The folder of the last
+  // file is remembered: a snapshot lists a folder's files together.
   base::Status write(const std::filesystem::path& destination, const FileEntry& file) {
-    std::error_code ec;
-    std::filesystem::create_directories(destination.parent_path(), ec);
-    if (ec) return base::fail("target_unwritable", "cannot create a folder in the target: " + ec.message());
-    std::array<std::uint8_t, 8> random{};
-    crypto::random_bytes(random);
-    const std::filesystem::path temporary = destination.parent_path() / (".medgw-restore-" + base::to_hex(random));
-    base::UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    const std::filesystem::path folder = destination.parent_path();
+    if (folder != last_folder_) {
+      std::error_code ec;
+      std::filesystem::create_directories(folder, ec);
+      if (ec) return base::fail("target_unwritable", "cannot create a folder in the target: " + ec.message());
+      last_folder_ = folder;
+    }
+    std::filesystem::path written = destination;
+    if (options_.force) {
+      std::array<std::uint8_t, 8> random{};
+      crypto::random_bytes(random);
+      written = folder / (".medgw-restore-" + base::to_hex(random));
+    }
+    base::UniqueFd fd(::open(written.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return base::fail("target_unwritable", std::string("cannot write in the target: ") + std::strerror(errno));
     base::Status status;
     try {
@@ -115,12 +128,12 @@ class Restorer {
       const struct timespec times[2] = {{file.mtime_ns / 1'000'000'000, file.mtime_ns % 1'000'000'000},
                                         {file.mtime_ns / 1'000'000'000, file.mtime_ns % 1'000'000'000}};
       if (::fchmod(fd.get(), static_cast<mode_t>(file.mode & 07777)) != 0 || ::futimens(fd.get(), times) != 0 ||
-          ::close(fd.release()) != 0 || ::rename(temporary.c_str(), destination.c_str()) != 0) {
+          ::close(fd.release()) != 0 || (written != destination && ::rename(written.c_str(), destination.c_str()) != 0)) {
         status = base::fail("target_unwritable", std::string("cannot finish a file in the target: ") +
                                                      std::strerror(errno));
       }
     }
-    if (!status) ::unlink(temporary.c_str());
+    if (!status) ::unlink(written.c_str());
     return status;
   }
 
@@ -129,6 +142,7 @@ class Restorer {
   const ProblemCallback& problem_;
   std::vector<VolumeInfo> volumes_;
   RestoreReport report_;
+  std::filesystem::path last_folder_;
 };
 
 }  // namespace

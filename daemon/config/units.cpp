@@ -3,6 +3,7 @@
 #include <base/text.hpp>
 
 #include <array>
+#include <ctime>
 #include <charconv>
 #include <cstdio>
 #include <limits>
@@ -120,6 +121,14 @@ bool TimeWindow::contains(int minute_of_day) const noexcept {
   if (always) return true;
   if (start_minute < end_minute) return minute_of_day >= start_minute && minute_of_day < end_minute;
   return minute_of_day >= start_minute || minute_of_day < end_minute;  // wraps midnight
+}
+
+bool TimeWindow::contains_now() const noexcept {
+  if (always) return true;
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  return contains(local.tm_hour * 60 + local.tm_min);
 }
 
 std::string TimeWindow::text() const {

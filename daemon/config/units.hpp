@@ -39,6 +39,8 @@ struct TimeWindow {
   bool always = true;
 
   [[nodiscard]] bool contains(int minute_of_day) const noexcept;
+  // Whether the local time now is inside the window.
+  [[nodiscard]] bool contains_now() const noexcept;
   [[nodiscard]] std::string text() const;
   friend bool operator==(const TimeWindow&, const TimeWindow&) = default;
 };

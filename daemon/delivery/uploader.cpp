@@ -38,13 +38,7 @@ std::int64_t unix_ms() {
       .count();
 }
 
-bool in_window(const CentralConfig& central) {
-  if (central.window.always) return true;
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  return central.window.contains(local.tm_hour * 60 + local.tm_min);
-}
+bool in_window(const CentralConfig& central) { return central.window.contains_now(); }
 
 // What a drain needs before it contacts the central.
 struct Credentials {

@@ -81,6 +81,13 @@ void BackupJob::loop() {
         due(config.backup.schedule, std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()), day) &&
         day != last_day_) {
       last_day_ = day;
+      pending_ = true;
+    }
+    // To the central's endpoint a run starts only inside central.window (at
+    // its next opening when the schedule falls outside it).
+    const bool remote = config.backup.repository.starts_with("https://");
+    if (pending_ && (!remote || config.central.window.contains_now())) {
+      pending_ = false;
       outcome_.running = true;
       lock.unlock();
       run_once(config);

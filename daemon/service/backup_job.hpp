@@ -47,10 +47,11 @@ class BackupJob final : public Job {
   log::Logger logger_;
   std::thread worker_;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mutex_;  // guards outcome_ and last_day_
+  mutable std::mutex mutex_;  // guards outcome_, last_day_ and pending_
   std::condition_variable wake_;
   Outcome outcome_;
   int last_day_ = 0;  // local date (YYYYMMDD) of the last scheduled run
+  bool pending_ = false;  // due, waiting for central.window (a remote repository)
   std::int64_t started_ms_ = 0;
 };
 
