@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <new>
 #include <stdexcept>
+#include <vector>
 
 #include <zstd.h>
 
@@ -17,6 +19,28 @@ namespace {
 constexpr std::string_view index_format = "medgw-pack/1\n";
 constexpr std::uint32_t skippable_magic = 0x184D2A50;
 constexpr int compression_level = 3;
+
+// zstd contexts and the compression buffer, one per thread and reused:
+// ZSTD_compress/ZSTD_decompress make a context per call, which costs more
+// than compressing a small file's blob (most SS-MIX2 files are a few KiB).
+struct ZstdScratch {
+  ZSTD_CCtx* compress = ZSTD_createCCtx();
+  ZSTD_DCtx* decompress = ZSTD_createDCtx();
+  std::vector<std::uint8_t> frame;
+  ZstdScratch() = default;
+  ZstdScratch(const ZstdScratch&) = delete;
+  ZstdScratch& operator=(const ZstdScratch&) = delete;
+  ~ZstdScratch() {
+    ZSTD_freeCCtx(compress);
+    ZSTD_freeDCtx(decompress);
+  }
+};
+
+ZstdScratch& zstd_scratch() {
+  thread_local ZstdScratch scratch;
+  if (scratch.compress == nullptr || scratch.decompress == nullptr) throw std::bad_alloc();
+  return scratch;
+}
 
 std::string new_pack_name() {
   std::array<std::uint8_t, 16> random{};
@@ -52,8 +76,11 @@ PackWriter::PackWriter(const RepositoryTarget& repository, std::span<const crypt
 PackWriter::~PackWriter() = default;
 
 BlobRef PackWriter::add(const BlobId& id, base::ByteView content) {
-  std::vector<std::uint8_t> frame(ZSTD_compressBound(content.size()));
-  const std::size_t stored = ZSTD_compress(frame.data(), frame.size(), content.data(), content.size(), compression_level);
+  ZstdScratch& scratch = zstd_scratch();
+  std::vector<std::uint8_t>& frame = scratch.frame;
+  if (frame.size() < ZSTD_compressBound(content.size())) frame.resize(ZSTD_compressBound(content.size()));
+  const std::size_t stored = ZSTD_compressCCtx(scratch.compress, frame.data(), frame.size(), content.data(),
+                                               content.size(), compression_level);
   if (ZSTD_isError(stored)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(stored));
   encryptor_->write(base::ByteView(frame.data(), stored));
   BlobRef ref{id, name_, offset_, static_cast<std::uint32_t>(stored), static_cast<std::uint32_t>(content.size())};
@@ -106,8 +133,8 @@ base::Result<std::vector<std::uint8_t>> read_blob(const OpenPack& pack, const Bl
                                           (pack.failure.empty() ? "shorter than its index says" : pack.failure) + ")");
   }
   std::vector<std::uint8_t> content(ref.size);
-  const std::size_t got =
-      ZSTD_decompress(content.data(), content.size(), pack.plaintext.data() + ref.offset, ref.stored);
+  const std::size_t got = ZSTD_decompressDCtx(zstd_scratch().decompress, content.data(), content.size(),
+                                              pack.plaintext.data() + ref.offset, ref.stored);
   if (ZSTD_isError(got) || got != ref.size) {
     return base::fail("blob_damaged", "a blob in pack " + pack.name + " does not decompress");
   }
