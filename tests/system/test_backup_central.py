@@ -5,12 +5,14 @@ there is checked with the stock curl (nobody here wrote it); retention runs at
 the central with no key; a receiver killed with SIGKILL in the middle of a
 backup loses nothing."""
 import os
+import re
 import signal
 import subprocess
 import time
 import unittest
 from pathlib import Path
 
+from daemon_helpers import Daemon, wait_until
 from helpers import MEDGW, RECEIVER, SAMPLE, Receiver, delivery_config, gateway_key, run
 from pki import Pki
 from test_backup import (SNAPSHOT_LINE, TempDir, clear_parts, keep_copy, recovery_identity, tree_state)
@@ -46,11 +48,11 @@ class Central:
         return Receiver(self.tmp / "central", self.pki, [self.key], landing=False,
                         extra=f"backup: {{dir: {self.area}, quota: {quota}}}\n")
 
-    def config(self, port: int, central_extra: str = "") -> Path:
+    def config(self, port: int, central_extra: str = "", backup_extra: str = "", extra: str = "") -> Path:
         config = delivery_config(self.tmp, self.recipient, sources_of(self.data), self.pki, port,
                                  extra=(f"backup:\n  repository: https://localhost:{port}/backup/\n"
-                                        f"  recipients: [{self.recipient}]\n"
-                                        f"log:\n  level: debug\n  file: {self.tmp / 'medgw.log'}\n"))
+                                        f"  recipients: [{self.recipient}]\n{backup_extra}"
+                                        f"log:\n  level: debug\n  file: {self.tmp / 'medgw.log'}\n" + extra))
         if central_extra:
             config.write_text(config.read_text().replace("  chunk: 1MiB\n", "  chunk: 1MiB\n" + central_extra))
         return config
@@ -204,6 +206,38 @@ class BackupAtCentral(unittest.TestCase):
                 self.assertEqual(tree_state(target), tree_state(keep_copy(central.data, tmp / "kept")))
             finally:
                 receiver.kill(signal.SIGTERM)
+
+
+    def test_a_scheduled_run_waits_for_central_window(self):
+        """The schedule falls outside central.window: the run waits (nothing
+        at the central) and starts once the window includes the time (here: a
+        reloaded config)."""
+        with TempDir() as tmp:
+            central = Central(tmp, patients=5, seed=5)
+            now = time.localtime()
+            if now.tm_sec > 45:  # the job checks every 5 s: keep inside the minute
+                time.sleep(61 - now.tm_sec)
+                now = time.localtime()
+            minute = now.tm_hour * 60 + now.tm_min
+            clock = lambda m: f"{(m // 60) % 24:02d}:{m % 60:02d}"
+            closed = f"  window: {clock(minute + 120)}-{clock(minute + 180)}\n"
+            opened = f"  window: {clock(minute + 1440 - 60)}-{clock(minute + 60)}\n"
+            with central.receiver() as receiver:
+                config = central.config(receiver.port, central_extra=closed,
+                                        backup_extra=f'  schedule: "{clock(minute)}"\n',
+                                        extra='status: {listen: "127.0.0.1:0"}\n')
+                self.assertEqual(run(MEDGW, "check-config", "-c", config).returncode, 0, config.read_text())
+                with Daemon(config, tmp) as daemon:
+                    time.sleep(8)  # more than one check of the job
+                    self.assertIn('"runs_ok":0', daemon.get("/status")[1])
+                    self.assertFalse((central.repository() / "config").exists(), "ran outside central.window")
+                    config.write_text(config.read_text().replace(closed, opened))
+                    daemon.send(signal.SIGHUP)
+                    wait_until(lambda: '"runs_ok":1' in daemon.get("/status")[1], timeout=60,
+                               what="the scheduled backup once the window opened")
+                    self.assertEqual(daemon.stop(), 0)
+                listing = run(RECEIVER, "backup", "list", "--facility", FACILITY, "-c", receiver.config, check=True)
+                self.assertEqual(len(re.findall(r"^[0-9a-f]{8}-", listing.stdout, re.M)), 1, listing.stdout)
 
 
 if __name__ == "__main__":
