@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 using namespace medgw;
@@ -78,6 +79,27 @@ TEST_CASE("backup area: write once, the same bytes again are fine, usage counts"
   // Clear files read back (config, pack lists), never large ones.
   CHECK(put(area, "config", "medgw-backup-repository/1\n") == BackupArea::Stored::created);
   CHECK(area.read_clear(facility, "config") == std::string("medgw-backup-repository/1\n"));
+}
+
+TEST_CASE("backup area: two bodies racing for one name, one wins whole", "[receiver][backup]") {
+  test::TempDir tmp;
+  BackupArea area(tmp.path() / "backups", 1 << 30);
+  for (int round = 0; round < 20; ++round) {
+    const std::string pack = "packs/cd/cd" + std::string(28, '0') + std::to_string(10 + round);
+    const std::string first(64 << 10, 'a');
+    const std::string second(64 << 10, 'b');
+    BackupArea::Stored a{};
+    BackupArea::Stored b{};
+    std::thread one([&] { a = put(area, pack, first); });
+    std::thread two([&] { b = put(area, pack, second); });
+    one.join();
+    two.join();
+    CHECK(((a == BackupArea::Stored::created && b == BackupArea::Stored::conflict) ||
+           (b == BackupArea::Stored::created && a == BackupArea::Stored::conflict)));
+    std::ifstream in(tmp.path() / "backups" / facility / pack);
+    const std::string stored((std::istreambuf_iterator<char>(in)), {});
+    CHECK((stored == (a == BackupArea::Stored::created ? first : second)));
+  }
 }
 
 TEST_CASE("backup area: a run's lease and retention keep each other out", "[receiver][backup]") {
