@@ -162,3 +162,44 @@ TEST_CASE("claims: withdrawing one patient from real DPC EF files keeps every ot
 
 }  // namespace
 }  // namespace medgw::claims
+
+namespace medgw::claims {
+namespace {
+
+std::vector<std::string_view> split_one_by_one(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    if (text[at] != separator) continue;
+    parts.push_back(text.substr(start, at - start));
+    start = at + 1;
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+}  // namespace
+
+TEST_CASE("split_into finds every separator, eight bytes at a time or not", "[claims]") {
+  // Separators at every position of a word, next to bytes that differ from
+  // them in one bit or in the top bit (0x09 vs 0x08, 0x89; ',' vs 0xAC).
+  std::uint32_t state = 7;
+  auto next = [&state] {
+    state = state * 1664525U + 1013904223U;
+    return state >> 24;
+  };
+  const char alphabet[] = {'\t', '\t', ',', 'a', '0', '\x08', '\x89', '\xac', '\x00', '\xff', '\x81'};
+  std::vector<std::string_view> parts;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text(next() % 40, ' ');
+    for (char& c : text) c = alphabet[next() % sizeof alphabet];
+    for (char separator : {'\t', ','}) {
+      INFO(text);
+      split_into(text, separator, parts);
+      REQUIRE(parts == split_one_by_one(text, separator));
+      REQUIRE(split_on(text, separator) == parts);
+    }
+  }
+}
+
+}  // namespace medgw::claims
