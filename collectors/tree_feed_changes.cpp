@@ -2,6 +2,8 @@
 // and analysing it, and handing it to the sink.
 #include <collectors/tree_feed.hpp>
 
+#include <collectors/background_hash.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <base/hex.hpp>
@@ -145,13 +147,16 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     read.error = errno;
     return read;
   }
-  crypto::Sha256 hash;
   std::optional<FilterRun> filter_run;
   if (filter != nullptr) filter_run.emplace(*filter, !large);
   bool read_ok = true;
   int error = 0;
+  std::optional<crypto::Digest256> digest;
   if (large) {
-    std::vector<char> buffer(256 << 10);
+    // Each block is hashed on a second thread while this one checks and
+    // filters it (the hasher is declared after the buffer: it ends first).
+    std::vector<char> buffer(1 << 20);
+    BackgroundHash background;
     while (true) {
       const ssize_t got = ::read(fd, buffer.data(), buffer.size());
       if (got < 0 && errno == EINTR) continue;
@@ -160,10 +165,13 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
         error = errno;
         break;
       }
-      hash.update(base::ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(got)));
-      if (check != nullptr) check->update(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
-      if (filter_run) filter_run->feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+      const std::string_view block(buffer.data(), static_cast<std::size_t>(got));
+      background.start(base::as_bytes(block));
+      if (check != nullptr) check->update(block);
+      if (filter_run) filter_run->feed(block);
+      background.wait();
     }
+    digest = background.finish();
   } else {
     read.content.reserve(expected.size);
     read_ok = read_all(fd, read.content);
@@ -184,9 +192,12 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     read.content.clear();
     return read;
   }
-  if (!large) hash.update(base::as_bytes(read.content));
-  const auto digest = hash.finish();
-  read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  if (!large) {
+    crypto::Sha256 hash;
+    hash.update(base::as_bytes(read.content));
+    digest = hash.finish();
+  }
+  read.sha256.assign(reinterpret_cast<const char*>(digest->data()), digest->size());
   if (filter_run) {
     if (!large) filter_run->feed(read.content);
     filter_run->finish(read);
