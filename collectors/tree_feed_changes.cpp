@@ -2,7 +2,7 @@
 // and analysing it, and handing it to the sink.
 #include <collectors/tree_feed.hpp>
 
-#include <collectors/background_hash.hpp>
+#include <collectors/background_work.hpp>
 
 #include <crypto/hash.hpp>
 
@@ -151,12 +151,15 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
   if (filter != nullptr) filter_run.emplace(*filter, !large);
   bool read_ok = true;
   int error = 0;
-  std::optional<crypto::Digest256> digest;
+  crypto::Sha256 hash;
   if (large) {
-    // Each block is hashed on a second thread while this one checks and
-    // filters it (the hasher is declared after the buffer: it ends first).
+    // Each block is hashed and checked on a second thread while this one
+    // filters it (the worker is declared after the buffer: it ends first).
     std::vector<char> buffer(1 << 20);
-    BackgroundHash background;
+    BackgroundWork background([&hash, check](std::string_view block) {
+      hash.update(base::as_bytes(block));
+      if (check != nullptr) check->update(block);
+    });
     while (true) {
       const ssize_t got = ::read(fd, buffer.data(), buffer.size());
       if (got < 0 && errno == EINTR) continue;
@@ -166,12 +169,10 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
         break;
       }
       const std::string_view block(buffer.data(), static_cast<std::size_t>(got));
-      background.start(base::as_bytes(block));
-      if (check != nullptr) check->update(block);
+      background.start(block);
       if (filter_run) filter_run->feed(block);
       background.wait();
     }
-    digest = background.finish();
   } else {
     read.content.reserve(expected.size);
     read_ok = read_all(fd, read.content);
@@ -192,12 +193,9 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     read.content.clear();
     return read;
   }
-  if (!large) {
-    crypto::Sha256 hash;
-    hash.update(base::as_bytes(read.content));
-    digest = hash.finish();
-  }
-  read.sha256.assign(reinterpret_cast<const char*>(digest->data()), digest->size());
+  if (!large) hash.update(base::as_bytes(read.content));
+  const auto digest = hash.finish();
+  read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
   if (filter_run) {
     if (!large) filter_run->feed(read.content);
     filter_run->finish(read);
@@ -443,9 +441,14 @@ class TreeFeed::Changes {
     std::optional<std::string_view> content;
     if (large(row)) {
       entry.file = root_ + "/" + row.path;  // streamed by the builder, which checks size and SHA-256 again
-      if (filtered) {
+      if (filtered && file.filtered->dropped_rows && file.filtered->dropped_rows->complete) {
+        // DPC: the builder's read leaves out the same bytes, looking at no row.
+        entry.filter = [dropped = file.filtered->dropped_rows] { return make_dropped_rows_filter(dropped); };
+      } else if (filtered) {
         entry.filter = [profile = &feed_.profile_, path = row.path, policy = policy_]()
             -> std::unique_ptr<spool::ContentFilter> { return profile->optout_filter(path, policy); };
+      }
+      if (filtered) {
         entry.source_size = row.stat.size;
         entry.source_sha256 = base::to_hex(base::as_bytes(file.sha256));
       }

@@ -1,50 +1,45 @@
-#include <collectors/background_hash.hpp>
+#include <collectors/background_work.hpp>
 
 #include <utility>
 
 namespace medgw::collectors {
 
-BackgroundHash::BackgroundHash() : thread_([this] { run(); }) {}
+BackgroundWork::BackgroundWork(Work work) : work_(std::move(work)), thread_([this] { run(); }) {}
 
-BackgroundHash::~BackgroundHash() {
+BackgroundWork::~BackgroundWork() {
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  thread_.join();  // a block in progress is finished first
 }
 
-void BackgroundHash::start(crypto::ByteView bytes) {
+void BackgroundWork::start(std::string_view block) {
   {
     const std::lock_guard lock(mutex_);
-    piece_ = bytes;
+    block_ = block;
     busy_ = true;
   }
   changed_.notify_all();
 }
 
-void BackgroundHash::wait() {
+void BackgroundWork::wait() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return !busy_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-crypto::Digest256 BackgroundHash::finish() {
-  wait();
-  return hash_.finish();
-}
-
-void BackgroundHash::run() {
+void BackgroundWork::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     changed_.wait(lock, [this] { return busy_ || stopping_; });
-    if (stopping_) return;
-    const crypto::ByteView piece = piece_;
+    if (!busy_) return;  // stopping, nothing left
+    const std::string_view block = block_;
     lock.unlock();
     std::exception_ptr error;
     try {
-      hash_.update(piece);
+      work_(block);
     } catch (...) {
       error = std::current_exception();
     }
