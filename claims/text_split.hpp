@@ -2,36 +2,36 @@
 // Splitting text on one separator byte, as views into the text.
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace medgw::claims {
 
 // split_on into `parts` (cleared first), reusing its storage: for the lines
-// of large files. Eight bytes at a time: a word's separator bytes are found
-// at once (exactly: no carry crosses a byte), not one memchr per field.
+// of large files. With SSE2, 16 bytes at a time: a block's separators are
+// found at once, not one memchr per field.
 inline void split_into(std::string_view text, char separator, std::vector<std::string_view>& parts) {
   parts.clear();
-  constexpr std::uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
-  const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(separator);
   const char* const begin = text.data();
   std::size_t start = 0;
   std::size_t at = 0;
-  if constexpr (std::endian::native == std::endian::little) {
-    for (; at + 8 <= text.size(); at += 8) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, begin + at, 8);
-      word ^= pattern;  // separator bytes are now zero
-      std::uint64_t zeros = ~(((word & low7) + low7) | word | low7);
-      while (zeros != 0) {
-        const std::size_t found = at + static_cast<std::size_t>(std::countr_zero(zeros)) / 8;
-        parts.emplace_back(begin + start, found - start);
-        start = found + 1;
-        zeros &= zeros - 1;
-      }
+#if defined(__SSE2__)
+  const __m128i pattern = _mm_set1_epi8(separator);
+  for (; at + 16 <= text.size(); at += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(begin + at));
+    auto found_bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, pattern)));
+    while (found_bits != 0) {
+      const std::size_t found = at + static_cast<std::size_t>(std::countr_zero(found_bits));
+      parts.emplace_back(begin + start, found - start);
+      start = found + 1;
+      found_bits &= found_bits - 1;
     }
   }
+#endif
   for (; at < text.size(); ++at) {
     if (begin[at] != separator) continue;
     parts.emplace_back(begin + start, at - start);
