@@ -117,6 +117,7 @@ class FilterRun {
     filter_.finish(scratch_);
     take();
     read.filtered = filter_.result();
+    if (keep_) read.filtered->dropped_rows = nullptr;  // only a streamed file is read again
     const auto digest = hash_.finish();
     read.filtered_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     read.filtered_size = size_;
