@@ -14,7 +14,7 @@ void LineFilter::feed(std::string_view bytes, std::string& out) {
       partial_.append(line);
       line = partial_;
     }
-    on_line(line, out);
+    give(line, out);
     partial_.clear();
     bytes.remove_prefix(newline + 1);
   }
@@ -24,9 +24,14 @@ void LineFilter::finish(std::string& out) {
   if (!partial_.empty()) {
     const std::string last = std::move(partial_);
     partial_.clear();
-    on_line(last, out);
+    give(last, out);
   }
   on_end(out);
+}
+
+void LineFilter::give(std::string_view line, std::string& out) {
+  on_line(line, out);
+  line_offset_ += line.size();
 }
 
 std::string_view LineFilter::content_of(std::string_view line) noexcept {

@@ -42,9 +42,14 @@ class LineFilter : public StreamFilter {
   virtual void on_end(std::string& out) { (void)out; }
   // The line without its terminator.
   [[nodiscard]] static std::string_view content_of(std::string_view line) noexcept;
+  // Where the line given to on_line() starts in the input (bytes fed before it).
+  [[nodiscard]] std::uint64_t line_offset() const noexcept { return line_offset_; }
 
  private:
+  void give(std::string_view line, std::string& out);
+
   std::string partial_;
+  std::uint64_t line_offset_ = 0;
 };
 
 }  // namespace medgw::claims

@@ -14,6 +14,7 @@
 #include <array>
 #include <cctype>
 #include <optional>
+#include <vector>
 
 namespace medgw::collectors {
 namespace {
@@ -128,11 +129,12 @@ class DpcCheck final : public ContentCheck {
   void on_line(std::string_view line, bool crlf) {
     if (!crlf) anomalies_ |= bit(Anomaly::lf_line_endings);
     if (line.empty()) return;
-    if ((anomalies_ & bit(Anomaly::encoding_invalid)) == 0 && !claims::decode_cp932(line)) {
+    if ((anomalies_ & bit(Anomaly::encoding_invalid)) == 0 && !claims::is_valid_cp932(line)) {
       anomalies_ |= bit(Anomaly::encoding_invalid);
     }
     // Tab never occurs inside a CP932 character (trail bytes are >= 0x40).
-    const auto fields = claims::split_on(line, '\t');
+    claims::split_into(line, '\t', fields_);
+    const std::vector<std::string_view>& fields = fields_;
     if (records_ == 0 && !header_ && !all_digits(fields[0])) {
       header_ = true;  // a title row: its first column is not a 施設コード
       return;
@@ -164,6 +166,7 @@ class DpcCheck final : public ContentCheck {
   DpcName name_;
   const DpcKind* kind_;
   LineSplitter splitter_;
+  std::vector<std::string_view> fields_;  // of the current line (storage reused)
   AnomalySet anomalies_ = 0;
   std::uint64_t records_ = 0;
   bool header_ = false;

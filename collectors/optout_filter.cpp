@@ -47,7 +47,10 @@ class DpcPolicyJudge final : public claims::DpcJudge {
  public:
   static constexpr bool receipts = false;
   DpcPolicyJudge(std::shared_ptr<const PatientPolicy> policy, std::string month, OnlyPatients only)
-      : policy_(std::move(policy)), month_(std::move(month)), encounter_(month_end(month_)), only_(std::move(only)) {}
+      : policy_(std::move(policy)), month_(std::move(month)), encounter_(month_end(month_)), only_(std::move(only)) {
+    result.dropped_rows = dropped_rows_;
+  }
+  [[nodiscard]] claims::DroppedRanges* dropped_rows() const { return dropped_rows_.get(); }
 
   [[nodiscard]] bool removes_nobody() const override { return policy_->optout->empty(); }
   [[nodiscard]] bool removes(std::string_view dpc_id) override { return policy_->optout->by_dpc(dpc_id) != nullptr; }
@@ -77,6 +80,18 @@ class DpcPolicyJudge final : public claims::DpcJudge {
   std::string month_;
   std::string encounter_;
   OnlyPatients only_;
+  std::shared_ptr<claims::DroppedRanges> dropped_rows_ = std::make_shared<claims::DroppedRanges>();
+};
+
+class DroppedRowsFilter final : public spool::ContentFilter {
+ public:
+  explicit DroppedRowsFilter(std::shared_ptr<const claims::DroppedRanges> dropped_rows)
+      : filter_(claims::make_dropped_ranges_filter(std::move(dropped_rows))) {}
+  void feed(std::string_view bytes, std::string& out) override { filter_->feed(bytes, out); }
+  void finish(std::string& out) override { filter_->finish(out); }
+
+ private:
+  std::unique_ptr<claims::StreamFilter> filter_;
 };
 
 // --- UKE -----------------------------------------------------------------------
@@ -141,7 +156,13 @@ std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolic
                                               std::string month, OnlyPatients only) {
   return std::make_unique<JudgedFilter<DpcPolicyJudge>>(
       DpcPolicyJudge(std::move(policy), std::move(month), std::move(only)),
-      [id_column](DpcPolicyJudge& judge) { return claims::make_dpc_row_filter(id_column, judge); });
+      [id_column](DpcPolicyJudge& judge) {
+        return claims::make_dpc_row_filter(id_column, judge, judge.dropped_rows());
+      });
+}
+
+std::unique_ptr<spool::ContentFilter> make_dropped_rows_filter(std::shared_ptr<const claims::DroppedRanges> dropped_rows) {
+  return std::make_unique<DroppedRowsFilter>(std::move(dropped_rows));
 }
 
 std::unique_ptr<OptOutFilter> make_uke_filter(std::shared_ptr<const PatientPolicy> policy, OnlyPatients only) {

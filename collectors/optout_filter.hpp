@@ -11,6 +11,8 @@
 
 #include <spool/object.hpp>
 
+#include <claims/dpc_rows.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -30,6 +32,8 @@ struct FilterResult {
   // Whose rows those were (DPC データ識別番号 / カルテ番号), to send them once
   // eligible ("late rows"); rows naming no patient are not listed.
   std::set<std::string, std::less<>> notice_held_ids;
+  // DPC: the rows left out, as byte ranges of the file (nullptr for UKE).
+  std::shared_ptr<const claims::DroppedRanges> dropped_rows;
   [[nodiscard]] bool changed() const noexcept { return rows_removed != 0 || receipts_removed != 0 || notice_held != 0; }
 };
 
@@ -50,6 +54,12 @@ using OnlyPatients = std::shared_ptr<const std::set<std::string, std::less<>>>;
 [[nodiscard]] std::unique_ptr<OptOutFilter> make_dpc_filter(std::shared_ptr<const PatientPolicy> policy,
                                                             std::size_t id_column, std::string month = {},
                                                             OnlyPatients only = nullptr);
+
+// What a DPC filter made of a file, again, from the rows it left out (a
+// complete FilterResult::dropped_rows): for the file's second read, no row
+// is looked at.
+[[nodiscard]] std::unique_ptr<spool::ContentFilter> make_dropped_rows_filter(
+    std::shared_ptr<const claims::DroppedRanges> dropped_rows);
 
 // UKE: drops the receipts (RE up to the next RE or GO) of opted-out
 // patients, by カルテ番号 (RE field 14) or by カタカナ氏名 + 生年月日; renumbers

@@ -113,6 +113,44 @@ TEST_CASE("a filtered file that changed between hashing and building is not sent
   CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
 }
 
+TEST_CASE("the builder's read that leaves out recorded rows refuses a file changed in between", "[collect][optout]") {
+  // The first read records which bytes the filter left out; the object's
+  // build leaves out the same ones without looking at rows, so a file whose
+  // bytes moved would come out wrong: the builder's checks must refuse it.
+  OptOutFixture fixture;
+  const std::filesystem::path file = fixture.dir / "EFn.txt";
+  const std::string content = ef_file(1000, 10);
+  test::write_file(file, content);
+  auto filter = collectors::make_dpc_filter(policy_for("1000000003"), 2);
+  std::string filtered;
+  filter->feed(content, filtered);
+  filter->finish(filtered);
+  REQUIRE(filtered == without_patient(content, "1000000003"));
+  const auto dropped = filter->result().dropped_rows;
+  REQUIRE(dropped);
+  REQUIRE(dropped->complete);
+
+  spool::ObjectEntry entry;
+  entry.source = "dpc";
+  entry.path = "EFn.txt";
+  entry.file = file;
+  entry.size = filtered.size();
+  entry.sha256 = base::to_hex(crypto::sha256(base::as_bytes(filtered)));
+  entry.source_size = content.size();
+  entry.source_sha256 = base::to_hex(crypto::sha256(base::as_bytes(content)));
+  entry.filter = [dropped] { return collectors::make_dropped_rows_filter(dropped); };
+  REQUIRE(fixture.spool().build(std::vector{entry}).committed());
+
+  // Same size, one row's patient swapped for another's: the file's hash no longer matches.
+  std::string swapped = content;
+  swapped.replace(swapped.find("1000000005"), 10, "1000000003");
+  test::write_file(file, swapped);
+  CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
+  // A row inserted before the dropped ones: longer, so refused before it is read.
+  test::write_file(file, "131234567\t1000000009\r\n" + content);
+  CHECK(fixture.spool().build(std::vector{entry}).status == spool::BuildStatus::source_changed);
+}
+
 TEST_CASE("the opt-out list is re-read when it changes, and a broken one leaves the previous in force", "[optout]") {
   test::TempDir dir;
   const auto file = dir.path() / "optout.csv";

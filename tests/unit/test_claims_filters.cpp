@@ -149,9 +149,17 @@ TEST_CASE("claims: withdrawing one patient from real DPC EF files keeps every ot
   const std::size_t column = dpc_id_column("2024/EFn_131234567_2407.txt");
   CHECK(column == 2);
   for (std::size_t id_column : {column, std::size_t{0}}) {  // by the EF column, and as a file of unknown kind
-    auto filter = make_dpc_row_filter(id_column, withdrawn);
+    DroppedRanges dropped;
+    auto filter = make_dpc_row_filter(id_column, withdrawn, &dropped);
     CHECK(run(*filter, july, 333) == expected);
     CHECK(filter->counts().removed == rows);
+    // A large file's second read: the same bytes left out, no row looked at.
+    REQUIRE(dropped.complete);
+    REQUIRE_FALSE(dropped.ranges.empty());
+    for (std::size_t block : {1, 7, 333, 1 << 20}) {
+      auto again = make_dropped_ranges_filter(std::make_shared<const DroppedRanges>(dropped));
+      CHECK(run(*again, july, block) == expected);
+    }
   }
   if (!august_ids.contains(victim)) {
     auto filter = make_dpc_row_filter(column, withdrawn);
@@ -161,4 +169,71 @@ TEST_CASE("claims: withdrawing one patient from real DPC EF files keeps every ot
 }
 
 }  // namespace
+}  // namespace medgw::claims
+
+namespace medgw::claims {
+namespace {
+
+std::vector<std::string_view> split_one_by_one(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    if (text[at] != separator) continue;
+    parts.push_back(text.substr(start, at - start));
+    start = at + 1;
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+}  // namespace
+
+TEST_CASE("DPC rows left out are recorded as merged byte ranges, up to a limit", "[claims]") {
+  PatientSet withdrawn;
+  withdrawn.add({"", "22", "", ""});
+  // Rows 2 and 3 touch (one range), row 5 is the last piece without a line end.
+  const std::string file = "131234567\t11\tx\r\n131234567\t22\ty\r\n131234567\t22\tz\n131234567\t33\r\n131234567\t22";
+  DroppedRanges dropped;
+  auto filter = make_dpc_row_filter(2, withdrawn, &dropped);
+  const std::string kept = run(*filter, file, 5);
+  CHECK(kept == "131234567\t11\tx\r\n131234567\t33\r\n");
+  REQUIRE(dropped.ranges.size() == 2);
+  CHECK(dropped.ranges[0].offset == 16);
+  CHECK(dropped.ranges[0].size == 31);
+  CHECK(dropped.ranges[1].offset == 61);
+  CHECK(dropped.ranges[1].size == 12);
+  auto again = make_dropped_ranges_filter(std::make_shared<const DroppedRanges>(dropped));
+  CHECK(run(*again, file, 3) == kept);
+
+  DroppedRanges few;
+  few.limit = 1;
+  auto limited = make_dpc_row_filter(2, withdrawn, &few);
+  CHECK(run(*limited, file, 4096) == kept);  // the filter itself is unaffected
+  CHECK_FALSE(few.complete);
+  CHECK(few.ranges.empty());
+  CHECK_THROWS_AS(make_dropped_ranges_filter(std::make_shared<const DroppedRanges>(few)), std::logic_error);
+}
+
+TEST_CASE("split_into finds every separator, eight bytes at a time or not", "[claims]") {
+  // Separators at every position of a word, next to bytes that differ from
+  // them in one bit or in the top bit (0x09 vs 0x08, 0x89; ',' vs 0xAC).
+  std::uint32_t state = 7;
+  auto next = [&state] {
+    state = state * 1664525U + 1013904223U;
+    return state >> 24;
+  };
+  const char alphabet[] = {'\t', '\t', ',', 'a', '0', '\x08', '\x89', '\xac', '\x00', '\xff', '\x81'};
+  std::vector<std::string_view> parts;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text(next() % 80, ' ');
+    for (char& c : text) c = alphabet[next() % sizeof alphabet];
+    for (char separator : {'\t', ','}) {
+      INFO(text);
+      split_into(text, separator, parts);
+      REQUIRE(parts == split_one_by_one(text, separator));
+      REQUIRE(split_on(text, separator) == parts);
+    }
+  }
+}
+
 }  // namespace medgw::claims

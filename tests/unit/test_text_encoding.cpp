@@ -54,3 +54,36 @@ TEST_CASE("UTF-8 validation", "[encoding]") {
   CHECK_FALSE(base::is_valid_utf8(std::string("\xE6\x97", 2)));          // truncated
   CHECK_FALSE(base::is_valid_utf8(std::string("\x93\xfa\x96\x7b", 4)));  // Shift_JIS 日本
 }
+
+TEST_CASE("CP932 validation agrees with decoding, byte for byte", "[encoding]") {
+  // Every one- and two-byte text, and three-byte texts around each lead byte.
+  for (unsigned first = 0; first < 256; ++first) {
+    const std::string one(1, static_cast<char>(first));
+    INFO(first);
+    REQUIRE(is_valid_cp932(one) == decode_cp932(one).has_value());
+    for (unsigned second = 0; second < 256; ++second) {
+      const std::string two{static_cast<char>(first), static_cast<char>(second)};
+      INFO(second);
+      REQUIRE(is_valid_cp932(two) == decode_cp932(two).has_value());
+    }
+  }
+  // Longer texts: ASCII runs (the eight-byte path) broken by double-byte
+  // characters, half-width kana and bad bytes at every position.
+  std::uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1664525U + 1013904223U;
+    return state >> 24;
+  };
+  const std::string pieces[] = {"abcdefgh", "0123", "\t", "\x93\xfa", "\x96\x7b", "\xb1", "\x81", "\x80",
+                                "\xa0",     "\xfd", "\x87\x40", "\xf0\x40", "\xfc\xfc", "\x81\x7f", "\r\n"};
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const unsigned count = next() % 12;
+    for (unsigned i = 0; i < count; ++i) text += pieces[next() % std::size(pieces)];
+    INFO(text);
+    REQUIRE(is_valid_cp932(text) == decode_cp932(text).has_value());
+  }
+  CHECK(is_valid_cp932(""));
+  CHECK(is_valid_cp932(*encode_cp932("テスト　汎用,①,㈱ ｶﾅ and a long ascii tail")));
+  CHECK_FALSE(is_valid_cp932(std::string("ab\x81", 3)));  // truncated double-byte
+}
