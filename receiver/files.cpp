@@ -34,6 +34,13 @@ base::Result<std::uint64_t> free_bytes(const std::filesystem::path& path) {
   return saturating_multiply(static_cast<std::uint64_t>(info.f_bavail), static_cast<std::uint64_t>(info.f_frsize));
 }
 
+void sync_file_system(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || ::syncfs(fd.get()) != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot sync the landing file system");
+  }
+}
+
 ErrnoClass classify_errno(std::error_code error) {
   if (error.category() != std::generic_category() && error.category() != std::system_category()) {
     return {"io_error", true};

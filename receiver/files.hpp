@@ -21,6 +21,11 @@ using base::UniqueFd;
 // Bytes an unprivileged writer may still use on the file system holding `path`.
 [[nodiscard]] base::Result<std::uint64_t> free_bytes(const std::filesystem::path& path);
 
+// syncfs() of the file system holding `path`: everything written there so far
+// is on disk (the landing's durability point, once per object). Throws
+// std::system_error without the path.
+void sync_file_system(const std::filesystem::path& path);
+
 struct ErrnoClass {
   std::string code;  // disk_full, permission_denied, path_conflict, ...
   bool transient;    // the environment's fault: try again later

@@ -10,14 +10,18 @@
 #include <base/archive_handles.hpp>
 #include <base/hex.hpp>
 #include <base/output_file.hpp>
+#include <base/unique_fd.hpp>
 #include <base/utf8_locale.hpp>
 
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <vector>
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace medgw::receiver {
 namespace {
@@ -41,16 +45,18 @@ void require_free(const std::filesystem::path& where, std::uint64_t needed, std:
   }
 }
 
-// Decrypts the object into a private temporary file beside the tree (the
-// tree is plaintext anyway); libarchive then reads the tar.zst from it.
+// Decrypts the object into an anonymous temporary file beside the tree (the
+// tree is plaintext anyway): it has no name, so a crash leaves nothing behind,
+// and it is never synced (it goes when landing ends). libarchive then reads
+// the tar.zst from it.
 class PlainTemp {
  public:
   PlainTemp(const std::filesystem::path& object_file, const crypto::age::Identities& identity,
             const std::filesystem::path& directory)
-      : path_(directory / ".landing-object.tar.zst") {
+      : fd_(open_anonymous(directory)) {
     std::ifstream in(object_file, std::ios::binary);
     if (!in) refuse("object_unreadable", "the stored object cannot be read");
-    base::AtomicFile out(path_, 0600);
+    base::FdSink out(fd_.get(), "the decrypted object");
     crypto::age::Decryptor decryptor(identity, out);
     std::vector<char> block(1 << 20);
     while (in) {
@@ -64,18 +70,25 @@ class PlainTemp {
     if (auto failure = decryptor.finish()) {
       refuse("undecryptable", "the object does not decrypt with the central's identity: " + failure->message());
     }
-    out.commit();
+    if (::lseek(fd_.get(), 0, SEEK_SET) != 0) {
+      throw std::system_error(errno, std::generic_category(), "cannot read the decrypted object");
+    }
   }
-  PlainTemp(const PlainTemp&) = delete;
-  PlainTemp& operator=(const PlainTemp&) = delete;
-  ~PlainTemp() {
-    std::error_code ec;
-    std::filesystem::remove(path_, ec);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] int fd() const { return fd_.get(); }
 
  private:
-  std::filesystem::path path_;
+  static base::UniqueFd open_anonymous(const std::filesystem::path& directory) {
+    base::UniqueFd fd(::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd.valid() && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+      // A file system without O_TMPFILE: a named file, unlinked at once.
+      const std::filesystem::path named = directory / ".landing-object.tar.zst";
+      fd.reset(::open(named.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (fd.valid()) ::unlink(named.c_str());
+    }
+    if (!fd.valid()) throw std::system_error(errno, std::generic_category(), "cannot create the decrypted object");
+    return fd;
+  }
+  base::UniqueFd fd_;
 };
 
 // Members written so far, removed unless applied.
@@ -121,14 +134,17 @@ std::string read_manifest_member(struct archive* a, Budget& budget) {
   return text;
 }
 
-// One member into a temporary file, stopped as soon as it grows past its
-// manifest entry, then checked (size, SHA-256).
+// One member into its staging file, stopped as soon as it grows past its
+// manifest entry, then checked (size, SHA-256). Not synced here: the object
+// has one durability point for all its members (land_or_throw).
 void stage_member(struct archive* a, const ManifestEntry& entry, std::int64_t index,
-                  const std::filesystem::path& temporary, Budget& budget, const crypto::PatientTagger* tagger) {
-  base::AtomicFile out(temporary, 0644);
+                  const std::filesystem::path& staged, Budget& budget, const LandingRequest& request,
+                  std::vector<char>& block) {
+  base::UniqueFd fd(::open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd.valid()) throw std::system_error(errno, std::generic_category(), "cannot create a staging file");
+  base::FdSink out(fd.get(), "a staging file");
   crypto::Sha256 hash;
   std::uint64_t size = 0;
-  std::vector<char> block(1 << 20);
   while (true) {
     const la_ssize_t got = archive_read_data(a, block.data(), block.size());
     if (got < 0) refuse("damaged_tar", "the object's tar is damaged", index);
@@ -136,7 +152,7 @@ void stage_member(struct archive* a, const ManifestEntry& entry, std::int64_t in
     const auto bytes = static_cast<std::uint64_t>(got);
     if (size + bytes > entry.size) {
       refuse("member_larger_than_manifest", "a file in the object is larger than its manifest entry", index,
-             patient_tag_of(entry, tagger));
+             patient_tag_of(entry, request.tagger));
     }
     budget.spend(bytes, index);
     const base::ByteView view(reinterpret_cast<const std::uint8_t*>(block.data()), static_cast<std::size_t>(got));
@@ -145,14 +161,16 @@ void stage_member(struct archive* a, const ManifestEntry& entry, std::int64_t in
     size += bytes;
   }
   if (size != entry.size || base::to_hex(hash.finish()) != entry.sha256) {
-    refuse("member_mismatch", "a file in the object does not match its manifest entry", index, patient_tag_of(entry, tagger));
+    refuse("member_mismatch", "a file in the object does not match its manifest entry", index,
+           patient_tag_of(entry, request.tagger));
   }
-  out.commit();
+  if (::close(fd.release()) != 0) throw std::system_error(errno, std::generic_category(), "cannot write a staging file");
 }
 
 void stage_members(struct archive* a, const Manifest& manifest, const LandingRequest& request, Staging& staging,
                    Budget& budget) {
   struct archive_entry* member = nullptr;
+  std::vector<char> block(1 << 20);
   while (true) {
     const int result = archive_read_next_header(a, &member);
     if (result == ARCHIVE_EOF) break;
@@ -172,9 +190,9 @@ void stage_members(struct archive* a, const Manifest& manifest, const LandingReq
       refuse("member_mismatch", "a file in the object does not match its manifest entry", index,
              patient_tag_of(entry, request.tagger));
     }
-    const auto temporary = request.facility_root / (".landing-member-" + std::to_string(planned->second));
-    staging.files[planned->second] = temporary;
-    stage_member(a, entry, index, temporary, budget, request.tagger);
+    const auto staged = request.facility_root / (".landing-member-" + std::to_string(planned->second));
+    staging.files[planned->second] = staged;
+    stage_member(a, entry, index, staged, budget, request, block);
   }
   for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
     if (manifest.entries[i].carries_content() && !staging.files.contains(i)) {
@@ -290,6 +308,36 @@ void clear_leftovers(const std::filesystem::path& facility_root) {
   }
 }
 
+// Decrypts the object, reads its manifest and stages every member (all
+// checked before anything lands). The decrypted tar.zst is gone on return.
+Manifest stage_object(const LandingRequest& request, const crypto::age::Identities& identity,
+                      std::uint64_t encrypted_size, Staging& staging) {
+  const PlainTemp plain(request.object_file, identity, request.facility_root);
+  base::libarchive::Reader a(archive_read_new());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_fd(a.get(), plain.fd(), 1 << 20) != ARCHIVE_OK) {
+    refuse("damaged_tar", "the object's tar.zst cannot be opened");
+  }
+  Budget budget(encrypted_size, request.limits.max_ratio);
+  auto manifest = read_manifest(read_manifest_member(a.get(), budget), request);
+  if (!manifest) throw Refused{manifest.error()};
+  if (!budget.fits(manifest->content_bytes)) {
+    refuse("ratio_exceeded", "the manifest declares more than landing_max_ratio times the object's size");
+  }
+  require_free(request.facility_root, manifest->content_bytes, request.limits.min_free);
+  stage_members(a.get(), *manifest, request, staging, budget);
+  return std::move(manifest).value();
+}
+
+// Durability is per object, not per file: nothing is fsynced while an object
+// lands, and the landing file system is synced twice: once the members are
+// staged (their bytes are on disk before any of them gets its name in the
+// tree, so a file in the tree is complete even after a power cut), and once
+// they are applied (the tree's names are on disk before receiver.db records
+// the object as landed). A crash in between leaves a tree that the same
+// object lands on again whole (the cursor did not move; every step repeats
+// safely).
 LandingSummary land_or_throw(const LandingRequest& request, const crypto::age::Identities& identity) {
   const base::ScopedUtf8Locale utf8_locale;
   std::filesystem::create_directories(request.facility_root);
@@ -300,23 +348,12 @@ LandingSummary land_or_throw(const LandingRequest& request, const crypto::age::I
   }
   const std::uint64_t encrypted_size = std::filesystem::file_size(request.object_file);
   require_free(request.facility_root, encrypted_size, request.limits.min_free);
-  const PlainTemp plain(request.object_file, identity, request.facility_root);
-  base::libarchive::Reader a(archive_read_new());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), plain.path().c_str(), 1 << 20) != ARCHIVE_OK) {
-    refuse("damaged_tar", "the object's tar.zst cannot be opened");
-  }
-  Budget budget(encrypted_size, request.limits.max_ratio);
-  auto manifest = read_manifest(read_manifest_member(a.get(), budget), request);
-  if (!manifest) throw Refused{manifest.error()};
-  if (!budget.fits(manifest->content_bytes)) {
-    refuse("ratio_exceeded", "the manifest declares more than landing_max_ratio times the object's size");
-  }
-  require_free(request.facility_root, manifest->content_bytes, request.limits.min_free);
   Staging staging;
-  stage_members(a.get(), *manifest, request, staging, budget);
-  return apply(*manifest, request, staging);
+  const Manifest manifest = stage_object(request, identity, encrypted_size, staging);
+  sync_file_system(request.facility_root);
+  LandingSummary summary = apply(manifest, request, staging);
+  sync_file_system(request.facility_root);
+  return summary;
 }
 
 }  // namespace

@@ -13,6 +13,11 @@
 // manifest size or landing_max_member_size, and the object's plain bytes
 // may not exceed landing_max_ratio times its encrypted size.
 //
+// Durable once per object, not per file: the landing file system is synced
+// when all members are staged (before any gets its name in the tree) and
+// again when they are in place, before land() returns success. A crash
+// before that leaves the object unrecorded; it lands again whole.
+//
 // A failure says why with a stable code and never with a path or a patient
 // ID: where a patient is concerned it carries the receiver's keyed tag
 // (pt:xxxxxxxx), so it can be logged as it is.
