@@ -6,6 +6,8 @@
 //   medgw-receiver receipt-key -c receiver.yaml
 //   medgw-receiver patient-tag PATIENT_ID -c receiver.yaml
 //   medgw-receiver backup list|forget --facility CODE ... -c receiver.yaml
+//   medgw-receiver ticket|revoke|certs ... -c receiver.yaml
+#include <receiver/cert_commands.hpp>
 #include <receiver/commands.hpp>
 #include <receiver/connection_limiter.hpp>
 #include <receiver/receiver_config.hpp>
@@ -18,6 +20,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <charconv>
+#include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -55,6 +59,18 @@ Usage:
                                            the newest snapshot of each of the last N days and N
                                            months, removes the rest and every pack no kept
                                            snapshot needs (run it from cron, e.g. daily)
+  medgw-receiver ticket --facility CODE [--valid 7d] [-o FILE] -c receiver.yaml
+                                           a one-time enrollment ticket for a gateway of the
+                                           facility (stored hashed, works once, expires; default
+                                           ca.ticket_validity); the hospital runs
+                                           medgw enroll --ticket-file FILE
+  medgw-receiver revoke SERIAL | --facility CODE -c receiver.yaml
+                                           revoke a certificate (hex serial) or every one of a
+                                           facility: refused at once, on every path; the CRL
+                                           (data_dir/crl.pem, GET /.well-known/est/crl) follows
+  medgw-receiver certs [--json] -c receiver.yaml
+                                           the certificates issued: facility, serial, expiry,
+                                           state (valid, superseded, expired, revoked)
 
 It accepts uploads only from client certificates listed under facilities in
 receiver.yaml, and only of objects signed by one of the facility's gateway
@@ -69,6 +85,12 @@ store their encrypted backups under backup.dir/<facility>/ through
 never replaced, nothing is deleted by a gateway), at most backup.quota
 [1TiB] per facility. The central cannot read them: they are encrypted to
 the hospital's recovery key.
+
+With ca: {cert, key | command, validity [90d], grace [7d], ticket_validity
+[7d]} set, the receiver is also the gateways' certificate authority (EST,
+RFC 7030, under /.well-known/est/ on the same listener; docs/certificates.md):
+a gateway enrolls once with a ticket, then renews by itself over mutual TLS.
+A client without a certificate reaches only that path.
 
 An object that cannot be landed (a name outside the tree, a file its manifest
 does not list, a decompression bomb, ...) is quarantined: the log says so
@@ -95,6 +117,8 @@ struct Arguments {
   unsigned keep_daily = 0;
   unsigned keep_monthly = 0;
   bool dry_run = false;
+  std::optional<std::chrono::seconds> valid;  // ticket --valid
+  std::string output;                         // ticket -o
 };
 
 bool parse_count(const std::string& text, unsigned& value) {
@@ -124,11 +148,21 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
       }
     } else if (out.command == "backup" && arg == "--dry-run") {
       out.dry_run = true;
+    } else if (out.command == "ticket" && arg == "--valid" && i + 1 < args.size()) {
+      out.valid = medgw::receiver::parse_validity(args[++i]);
+      if (!out.valid) {
+        std::cerr << "medgw-receiver: --valid " << args[i] << ": give a duration like 7d, 12h or 30m\n";
+        return 2;
+      }
+    } else if (out.command == "ticket" && (arg == "-o" || arg == "--output") && i + 1 < args.size()) {
+      out.output = args[++i];
     } else if (out.command.empty() &&
-               (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag" || arg == "backup")) {
+               (arg == "status" || arg == "receipt-key" || arg == "landing" || arg == "patient-tag" || arg == "backup" ||
+                arg == "ticket" || arg == "revoke" || arg == "certs")) {
       out.command = arg;
     } else if ((out.command == "landing" && out.operands.size() < 2 && !arg.starts_with("-")) ||
                (out.command == "patient-tag" && out.operands.empty()) ||
+               (out.command == "revoke" && out.operands.empty() && !arg.starts_with("-")) ||
                (out.command == "backup" && out.operands.empty() && (arg == "list" || arg == "forget"))) {
       out.operands.push_back(arg);
     } else {
@@ -146,6 +180,14 @@ std::variant<Arguments, int> parse_arguments(const std::vector<std::string>& arg
   }
   if (out.command == "backup" && (out.operands.size() != 1 || out.facility.empty())) {
     std::cerr << "medgw-receiver: backup list|forget --facility CODE\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "ticket" && out.facility.empty()) {
+    std::cerr << "medgw-receiver: ticket --facility CODE [--valid 7d] [-o FILE]\n\n" << usage;
+    return 2;
+  }
+  if (out.command == "revoke" && out.operands.empty() == out.facility.empty()) {
+    std::cerr << "medgw-receiver: revoke SERIAL, or revoke --facility CODE (one of the two)\n\n" << usage;
     return 2;
   }
   if (out.command == "patient-tag" && out.operands.size() != 1) {
@@ -219,6 +261,12 @@ int main(int argc, char** argv) {
       return medgw::receiver::command_backup_forget(config, args.facility, args.keep_daily, args.keep_monthly,
                                                     args.dry_run);
     }
+    if (args.command == "ticket") return medgw::receiver::command_ticket(config, args.facility, args.valid, args.output);
+    if (args.command == "revoke") {
+      return medgw::receiver::command_revoke(config, args.operands.empty() ? std::string() : args.operands[0],
+                                             args.facility);
+    }
+    if (args.command == "certs") return medgw::receiver::command_certs(config, args.json);
     if (args.command == "receipt-key") {
       std::filesystem::create_directories(config.data_dir);
       std::cout << medgw::crypto::SigningKey::load_or_create(config.receipt_key).public_key_text() << "\n";

@@ -149,8 +149,9 @@ void read_facilities(Reader& reader, const YAML::Node& root, ReceiverConfig& con
     if (!codes.insert(entry.code).second) reader.error(item, "facility " + entry.code + " is listed twice");
     if (const YAML::Node clients = item["clients"]; clients && clients.IsSequence() && clients.size() > 0) {
       for (const YAML::Node& client : clients) entry.clients.push_back(reader.text(client, "clients[]"));
-    } else {
-      reader.error(item, "clients must list the client certificate names (CN or DNS SAN) of this facility");
+    } else if (!config.enrollment.enabled() || clients) {
+      reader.error(item, "clients must list the client certificate names (CN or DNS SAN) of this facility "
+                         "(with ca: set it may be left out: enrolled certificates are named CN=<code>)");
     }
     if (const YAML::Node gateways = item["gateways"]; gateways && gateways.IsSequence() && gateways.size() > 0) {
       for (const YAML::Node& gateway : gateways) {
@@ -168,11 +169,34 @@ void read_facilities(Reader& reader, const YAML::Node& root, ReceiverConfig& con
   }
 }
 
+template <class Path>
+void read_enrollment(Reader& reader, const YAML::Node& ca, const Path& path, ReceiverConfig& config) {
+  if (!ca.IsMap()) {
+    reader.error(ca, "ca is {cert, key | command, validity, grace, ticket_validity}: the enrollment service's issuing CA");
+    return;
+  }
+  reader.check_keys(ca, std::initializer_list<std::string_view>{"cert", "key", "command", "validity", "grace",
+                                                                 "ticket_validity"}, "ca.");
+  EnrollmentConfig& out = config.enrollment;
+  if (ca["cert"]) out.cert = path(ca["cert"], "ca.cert");
+  else reader.error(ca, "ca.cert is required: the issuing CA's certificate (PEM)");
+  if (ca["key"]) out.key = path(ca["key"], "ca.key");
+  if (ca["command"]) out.command = reader.text(ca["command"], "ca.command");
+  if (out.key.empty() == out.command.empty()) {
+    reader.error(ca, "ca needs exactly one of key (the issuing CA's private key) and command (an external signer)");
+  }
+  if (ca["validity"]) out.validity = reader.duration(ca["validity"], "ca.validity");
+  if (ca["grace"]) out.grace = reader.duration(ca["grace"], "ca.grace");
+  if (ca["ticket_validity"]) out.ticket_validity = reader.duration(ca["ticket_validity"], "ca.ticket_validity");
+}
+
 }  // namespace
 
 const FacilityEntry* ReceiverConfig::facility_of_client(std::string_view name) const {
   for (const FacilityEntry& entry : facilities) {
     if (std::find(entry.clients.begin(), entry.clients.end(), name) != entry.clients.end()) return &entry;
+    // Certificates the enrollment service issues are named CN=<code>.
+    if (enrollment.enabled() && entry.code == name) return &entry;
   }
   return nullptr;
 }
@@ -198,7 +222,7 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
   ReceiverConfig config;
   if (!root.IsMap()) throw ConfigError(file.string() + ":1:1: the file must be a mapping of keys");
   std::vector<std::string_view> known = {"listen", "base_path", "tls", "data_dir", "landing", "identity", "receipt_key",
-                                         "facilities", "backup"};
+                                         "facilities", "backup", "ca"};
   for (const ScalarKey& key : scalar_keys()) known.push_back(key.name);
   reader.check_keys(root, known, "");
   const std::filesystem::path base = file.parent_path();
@@ -250,6 +274,7 @@ ReceiverConfig load_receiver_config(const std::filesystem::path& file) {
   } else if (root["backup"]) {
     reader.error(root["backup"], "backup is {dir, path, quota}");
   }
+  if (root["ca"]) read_enrollment(reader, root["ca"], path, config);
   read_scalars(reader, root, config);
   read_facilities(reader, root, config);
   if (!reader.errors().empty()) throw ConfigError(reader.errors().substr(0, reader.errors().size() - 1));

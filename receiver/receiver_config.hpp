@@ -19,6 +19,18 @@ struct FacilityEntry {
   std::vector<crypto::Ed25519PublicKey> gateway_keys;  // "ed25519:<base64>" of its gateways
 };
 
+// ca: the enrollment service's issuing CA (issue 22, docs/certificates.md).
+struct EnrollmentConfig {
+  std::filesystem::path cert;   // the issuing CA's certificate (PEM); empty = no enrollment service
+  std::filesystem::path key;    // its private key (0600), or
+  std::string command;          // an external signer: CSR PEM on stdin, certificate PEM on stdout
+  std::chrono::seconds validity{90 * 86400};        // of an issued certificate
+  std::chrono::seconds grace{7 * 86400};            // an expired newest certificate may still renew
+  std::chrono::seconds ticket_validity{7 * 86400};  // default of `ticket --valid`
+  [[nodiscard]] bool enabled() const { return !cert.empty(); }
+};
+inline constexpr std::string_view est_path = "/.well-known/est/";
+
 struct ReceiverConfig {
   std::string listen = "127.0.0.1:8443";  // IP:port (port 0: any free port, printed at start)
   std::string base_path = "/files/";      // the tus endpoint
@@ -34,6 +46,7 @@ struct ReceiverConfig {
   std::filesystem::path backup_dir;
   std::string backup_path = "/backup/";
   std::uint64_t backup_quota = 1ULL << 40;  // per facility
+  EnrollmentConfig enrollment;
   std::uint64_t max_upload = 64ULL << 30;
   std::chrono::seconds expiration{24 * 3600};  // an unfinished upload is dropped after this
   std::chrono::seconds idle_timeout{60};       // a connection silent this long is closed

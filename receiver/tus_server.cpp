@@ -97,7 +97,24 @@ TusServer::Impl::Impl(asio::io_context& io_context, ReceiverConfig receiver_conf
   ssl_context.use_certificate_chain_file(config.cert.string());
   ssl_context.use_private_key_file(config.key.string(), ssl::context::pem);
   ssl_context.load_verify_file(config.ca.string());
-  ssl_context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  if (config.enrollment.enabled()) {
+    issuing_ca = std::make_unique<IssuingCa>(
+        IssuingCa::Options{config.enrollment.cert, config.enrollment.key, config.enrollment.validity});
+    registry = std::make_unique<EnrollmentRegistry>(config.data_dir / "enrollment.db");
+    for (const RevokedSerial& entry : registry->revoked()) revoked_serials.insert(entry.serial);
+    ssl_context.load_verify_file(config.enrollment.cert.string());
+    // A client without a certificate may reach the enrollment service only
+    // (handle() refuses it everywhere else); an expired one may still
+    // renew within ca.grace (reenroll() decides, every other path refuses).
+    ssl_context.set_verify_mode(ssl::verify_peer);
+    ssl_context.set_verify_callback([](bool preverified, ssl::verify_context& context) {
+      X509_STORE_CTX* chain = context.native_handle();
+      return preverified || (X509_STORE_CTX_get_error(chain) == X509_V_ERR_CERT_HAS_EXPIRED &&
+                             X509_STORE_CTX_get_error_depth(chain) == 0);
+    });
+  } else {
+    ssl_context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
   // What a crash cut off is undone before anything is served.
   completer.recover();
   protocol.load(store.uploads());
@@ -160,6 +177,7 @@ std::uint16_t TusServer::start() {
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   asio::co_spawn(impl_->io, impl_->sweep_loop(), asio::detached);
+  if (impl_->registry) asio::co_spawn(impl_->io, impl_->revocation_loop(), asio::detached);
   return impl_->acceptor.local_endpoint().port();
 }
 
@@ -168,6 +186,7 @@ void TusServer::stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
   impl_->sweep_timer.cancel();
+  impl_->revocation_timer.cancel();
   impl_->limiter.close_all();
   if (impl_->landing) impl_->landing->stop();
 }

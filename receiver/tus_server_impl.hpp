@@ -6,6 +6,8 @@
 #include <receiver/backup_area.hpp>
 #include <receiver/completion.hpp>
 #include <receiver/connection_limiter.hpp>
+#include <receiver/enrollment_registry.hpp>
+#include <receiver/issuing_ca.hpp>
 #include <receiver/landing_queue.hpp>
 #include <receiver/log_throttle.hpp>
 #include <receiver/store.hpp>
@@ -19,6 +21,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include <unordered_set>
 
 namespace medgw::receiver {
 
@@ -42,6 +46,13 @@ struct BodyResult {
 // The request's headers as TusProtocol reads them.
 [[nodiscard]] TusRequest tus_request(const Parser& parser);
 
+// Who is on the other end of a connection.
+struct Peer {
+  const FacilityEntry* facility = nullptr;  // its certificate's facility; nullptr: none or not mapped
+  PeerCertificate certificate;              // serial empty: no client certificate (enrollment only)
+  [[nodiscard]] bool has_certificate() const { return !certificate.serial.empty(); }
+};
+
 struct TusServer::Impl {
   Impl(asio::io_context& io_context, ReceiverConfig receiver_config, log::Logger log);
 
@@ -52,9 +63,8 @@ struct TusServer::Impl {
   // Waits (handshake_timeout at most) until the client sends something.
   asio::awaitable<bool> first_bytes(tcp::socket& socket);
   // The requests of an authenticated connection, one at a time.
-  asio::awaitable<void> serve(Stream& stream, const FacilityEntry* facility);
-  asio::awaitable<TusAnswer> handle(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
-                                    const FacilityEntry* facility);
+  asio::awaitable<void> serve(Stream& stream, const Peer& peer);
+  asio::awaitable<TusAnswer> handle(Stream& stream, beast::flat_buffer& buffer, Parser& parser, const Peer& peer);
   asio::awaitable<TusAnswer> create(const TusRequest& request, const FacilityEntry& facility);
   asio::awaitable<TusAnswer> receipt(std::string object_id, const FacilityEntry& facility);
   asio::awaitable<TusAnswer> erasure(std::string object_id, const FacilityEntry& facility);
@@ -75,6 +85,23 @@ struct TusServer::Impl {
                                     const FacilityEntry& facility);
   asio::awaitable<TusAnswer> backup_put(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                         const FacilityEntry& facility, const std::string& name, BackupName kind);
+  // est_endpoint.cpp (issue 22): the enrollment service.
+  asio::awaitable<TusAnswer> est(Stream& stream, beast::flat_buffer& buffer, Parser& parser, const Peer& peer);
+  asio::awaitable<TusAnswer> enroll(const std::string& body, const Parser& parser);
+  asio::awaitable<TusAnswer> reenroll(const std::string& body, const Peer& peer);
+  // Blocking (the pool): signs with the key or ca.command, and records it.
+  struct Signed {
+    std::optional<IssuedCertificate> certificate;
+    std::string error;  // when there is none
+  };
+  Signed sign(const CheckedCsr& csr, const std::string& facility, const std::string& via);
+  // Why this peer may not go past the enrollment service (no certificate,
+  // revoked, expired), or nullopt.
+  std::optional<TusAnswer> refusal(const Peer& peer);
+  asio::awaitable<std::optional<std::string>> read_small_body(Stream& stream, beast::flat_buffer& buffer,
+                                                               Parser& parser, std::uint64_t limit);
+  // Picks up revocations (and remakes the CRL) each second.
+  asio::awaitable<void> revocation_loop();
   // tus_server.cpp
   asio::awaitable<void> sweep_loop();
   // Whether a throttled event may be logged now, and how many were held back.
@@ -102,6 +129,12 @@ struct TusServer::Impl {
   ConnectionLimiter limiter;
   std::unique_ptr<LandingQueue> landing;  // with landing configured
   std::unique_ptr<BackupArea> backup_area;  // with backup.dir configured
+  std::unique_ptr<IssuingCa> issuing_ca;    // with ca: configured
+  std::unique_ptr<EnrollmentRegistry> registry;
+  std::unordered_set<std::string> revoked_serials;  // event loop
+  std::int64_t registry_version = -1;               // revocation_loop's blocking part
+  Der crl_der;
+  asio::steady_timer revocation_timer{io};
   asio::thread_pool blocking_pool{2};     // fsync, hashing, SQLite commits
   std::uint64_t patches = 0;
   bool stopping = false;
@@ -110,6 +143,8 @@ struct TusServer::Impl {
   LogThrottle accept_log{10};
   LogThrottle refused_upload_log{20};
   LogThrottle limit_log{20};
+  LogThrottle revoked_log{20};
+  LogThrottle enroll_log{20};
   ConnectionCounters reported{};  // what the last receiver.connections line said
 };
 

@@ -109,7 +109,7 @@ asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
     }
     co_return;
   }
-  const std::string peer = [&] {
+  const std::string address = [&] {
     boost::system::error_code ec;
     const auto endpoint = socket.remote_endpoint(ec);
     return ec ? std::string("?") : endpoint.address().to_string();
@@ -131,16 +131,20 @@ asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
   if (!handshaken) {
     if (const auto suppressed = may_log(tls_log)) {
       logger.warn("receiver.tls_refused", "a TLS handshake failed or timed out",
-                  {{"peer", peer}, {"error", error}, {"suppressed_before", *suppressed}});
+                  {{"peer", address}, {"error", error}, {"suppressed_before", *suppressed}});
     }
     co_return;
   }
-  const FacilityEntry* facility = nullptr;
+  Peer peer;
+  peer.certificate = describe_certificate(SSL_get0_peer_certificate(stream->native_handle()));
   for (const std::string& name : peer_names(stream->native_handle())) {
-    if ((facility = config.facility_of_client(name)) != nullptr) break;
+    if ((peer.facility = config.facility_of_client(name)) != nullptr) break;
   }
+  const FacilityEntry* facility = peer.facility;
   try {
-    if (!limiter.authenticated(slot, facility != nullptr ? facility->code : std::string())) {
+    // A client without a certificate (it came to enroll) stays evictable
+    // like a handshake: it costs an attacker nothing.
+    if (peer.has_certificate() && !limiter.authenticated(slot, facility != nullptr ? facility->code : std::string())) {
       logger.warn("receiver.facility_connections", "a facility holds max_connections_per_facility; one more refused",
                   {{"facility", facility->code}});
       TusAnswer busy = tus_answer(503, "this facility holds too many connections; try again");
@@ -151,13 +155,13 @@ asio::awaitable<void> TusServer::Impl::session(tcp::socket socket) {
       co_await http::async_write(*stream, response, asio::use_awaitable);
       co_return;
     }
-    co_await serve(*stream, facility);
+    co_await serve(*stream, peer);
   } catch (const std::exception&) {
     // The client went away or timed out; what it sent of a PATCH is kept.
   }
 }
 
-asio::awaitable<void> TusServer::Impl::serve(Stream& stream, const FacilityEntry* facility) {
+asio::awaitable<void> TusServer::Impl::serve(Stream& stream, const Peer& peer) {
   beast::flat_buffer buffer;
   while (!stopping) {
     beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
@@ -165,7 +169,7 @@ asio::awaitable<void> TusServer::Impl::serve(Stream& stream, const FacilityEntry
     parser.header_limit(16 << 10);
     parser.body_limit(boost::none);
     co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
-    const TusAnswer answer = co_await handle(stream, buffer, parser, facility);
+    const TusAnswer answer = co_await handle(stream, buffer, parser, peer);
     auto response = to_response(answer, parser.get().version());
     const bool keep_alive = parser.get().keep_alive() && !answer.close && !stopping;
     response.keep_alive(keep_alive);
@@ -194,9 +198,18 @@ asio::awaitable<bool> TusServer::Impl::drain(Stream& stream, beast::flat_buffer&
 }
 
 asio::awaitable<TusAnswer> TusServer::Impl::handle(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
-                                                   const FacilityEntry* facility) {
+                                                   const Peer& peer) {
   const TusRequest request = tus_request(parser);
   const auto method = parser.get().method();
+  if (issuing_ca && request.target.starts_with(est_path)) co_return co_await est(stream, buffer, parser, peer);
+  if (issuing_ca) {
+    // Without the enrollment service TLS itself refuses these.
+    if (auto refused = refusal(peer)) {
+      refused->close = true;
+      co_return *refused;
+    }
+  }
+  const FacilityEntry* facility = peer.facility;
   if (facility != nullptr && request.target.starts_with(config.backup_path)) {
     co_return co_await backup(stream, buffer, parser, *facility);
   }
