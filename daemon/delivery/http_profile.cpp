@@ -42,6 +42,7 @@ void HttpProfile::apply(CURL* easy) const {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   // Only the configured private CA, never the system store; the client
   // certificate and key from memory (tls_material.hpp).
+  if (!tls) throw std::logic_error("HttpProfile without TLS material: make it with make_http_profile()");
   tls->apply(easy);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);

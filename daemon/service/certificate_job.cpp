@@ -62,7 +62,13 @@ void CertificateJob::recover_swap(const Config& config) {
 
 void CertificateJob::start(Done done) {
   // Before the delivery job (started after this one) opens the files.
-  recover_swap(context_.snapshot()->config);
+  try {
+    recover_swap(context_.snapshot()->config);
+  } catch (const std::exception& error) {
+    // The files in place are untouched; uploads say whether they can be used.
+    logger_.error("cert.swap_recovery_failed", "cannot finish or undo an interrupted certificate replacement",
+                  {{"error", error.what()}});
+  }
   worker_ = std::thread([this, done = std::move(done)] {
     std::string failure;
     try {
