@@ -163,6 +163,7 @@ void CertificateJob::renew(const Config& config) {
       outcome_.failures_in_a_row = 0;
       outcome_.last_failure.clear();
       outcome_.next_attempt = {};
+      outcome_.due = {};  // the new certificate's is known at the next look
     }
     if (renewed_) boost::asio::post(context_.io, renewed_);
     return;
