@@ -14,6 +14,8 @@
 
 #include <curl/curl.h>
 
+#include <unistd.h>
+
 namespace medgw::daemon {
 namespace {
 
@@ -120,6 +122,11 @@ int command_enroll(Invocation& invocation) {
               {{"cert", central.cert}, {"serial", serial}, {"not_after", not_after}});
   out << "enrolled: " << central.cert.string() << " (serial " << serial << ", valid until " << not_after
       << "), key " << central.key.string() << " (mode 0600)\n";
+  if (::geteuid() == 0) {
+    err << "medgw enroll: the files belong to root: give them to the service user (chown medgw: "
+        << central.key.string() << " " << central.cert.string()
+        << "), or enroll as that user (sudo -u medgw medgw enroll ...)\n";
+  }
   return exit_ok;
 }
 
