@@ -1,4 +1,5 @@
 #include <daemon/cli/cli.hpp>
+#include <daemon/cli/commands.hpp>
 
 #include <daemon/config/config.hpp>
 
@@ -282,6 +283,19 @@ int run_cli(std::span<const std::string> args, std::ostream& out, std::ostream& 
     return exit_failure;
   }
   return command->run(invocation);
+}
+
+log::Logger command_logger(const Config& config, std::string component) {
+  const log::Level level = log::parse_level(config.log.level).value_or(log::Level::info);
+  auto core = std::make_shared<log::LogCore>(level);
+  if (!config.log.file.empty()) {
+    try {
+      core->add_sink(std::make_shared<log::FileSink>(config.log.file));
+    } catch (const std::exception&) {
+      // an unwritable log file does not stop the command; check-config warns about it
+    }
+  }
+  return log::Logger(core, std::move(component));
 }
 
 }  // namespace medgw::daemon

@@ -23,20 +23,6 @@
 namespace medgw::daemon {
 namespace {
 
-// Logs go to log.file only (the command prints its own outcome on stderr).
-log::Logger command_logger(const Config& config) {
-  const log::Level level = log::parse_level(config.log.level).value_or(log::Level::info);
-  auto core = std::make_shared<log::LogCore>(level);
-  if (!config.log.file.empty()) {
-    try {
-      core->add_sink(std::make_shared<log::FileSink>(config.log.file));
-    } catch (const std::exception&) {
-      // an unwritable log file does not stop a backup; check-config warns about it
-    }
-  }
-  return log::Logger(core, "backup");
-}
-
 // The repository: --repository, else backup.repository of the config (then
 // `config` is set).
 std::optional<std::filesystem::path> repository_of(Invocation& invocation, std::optional<Config>& config,
@@ -99,7 +85,7 @@ int command_backup_run(Invocation& invocation) {
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   backup::ProgressCallback progress;
   if (terminal) progress = print_progress;
-  auto report = backup::run_backup(*settings, command_logger(*config), progress);
+  auto report = backup::run_backup(*settings, command_logger(*config, "backup"), progress);
   if (terminal) std::fputs("\r\033[K", stderr);
   if (!report) {
     err << "medgw backup run: " << report.error().message << " (" << report.error().code << ")\n";

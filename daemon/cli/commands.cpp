@@ -109,6 +109,12 @@ constexpr std::array decrypt_options{
     OptionSpec{"output", 'o', "OUT", "write here (default standard output); written only once fully verified"},
 };
 
+constexpr std::array enroll_options{
+    config_option,
+    OptionSpec{"ticket-file", 0, "FILE", "the enrollment ticket from the central (medgw-receiver ticket): its facility "
+                                         "must be facility.code"},
+    OptionSpec{"force", 0, "", "replace central.cert and central.key even while the certificate is still valid"},
+};
 constexpr std::array doctor_options{
     config_option,
     OptionSpec{"json", 0, "", "print JSON (the document a support bundle carries as doctor.json)"},
@@ -133,6 +139,21 @@ constexpr std::array command_table{
                 "others) are warnings unless --strict is given.",
                 "medgw check-config\nmedgw check-config -c ./medgw.yaml --strict\nmedgw check-config --reference > config.md",
                 check_config_options, command_check_config},
+    CommandSpec{"enroll", "", 0, 0, "Get this gateway's client certificate from the central with a one-time ticket.",
+                "Makes a new EC P-256 key, sends a certificate request for CN=facility.code to the central's EST "
+                "service (POST /.well-known/est/simpleenroll at the origin of central.url, HTTP Basic with the "
+                "ticket, the central's certificate checked against central.ca, no client certificate), checks the "
+                "answer (the certificate is for the new key and facility.code, and chains to the CA the central "
+                "returned), then writes the key to central.key (mode 0600) and the certificate with its CA chain to "
+                "central.cert; a crash at any point leaves a matching pair. The ticket is never logged or shown. A "
+                "certificate in central.cert that is still valid is kept unless --force. After that, `medgw run` "
+                "renews the certificate by itself (central.renew_at); see docs/certificates.md. Works while the "
+                "service runs: it picks up the new files within seconds. Exit status 0 when enrolled (or kept), 1 "
+                "when the ticket file is wrong or the central refused (its HTTP status and reason are shown), 2 on a "
+                "usage or configuration error.",
+                "medgw enroll -c /etc/medgw/medgw.yaml --ticket-file /media/usb/131234567.ticket\n"
+                "medgw enroll --ticket-file ticket.txt --force   # replace a certificate that is still valid",
+                enroll_options, command_enroll},
     CommandSpec{"collect", "", 0, 0, "One collection pass over all sources into the spool, without upload.",
                 "Scans every source once, spools what is new or changed and prints a summary (files "
                 "seen/new/changed/renamed/deleted, waiting to settle, anomalies, objects and bytes). Refuses to run "

@@ -1,6 +1,9 @@
 #pragma once
 // Entry points of the medgw commands, one file each (command_*.cpp).
 #include <daemon/cli/cli.hpp>
+#include <daemon/config/config.hpp>
+
+#include <base/log.hpp>
 
 #include <stdexcept>
 
@@ -13,7 +16,12 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A command's logger: to log.file only (the command prints its own outcome
+// on stderr); an unwritable log file does not stop the command.
+[[nodiscard]] log::Logger command_logger(const Config& config, std::string component);
+
 int command_check_config(Invocation& invocation);
+int command_enroll(Invocation& invocation);
 int command_keys_generate(Invocation& invocation);
 int command_keys_recipient(Invocation& invocation);
 int command_encrypt(Invocation& invocation);

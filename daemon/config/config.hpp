@@ -69,6 +69,8 @@ struct CentralConfig {
   std::string tls_min = "1.3";               // "1.3" or "1.2"
   std::filesystem::path key_password_file;   // passphrase of an encrypted central.key
   std::filesystem::path receipt_key;         // the central's receipt-signing public key (ed25519:...)
+  std::filesystem::path crl;                 // PEM CRLs of the central's CAs; empty = none
+  int renew_at_percent = 67;                 // renew once this much of the lifetime passed; 0 = never
 };
 
 struct SpoolConfig {

@@ -60,6 +60,7 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
   }
   check_file("central.ca", config.central.ca);
   check_file("central.cert", config.central.cert);
+  check_file("central.crl", config.central.crl);
   if (::access(config.central.key.c_str(), R_OK) != 0) {
     out.push_back(warning_at(loaded, "central.key", "central.key: cannot read " + config.central.key.string() + ": " +
                                                         errno_text(errno)));

@@ -146,6 +146,19 @@ std::string check_backup_schedule(const ConfigValue& value) {
   return {};
 }
 
+// "67%" (or "67"): 0 = off, at most 95 so that a renewal has time to be retried.
+std::optional<int> parse_renew_at(std::string_view text) {
+  if (text.ends_with('%')) text.remove_suffix(1);
+  if (text.empty() || text.size() > 2 || !is_digits(text)) return std::nullopt;
+  const int percent = std::stoi(std::string(text));
+  return percent <= 95 ? std::optional<int>(percent) : std::nullopt;
+}
+
+std::string check_renew_at(const ConfigValue& value) {
+  if (parse_renew_at(value.text)) return {};
+  return "'" + value.text + "' must be a percentage of the certificate's lifetime from 0% (never renew) to 95%, e.g. 67%";
+}
+
 std::string check_pins(const ConfigValue& value) {
   for (const std::string& pin : value.list) {
     constexpr std::string_view prefix = "sha256//";
@@ -327,6 +340,14 @@ std::vector<KeySpec> gateway_rows() {
       {"central.receipt_key", V::path, "path", false, "",
        "File with the central's receipt-signing public key (ed25519:...); receipts that fail it raise an alarm.",
        {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.receipt_key = v.text; }},
+      {"central.crl", V::path, "path", false, "",
+       "Optional PEM file of the CRLs of the central's CAs (every certificate of its chain is checked); re-read when "
+       "it changes.",
+       {}, nullptr, [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.crl = v.text; }},
+      {"central.renew_at", V::text, "percent", false, "67%",
+       "`medgw run` renews central.cert (EST simplereenroll) once this share of its lifetime has passed; 0% = never.",
+       {}, check_renew_at,
+       [](Config& c, SourceConfig*, const ConfigValue& v) { c.central.renew_at_percent = parse_renew_at(v.text).value_or(67); }},
 
       {"spool.max_bytes", V::size, "size", false, "20GiB",
        "Most bytes the spool may hold; when reached, collection pauses (nothing is dropped). A single file "

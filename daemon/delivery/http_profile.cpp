@@ -9,11 +9,15 @@
 
 namespace medgw::daemon {
 
-base::Result<HttpProfile> make_http_profile(const CentralConfig& central) {
+base::Result<HttpProfile> make_http_profile(const CentralConfig& central, ClientIdentity identity,
+                                            const log::Logger& logger) {
   HttpProfile profile;
   profile.ca = central.ca.string();
-  profile.cert = central.cert.string();
-  profile.key = central.key.string();
+  profile.crl = central.crl.string();
+  if (identity == ClientIdentity::certificate) {
+    profile.cert = central.cert.string();
+    profile.key = central.key.string();
+  }
   profile.proxy = central.proxy;
   profile.tls_version = central.tls_min == "1.2" ? CURL_SSLVERSION_TLSv1_2 : CURL_SSLVERSION_TLSv1_3;
   for (const std::string& pin : central.pins) profile.pins += (profile.pins.empty() ? "" : ";") + pin;
@@ -28,21 +32,21 @@ base::Result<HttpProfile> make_http_profile(const CentralConfig& central) {
       profile.key_password.pop_back();
     }
   }
+  profile.tls = std::make_shared<TlsMaterialSource>(
+      TlsFiles{profile.ca, profile.crl, profile.cert, profile.key, profile.key_password}, logger);
   return profile;
 }
 
 void HttpProfile::apply(CURL* easy) const {
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  // Only the configured private CA; never the system store.
-  curl_easy_setopt(easy, CURLOPT_CAINFO, ca.c_str());
-  curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
+  // Only the configured private CA, never the system store; the client
+  // certificate and key from memory (tls_material.hpp).
+  if (!tls) throw std::logic_error("HttpProfile without TLS material: make it with make_http_profile()");
+  tls->apply(easy);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(easy, CURLOPT_SSLVERSION, tls_version);
-  curl_easy_setopt(easy, CURLOPT_SSLCERT, cert.c_str());
-  curl_easy_setopt(easy, CURLOPT_SSLKEY, key.c_str());
-  if (!key_password.empty()) curl_easy_setopt(easy, CURLOPT_KEYPASSWD, key_password.c_str());
   if (!pins.empty()) curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY, pins.c_str());
   // An empty proxy also ignores *_proxy environment variables.
   curl_easy_setopt(easy, CURLOPT_PROXY, proxy.c_str());

@@ -46,7 +46,7 @@ struct Credentials {
   std::optional<crypto::Ed25519PublicKey> receipt_key;
 };
 
-base::Result<Credentials> load_credentials(const CentralConfig& central) {
+base::Result<Credentials> load_credentials(const CentralConfig& central, const log::Logger& logger) {
   try {
     check_client_credentials(central);
   } catch (const std::exception& error) {
@@ -54,8 +54,10 @@ base::Result<Credentials> load_credentials(const CentralConfig& central) {
   }
   auto receipt_key = load_receipt_key(central.receipt_key);
   if (!receipt_key) return base::fail(receipt_key.error());
-  auto profile = make_http_profile(central);
+  auto profile = make_http_profile(central, ClientIdentity::certificate, logger.named("cert"));
   if (!profile) return base::fail(profile.error());
+  // Read now, so that a file that cannot be used is named before any request.
+  if (auto material = profile->tls->current(); !material) return base::fail("credentials_unusable", material.error().message);
   return Credentials{std::move(*profile), *receipt_key};
 }
 
@@ -164,7 +166,7 @@ asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
     co_return finish();
   }
   if (spool_.due(1).empty() && !erasures_due(central_, spool_)) co_return finish();  // do not contact the central
-  base::Result<Credentials> credentials = load_credentials(central_);
+  base::Result<Credentials> credentials = load_credentials(central_, logger_);
   if (!credentials) {
     report.hard_error = true;
     report.error = credentials.error().message;

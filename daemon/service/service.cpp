@@ -5,6 +5,7 @@
 #include <daemon/service/change_hints.hpp>
 #include <daemon/service/collector_job.hpp>
 #include <daemon/service/backup_job.hpp>
+#include <daemon/service/certificate_job.hpp>
 #include <daemon/service/delivery_job.hpp>
 #include <daemon/service/service_health.hpp>
 #include <daemon/service/status_server.hpp>
@@ -58,6 +59,7 @@ struct Service::Impl {
   std::uint64_t reloads_ok = 0, reloads_failed = 0;  // the loop thread's
 
   // The jobs, started in this order and stopped in reverse.
+  std::optional<CertificateJob> certificate;  // first: it finishes an interrupted swap of central.key/cert
   std::optional<CollectorJob> collection;
   std::optional<DeliveryJob> delivery;
   std::optional<BackupJob> backup;
@@ -73,10 +75,11 @@ struct Service::Impl {
         health(runtime->logger.named("service")),
         current(std::make_shared<const Snapshot>(runtime->config)) {
     const JobContext context{io, *runtime, [this] { return snapshot(); }};
+    certificate.emplace(context, [this] { refresh_health(true); });
     collection.emplace(context, [this] { delivery->wake(); });
     delivery.emplace(context, [this] { collection->room_freed(); });
     backup.emplace(context);
-    jobs = {&*collection, &*delivery, &*backup};
+    jobs = {&*certificate, &*collection, &*delivery, &*backup};
   }
 
   [[nodiscard]] std::shared_ptr<const Snapshot> snapshot() const {

@@ -12,7 +12,11 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto certificate_period = 60s;  // re-read central.cert (renewals)
-constexpr int certificate_warning_days = 30;
+// Renewed by hand, a certificate needs a month's notice; renewed by the
+// service (central.renew_at), a failing renewal is reported after a day and
+// this is the last alarm.
+constexpr int manual_warning_days = 30;
+constexpr int renewing_warning_days = 7;
 
 double unix_seconds(std::chrono::system_clock::time_point when) {
   return std::chrono::duration<double>(when.time_since_epoch()).count();
@@ -27,7 +31,8 @@ void ServiceHealth::refresh_certificate(const Snapshot& current, bool force) {
   certificate_ = certificate_not_after(current.config.central.cert);
 }
 
-void ServiceHealth::certificate_reasons(std::vector<std::string>& reasons) const {
+void ServiceHealth::certificate_reasons(std::vector<std::string>& reasons, bool renewing) const {
+  const int certificate_warning_days = renewing ? renewing_warning_days : manual_warning_days;
   const auto now = std::chrono::system_clock::now();
   if (const auto* not_after = std::get_if<std::chrono::system_clock::time_point>(&certificate_)) {
     const auto left = std::chrono::duration_cast<std::chrono::hours>(*not_after - now).count();
@@ -72,7 +77,7 @@ bool ServiceHealth::refresh(const Snapshot& current, std::span<Job* const> jobs,
                       "again every 10 minutes; medgw spool release|resend SEQ once it is resolved");
   }
   for (const Job* job : jobs) job->health(reasons);
-  certificate_reasons(reasons);
+  certificate_reasons(reasons, config.central.renew_at_percent > 0);
   if (reasons != reasons_) {
     for (const std::string& reason : reasons) {
       if (std::find(reasons_.begin(), reasons_.end(), reason) == reasons_.end()) {

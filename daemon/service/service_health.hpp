@@ -1,7 +1,8 @@
 #pragma once
 // The service's own health checks, beside the jobs': the spool's capacity
 // (read on a read-only connection every 2 s) and central.cert's expiry
-// (re-read every minute, so a renewed file is seen). It composes the
+// (re-read every minute, so a renewed file is seen; a warning 7 days before
+// its end when the service renews it, 30 days when renewed by hand). It composes the
 // reasons of /healthz in a fixed order - capacity, then each job, then the
 // certificate - logs each new one (health.degraded) and the return to
 // health, and keeps the one-line STATUS= for systemd.
@@ -34,7 +35,7 @@ class ServiceHealth {
 
  private:
   void refresh_certificate(const Snapshot& current, bool force);
-  void certificate_reasons(std::vector<std::string>& reasons) const;
+  void certificate_reasons(std::vector<std::string>& reasons, bool renewing) const;
 
   log::Logger logger_;
   std::optional<spool::StateDb> reader_;  // read-only connection for statistics

@@ -51,6 +51,25 @@ class CheckConfig(unittest.TestCase):
             self.assertIn("unknown key 'central.colour'", located[2]["message"])
             self.assertIn("3 errors", result.stderr)
 
+    def test_enroll_refuses_a_ticket_of_another_facility(self):
+        secret = "q7Vb3xY_kP0-aZ9sT2mN4cR8wE1uL6hJ5gF0dS3aQwE"
+        with TempDir() as tmp:
+            ticket = tmp / "other.ticket"
+            ticket.write_text("# medgw enrollment ticket: facility 139999999\nfacility: 139999999\nticket: %s\n" % secret)
+            config = SOURCE_DIR / "packaging" / "medgw.yaml"
+            result = run(MEDGW, "enroll", "-c", config, "--ticket-file", ticket)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn(str(ticket), result.stderr)
+            self.assertIn("139999999", result.stderr)
+            self.assertIn("131234567", result.stderr)
+            self.assertNotIn(secret, result.stderr + result.stdout)
+            ticket.write_text("facility: 131234567\nticket %s\n" % secret)
+            result = run(MEDGW, "enroll", "-c", config, "--ticket-file", ticket)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn(str(ticket) + ":2:", result.stderr)
+            self.assertNotIn(secret, result.stderr + result.stdout)
+            self.assertEqual(run(MEDGW, "enroll", "-c", config).returncode, 2)
+
     def test_unreadable_config(self):
         with TempDir() as tmp:
             config = tmp / "medgw.yaml"

@@ -28,7 +28,7 @@ TEST_CASE("--help lists every command of DESIGN.md §3", "[cli]") {
   CHECK(result.code == exit_ok);
   for (const char* command : {"run", "check-config", "collect", "upload", "status", "keys generate",
                               "keys recipient", "encrypt", "decrypt", "optout check", "backup", "export-media",
-                              "diag", "doctor"}) {
+                              "diag", "doctor", "enroll"}) {
     INFO(command);
     CHECK_THAT(result.out, Catch::Contains(std::string("  ") + command + " "));
   }
