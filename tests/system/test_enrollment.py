@@ -38,7 +38,8 @@ def gateway_key_text() -> str:
 class Central:
     """A receiver with an issuing CA and two facilities."""
 
-    def __init__(self, directory: Path, validity: str = "1h", grace: str = "1h", signer: Path | None = None):
+    def __init__(self, directory: Path, validity: str = "1h", grace: str = "1h", signer: Path | None = None,
+                 gateway_keys: list[str] | None = None):
         self.directory = directory
         self.pki = Pki(directory / "pki", FACILITY)
         self.issuing = Authority(directory / "pki", "issuing-ca")
@@ -47,7 +48,8 @@ class Central:
         extra = (f'  - {{code: "{OTHER}", gateways: [{gateway_key_text()}]}}\n'
                  f"ca: {{cert: {self.issuing.pem}, validity: {validity}, grace: {grace}, "
                  + (f"command: 'sh {signer}'}}\n" if signer else f"key: {self.issuing_key}}}\n"))
-        self.receiver = Receiver(directory / "central", self.pki, [gateway_key_text()], landing=False, extra=extra)
+        self.receiver = Receiver(directory / "central", self.pki, gateway_keys or [gateway_key_text()], landing=False,
+                                 extra=extra)
         self.work = directory / "work"
         self.work.mkdir()
         self.counter = 0
