@@ -29,19 +29,28 @@ void ServiceHealth::refresh_certificate(const Snapshot& current, bool force) {
   if (!force && now - certificate_read_ < certificate_period) return;
   certificate_read_ = now;
   certificate_ = certificate_not_after(current.config.central.cert);
+  certificate_not_before_ = certificate_not_before(current.config.central.cert);
 }
 
 void ServiceHealth::certificate_reasons(std::vector<std::string>& reasons, bool renewing) const {
-  const int certificate_warning_days = renewing ? renewing_warning_days : manual_warning_days;
   const auto now = std::chrono::system_clock::now();
   if (const auto* not_after = std::get_if<std::chrono::system_clock::time_point>(&certificate_)) {
+    // Renewed by the service, the last alarm comes at 7 days left, or at a
+    // sixth of the lifetime for short-lived certificates (renewal is due at
+    // central.renew_at, long before).
+    std::chrono::system_clock::duration warning = std::chrono::days(renewing ? renewing_warning_days
+                                                                              : manual_warning_days);
+    if (renewing && certificate_not_before_ && *not_after > *certificate_not_before_) {
+      warning = std::min(warning, (*not_after - *certificate_not_before_) / 6);
+    }
     const auto left = std::chrono::duration_cast<std::chrono::hours>(*not_after - now).count();
     const std::string date = base::rfc3339_utc(*not_after).substr(0, 10);
     if (*not_after <= now) {
       reasons.push_back("certificate central.cert expired on " + date + ": renew it (uploads are refused)");
-    } else if (left < 24 * certificate_warning_days) {
-      reasons.push_back("certificate central.cert expires in " + std::to_string(left / 24) + " days (" + date +
-                        "): renew it");
+    } else if (*not_after - now < warning) {
+      reasons.push_back("certificate central.cert expires in " +
+                        (left >= 24 ? std::to_string(left / 24) + " days (" : std::to_string(left) + " hours (") +
+                        date + "): renew it");
     }
   } else {
     reasons.push_back("certificate central.cert: " + std::get<std::string>(certificate_));

@@ -42,6 +42,7 @@ class ServiceHealth {
   std::optional<spool::SpoolStats> spool_stats_;
   std::variant<std::chrono::system_clock::time_point, std::string> certificate_ = std::string("not read yet");
   std::chrono::steady_clock::time_point certificate_read_{};
+  std::optional<std::chrono::system_clock::time_point> certificate_not_before_;
   std::vector<std::string> reasons_;
   std::string status_line_;
 };
