@@ -44,20 +44,7 @@ BackupJob::~BackupJob() {
 }
 
 void BackupJob::start(Done done) {
-  worker_ = std::thread([this, done = std::move(done)] {
-    std::string failure;
-    try {
-      loop();
-    } catch (const std::exception& error) {
-      failure = error.what();
-      logger_.error("service.worker_failed", "a worker stopped on an error; the service stops so that systemd "
-                    "restarts it", {{"worker", "backup"}, {"error", failure}});
-    }
-    boost::asio::post(context_.io, [this, done, failure] {
-      if (worker_.joinable()) worker_.join();
-      done(failure);
-    });
-  });
+  start_worker(worker_, context_, logger_, "backup", [this] { loop(); }, std::move(done));
 }
 
 void BackupJob::stop() {

@@ -69,20 +69,7 @@ void CertificateJob::start(Done done) {
     logger_.error("cert.swap_recovery_failed", "cannot finish or undo an interrupted certificate replacement",
                   {{"error", error.what()}});
   }
-  worker_ = std::thread([this, done = std::move(done)] {
-    std::string failure;
-    try {
-      loop();
-    } catch (const std::exception& error) {
-      failure = error.what();
-      logger_.error("service.worker_failed", "a worker stopped on an error; the service stops so that systemd "
-                    "restarts it", {{"worker", "certificate"}, {"error", failure}});
-    }
-    boost::asio::post(context_.io, [this, done, failure] {
-      if (worker_.joinable()) worker_.join();
-      done(failure);
-    });
-  });
+  start_worker(worker_, context_, logger_, "certificate", [this] { loop(); }, std::move(done));
 }
 
 void CertificateJob::stop() {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace medgw::daemon {
@@ -61,5 +62,12 @@ class Job {
   // Its part of /status's "daemon" object.
   virtual void status(base::JsonWriter& doc) const { (void)doc; }
 };
+
+// Starts `worker` on `body` (a job's loop on its own thread). When the body
+// returns, or throws (logged as service.worker_failed: the service then
+// stops so that systemd restarts it), the thread is joined on the loop and
+// `done` is called there with the failure, if any.
+void start_worker(std::thread& worker, JobContext& context, const log::Logger& logger, std::string_view name,
+                  std::function<void()> body, Job::Done done);
 
 }  // namespace medgw::daemon
