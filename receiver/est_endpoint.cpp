@@ -161,7 +161,8 @@ asio::awaitable<TusAnswer> TusServer::Impl::enroll(const std::string& body, cons
   if (!credentials) {
     co_return est_refusal(401, "simpleenroll needs HTTP Basic: the facility code as user, the ticket as password");
   }
-  const auto& [code, ticket] = *credentials;
+  const std::string code = credentials->first;
+  const std::string ticket = credentials->second;
   if (config.facility(code) == nullptr) co_return est_refusal(401, "the facility " + code.substr(0, 16) + " is not served here");
   if (!is_ticket_text(ticket)) co_return est_refusal(401, "the password is not a ticket (43 characters from the ticket file)");
   const auto der = decode_est_base64(body);
