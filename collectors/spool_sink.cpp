@@ -64,6 +64,16 @@ void SpoolSink::add(SinkItem item, std::optional<std::string_view> content) {
   if (large || entries_.size() >= limits_.object_max_entries) flush();
 }
 
+void SpoolSink::add_to_object(SinkItem item) {
+  if (item.entry.has_content()) {
+    content_bytes_ += item.entry.size;
+    note_anomalies(item);
+  }
+  entries_.push_back(std::move(item.entry));
+  anomalies_.push_back(item.anomalies);
+  if (entries_.size() >= limits_.object_max_entries) flush();
+}
+
 void SpoolSink::note_anomalies(const SinkItem& item) {
   const AnomalySet problems = item.anomalies & ~bit(Anomaly::condition_flag_0);
   if (problems == 0) return;

@@ -101,6 +101,11 @@ class SpoolSink {
   // is full or the entry was large), so entry and record commit together.
   // Throws SinkPaused.
   void add(SinkItem item, std::optional<std::string_view> content = std::nullopt);
+  // Adds an entry streamed from entry.file without closing the object, however
+  // large: a feed that sends several large files as one object (a DICOM
+  // study) calls flush() before and after them. Record the entry in the
+  // journal first. Throws SinkPaused (only when object_max_entries is hit).
+  void add_to_object(SinkItem item);
   // Sends what the batch holds (and commits the journal). Throws SinkPaused.
   void flush();
 

@@ -8,5 +8,6 @@ namespace medgw::daemon {
 [[nodiscard]] const SourceType& ssmix2_source_type();   // source_ssmix2.cpp
 [[nodiscard]] const SourceType& dpc_source_type();      // source_claims.cpp
 [[nodiscard]] const SourceType& receipt_source_type();  // source_claims.cpp
+[[nodiscard]] const SourceType& dicom_source_type();    // source_dicom.cpp
 
 }  // namespace medgw::daemon

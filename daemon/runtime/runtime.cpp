@@ -1,5 +1,7 @@
 #include <daemon/runtime/runtime.hpp>
 
+#include <dicom/migrations.hpp>
+
 #include <collectors/migrations.hpp>
 
 #include <ostream>
@@ -19,7 +21,8 @@ Runtime::~Runtime() {
 
 const spool::Schema& gateway_schema() {
   static const spool::Schema schema{{spool::spool_component, spool::spool_migrations()},
-                                    {collectors::collectors_component, collectors::collectors_migrations()}};
+                                    {collectors::collectors_component, collectors::collectors_migrations()},
+                                    {dicom::dicom_component, dicom::dicom_migrations()}};
   return schema;
 }
 

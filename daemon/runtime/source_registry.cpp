@@ -11,6 +11,7 @@ const SourceRegistry& source_registry() {
       &ssmix2_source_type(),
       &dpc_source_type(),
       &receipt_source_type(),
+      &dicom_source_type(),
   });
   return registry;
 }
@@ -33,7 +34,7 @@ const SourceType* SourceRegistry::find(std::string_view name) const {
 }
 
 SourcePlan::SourcePlan(const Config& config, const SourceRegistry& registry) {
-  const SourceContext context{config.facility.code};
+  const SourceContext context{config.facility.code, config.state_dir};
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     const SourceConfig& source = config.sources[i];
     const SourceType* type = registry.find(source.type);

@@ -15,6 +15,7 @@
 #include <collectors/collection_pass.hpp>
 #include <collectors/source_profile.hpp>
 
+#include <spool/spool.hpp>
 #include <spool/state_db.hpp>
 
 #include <base/log.hpp>
@@ -36,6 +37,33 @@ struct FeedContext {
   collectors::CollectionPass::Progress progress;
 };
 
+// A server a source runs inside `medgw run` (the storage SCP of a `dicom`
+// source): started by the service once the status server is up, stopped
+// before the collection. What it receives goes to its pass's feed through
+// state_dir, never through memory, so `collect --once` sees it too.
+class SourceListener {
+ public:
+  virtual ~SourceListener() = default;
+  // Throws std::runtime_error saying what to do (the port is taken...).
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  // Each failing check adds one line saying what to do.
+  virtual void health(std::vector<std::string>& reasons) const { (void)reasons; }
+  struct Counter {
+    std::string name;  // Prometheus name without the medgw_ prefix, e.g. dicom_instances_stored_total
+    std::string help;
+    std::uint64_t value = 0;
+  };
+  [[nodiscard]] virtual std::vector<Counter> counters() const { return {}; }
+};
+
+// What a listener is built from.
+struct ListenerContext {
+  std::filesystem::path state_dir;
+  spool::SpoolLimits limits;  // the spool's: a listener refuses data when they are reached
+  log::Logger logger;
+};
+
 struct SourcePass {
   std::string label;
   std::filesystem::path root;  // the folder it reads (status, change hints); empty when not a folder
@@ -45,11 +73,14 @@ struct SourcePass {
   // data is not filed by patient.
   std::shared_ptr<const collectors::SourceProfile> profile;
   std::function<std::unique_ptr<collectors::ChangeFeed>(const FeedContext&)> make_feed;
+  // The server this pass's data arrives through, or empty (folder sources).
+  std::function<std::unique_ptr<SourceListener>(const ListenerContext&)> make_listener;
 };
 
 // What every type's passes() may need beyond the source's own config.
 struct SourceContext {
   std::string facility_code;
+  std::filesystem::path state_dir;
 };
 
 struct SourceType {

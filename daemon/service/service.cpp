@@ -5,6 +5,7 @@
 #include <daemon/service/change_hints.hpp>
 #include <daemon/service/collector_job.hpp>
 #include <daemon/service/backup_job.hpp>
+#include <daemon/service/listener_job.hpp>
 #include <daemon/service/certificate_job.hpp>
 #include <daemon/service/delivery_job.hpp>
 #include <daemon/service/service_health.hpp>
@@ -63,6 +64,7 @@ struct Service::Impl {
   std::optional<CollectorJob> collection;
   std::optional<DeliveryJob> delivery;
   std::optional<BackupJob> backup;
+  std::optional<ListenerJob> listeners;  // after the collection: what they receive, it spools
   std::vector<Job*> jobs;
   std::size_t jobs_running = 0;
   bool stopping = false;
@@ -79,7 +81,8 @@ struct Service::Impl {
     collection.emplace(context, [this] { delivery->wake(); });
     delivery.emplace(context, [this] { collection->room_freed(); });
     backup.emplace(context);
-    jobs = {&*certificate, &*collection, &*delivery, &*backup};
+    listeners.emplace(context);
+    jobs = {&*certificate, &*collection, &*delivery, &*backup, &*listeners};
   }
 
   [[nodiscard]] std::shared_ptr<const Snapshot> snapshot() const {

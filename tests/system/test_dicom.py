@@ -1,0 +1,242 @@
+"""The DICOM source (issue 20) in receive mode, with real peers: dcmtk's
+`storescu` as the modality/PACS sending to `medgw run`, and medgw-receiver
+landing what medgw spooled. Instances are compared by the SHA-256 of their
+data set (the bytes after the file meta group, which a receiver writes
+itself; dicom_tools.py).
+
+MEDGW_DICOM_CT_MIB sets the size of the multi-frame CT (300 by default;
+scripts/test lowers it under the sanitizers)."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+import dicom_tools as dt
+from daemon_helpers import Daemon, free_port, wait_until
+from helpers import (MEDGW, Receiver, TempDir, committed_objects, delivery_config, gateway_key, new_identity,
+                     open_object, run)
+from pki import Pki
+
+CT_MIB = int(os.environ.get("MEDGW_DICOM_CT_MIB", "300"))
+FACILITY = "131234567"
+
+
+def dicom_source(port: int, settle: str = "2s", extra: str = "") -> str:
+    return (f'  - {{name: pacs, type: dicom, listen: "127.0.0.1:{port}", ae_title: MEDGW, allow: [PACS01], '
+            f"settle: {settle}, scan_interval: 10s{extra}}}\n")
+
+
+def ct_frames(mib: int) -> int:
+    return max(1, mib * (1 << 20) // (512 * 512 * 2))
+
+
+def stored_ok(test: unittest.TestCase, completed, count: int):
+    statuses = dt.store_statuses(completed)
+    test.assertEqual(statuses, [0] * count, completed.stdout[-2000:] + completed.stderr[-4000:])
+
+
+def sent_entries(state: Path, identity: Path) -> list[tuple[dict, bytes]]:
+    """Every DICOM entry of every object still in the spool, with its content."""
+    out = []
+    for file in committed_objects(state):
+        manifest, members = open_object(file, identity)
+        for entry in manifest["entries"]:
+            if entry["source"] == "pacs":
+                out.append((entry, members[f"pacs/{entry['path']}".encode()]))
+    return out
+
+
+def storescu_popen(port: int, files) -> subprocess.Popen:
+    """storescu as dicom_tools.storescu runs it, in the background."""
+    args = [dt.STORESCU, "-v", "--no-halt", "--required", "-to", "30", "-ta", "30", "-ts", "600", "-td", "600",
+            "-aec", "MEDGW", "-aet", "PACS01", "127.0.0.1", str(port), *[str(f) for f in files]]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            env=dict(os.environ, **dt.DCMTK_ENV))
+
+
+def metric(daemon: Daemon, name: str) -> int:
+    _, text = daemon.get("/metrics")
+    match = re.search(rf'^{name}{{source="pacs"}} (\d+)$', text, re.M)
+    return int(match.group(1)) if match else -1
+
+
+class ReceiveAndLand(unittest.TestCase):
+    """Acceptance 1: storescu -> medgw run -> the central, every instance byte for byte, by study."""
+
+    def test_studies_land_byte_for_byte_grouped_by_study(self):
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            ct_study, ct_sop = dt.new_uid(), dt.new_uid()
+            ct_file = dt.make_ct(tmp / "in" / "ct.dcm", "P1001", "Dicom^Ichiro", ct_study, dt.new_uid(), ct_sop,
+                                 ct_frames(CT_MIB))
+            cr_files, cr_study = dt.make_study(tmp / "in" / "cr", "P1002", "Dicom^Jiro", 5, kind="cr")
+            sr_files, sr_study = dt.make_study(tmp / "in" / "sr", "P1003", "Dicom^Saburo", 1, kind="sr")
+            expected = {ct_sop: ("P1001", ct_study, dt.dataset_sha256(ct_file))}  # sop -> (patient, study, sha)
+            for pid, files, study in (("P1002", cr_files, cr_study), ("P1003", sr_files, sr_study)):
+                for path, sop in files:
+                    expected[sop] = (pid, study, dt.dataset_sha256(path))
+
+            log = tmp / "medgw.log"
+            extra = f"status: {{listen: \"127.0.0.1:0\"}}\nlog: {{level: info, file: {log}}}\n"
+            config = delivery_config(tmp, recipient, dicom_source(port), pki, 1, extra=extra)
+            self.assertEqual(run(MEDGW, "collect", "--once", "-c", config).returncode, 0)
+            with Receiver(tmp / "central", pki, [gateway_key(config)], identity=identity) as receiver:
+                config = delivery_config(tmp, recipient, dicom_source(port), pki, receiver.port, extra=extra)
+                with Daemon(config, tmp) as daemon:
+                    files = [ct_file] + [p for p, _ in cr_files] + [p for p, _ in sr_files]
+                    started = time.monotonic()
+                    sent = dt.storescu(port, files)
+                    seconds = time.monotonic() - started
+                    stored_ok(self, sent, len(files))
+                    size = sum(f.stat().st_size for f in files)
+                    print(f"\n  storescu -> medgw: {size / 2**20:.0f} MiB in {seconds:.1f} s", flush=True)
+                    # Three studies, three objects (one per study), all landed.
+                    receiver.wait_landed(3, timeout=300)
+                    self.assertEqual(metric(daemon, "medgw_dicom_instances_stored_total"), len(files))
+                landed_root = receiver.landed() / "pacs"
+                landed = {p.stem: p for p in landed_root.rglob("*.dcm")}
+                self.assertEqual(set(landed), set(expected))
+                for sop, (pid, study, digest) in expected.items():
+                    path = landed[sop]
+                    self.assertEqual(path.relative_to(landed_root).parts[:2], (pid, study), "not grouped by study")
+                    self.assertEqual(dt.dataset_sha256(path), digest, f"instance {sop} changed on its way")
+                self.assertIn(ct_sop, dt.dcmdump(landed[ct_sop], "+P", "0008,0018"))
+                text = log.read_text() + receiver.log.read_text()
+                self.assertIn("dicom.association_released", text)
+                for phi in ("P1001", "P1002", "P1003", "Dicom^", "Ichiro", "Jiro", "Saburo"):
+                    self.assertNotIn(phi, text, "patient data in a log")
+
+
+class CrashAndSpoolFull(unittest.TestCase):
+    """Acceptance 3: kill -9 during a study and the PACS sending again: no loss,
+    no duplicate; a full spool answers A700 until uploads free room."""
+
+    def test_kill_during_a_study_then_resend_loses_nothing_and_sends_nothing_twice(self):
+        with TempDir() as tmp:
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            mib = max(16, CT_MIB // 4)
+            files, study = dt.make_study(tmp / "in", "P3001", "Crash^Taro", 12, kind="cr")
+            ct = dt.make_ct(tmp / "in" / "ct.dcm", "P3001", "Crash^Taro", study, dt.new_uid(), dt.new_uid(),
+                            ct_frames(mib))
+            paths = [p for p, _ in files[:6]] + [ct] + [p for p, _ in files[6:]]
+            digests = {dt.dataset_sha256(p) for p in paths}
+            config = delivery_config(tmp, recipient, dicom_source(port, settle="3s"), _NoPki(), 1,
+                                     extra="status: {listen: \"127.0.0.1:0\"}\n")
+            daemon = Daemon(config, tmp).start()
+            incoming = tmp / "state" / "dicom" / "pacs"
+            try:
+                sending = storescu_popen(port, paths)
+                # Killed once some instances are stored and while the large one is arriving.
+                wait_until(lambda: len(list((incoming / "studies").rglob("*.dcm"))) >= 6, 60, "six instances staged")
+                wait_until(lambda: any(p.stat().st_size > (1 << 20) for p in (incoming / "incoming").iterdir()), 60,
+                           "the large instance arriving")
+                daemon.stop(signal.SIGKILL)
+                first = sending.communicate(timeout=120)
+            finally:
+                daemon.stop(signal.SIGKILL)
+            answered = dt.store_statuses(subprocess.CompletedProcess(sending.args, 0, *first))
+            self.assertIn(0, answered)
+            self.assertLess(len([s for s in answered if s == 0]), len(paths), "the kill came after the last instance")
+            # The PACS sends the whole study again to the restarted gateway.
+            with Daemon(config, tmp) as daemon:
+                stored_ok(self, dt.storescu(port, paths), len(paths))
+                wait_until(lambda: len(sent_entries(tmp / "state", identity)) >= len(paths), 60, "the study spooled")
+                # And once more after the study was sent: nothing new goes.
+                stored_ok(self, dt.storescu(port, paths), len(paths))
+                time.sleep(14)  # settle and one more pass
+                entries = sent_entries(tmp / "state", identity)
+            self.assertEqual(len(entries), len(paths), "an instance was sent twice or lost")
+            self.assertEqual({dt.dataset_sha256(content) for _, content in entries}, digests)
+            self.assertEqual(len({e["meta"]["sop_instance_uid"] for e, _ in entries}), len(paths))
+            self.assertEqual(list((incoming / "incoming").iterdir()), [], "a partial instance was left behind")
+
+    def test_full_spool_answers_a700_then_accepts_once_uploads_drained_it(self):
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            port, central_port = free_port(), free_port()
+            big = dt.make_ct(tmp / "in" / "big.dcm", "P4001", "Full^Hanako", dt.new_uid(), dt.new_uid(), dt.new_uid(),
+                             ct_frames(72))
+            later, _ = dt.make_study(tmp / "in" / "later", "P4002", "Full^Jiro", 2, kind="cr")
+            extra = "status: {listen: \"127.0.0.1:0\"}\nspool: {max_bytes: 64MiB}\n"
+            config = delivery_config(tmp, recipient, dicom_source(port, settle="1s"), pki, central_port, extra=extra)
+            self.assertEqual(run(MEDGW, "collect", "--once", "-c", config).returncode, 0)
+            key = gateway_key(config)
+            with Daemon(config, tmp) as daemon:
+                stored_ok(self, dt.storescu(port, [big]), 1)
+                time.sleep(1.5)  # the receiver's view of the spool is at most a second old
+                refused = dt.storescu(port, [p for p, _ in later])
+                self.assertEqual(dt.store_statuses(refused), [0xA700, 0xA700], refused.stderr[-3000:])
+                self.assertGreaterEqual(metric(daemon, "medgw_dicom_instances_refused_no_room_total"), 2)
+                wait_until(lambda: "A700" in daemon.get("/healthz")[1], 30, "health to say A700")
+                with Receiver(tmp / "central", pki, [key], identity=identity, port=central_port) as receiver:
+                    receiver.wait_landed(1, timeout=180)
+                    time.sleep(1.5)
+                    stored_ok(self, dt.storescu(port, [p for p, _ in later]), 2)
+                    receiver.wait_landed(2, timeout=120)
+                    self.assertEqual(len(list((receiver.landed() / "pacs").rglob("*.dcm"))), 3)
+
+
+class Policy(unittest.TestCase):
+    """Acceptance 4: an opted-out patient and one whose notice period has not
+    passed never leave; the held one goes once eligible."""
+
+    def test_opted_out_and_not_yet_eligible_never_leave(self):
+        with TempDir() as tmp:
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            people = {"P5001": ("Ok^Ichiro", "20260205"), "P5002": ("Optout^Jiro", "20260205"),
+                      "P5003": ("Waiting^Saburo", "20260325")}
+            files = {}
+            for pid, (name, day) in people.items():
+                files[pid], _ = dt.make_study(tmp / "in" / pid, pid, name, 2, kind="cr", study_date=day)
+            optout = tmp / "optout.csv"
+            optout.write_text("patient_id\nP5002\n")
+            extra = (f"status: {{listen: \"127.0.0.1:0\"}}\n"
+                     f"policy: {{optout_file: {optout}, notice: {{start: \"2026-01-30\", wait: 30d}}}}\n"
+                     f"log: {{level: debug, file: {tmp / 'medgw.log'}}}\n")
+            config = delivery_config(tmp, recipient, dicom_source(port, settle="1s"), _NoPki(), 1, extra=extra)
+            staging = tmp / "state" / "dicom" / "pacs"
+            with Daemon(config, tmp, env={"MEDGW_TEST_TODAY": "2026-03-31"}):
+                every = [p for pid in people for p, _ in files[pid]]
+                stored_ok(self, dt.storescu(port, every), len(every))
+                wait_until(lambda: sent_entries(tmp / "state", identity), 40, "the eligible study spooled")
+                wait_until(lambda: not any((staging / "studies").iterdir()), 30, "every study judged")
+                time.sleep(11)
+                entries = sent_entries(tmp / "state", identity)
+            self.assertEqual({e["meta"]["patient_id"] for e, _ in entries}, {"P5001"})
+            self.assertEqual(len(entries), 2)
+            # The opted-out patient's instances are gone from staging; the waiting one's are kept.
+            held = list((staging / "sending").rglob("*.dcm"))
+            self.assertEqual(len(held), 2)
+            self.assertTrue(all(b"P5003" in p.read_bytes() for p in held))
+            blob = b"".join(content + json.dumps(e).encode() for e, content in entries)
+            blob += b"".join(f.read_bytes() for f in committed_objects(tmp / "state"))
+            for phi in (b"P5002", b"Optout", b"P5003", b"Waiting"):
+                self.assertNotIn(phi, blob)
+            logs = (tmp / "medgw.log").read_text() + (tmp / "daemon.log").read_text()
+            for phi in ("P5001", "P5002", "P5003", "Ichiro", "Optout", "Waiting"):
+                self.assertNotIn(phi, logs, "patient data in a log")
+            # A month later the waiting patient is eligible: sent once, then staging is empty.
+            with Daemon(config, tmp, env={"MEDGW_TEST_TODAY": "2026-05-01"}):
+                wait_until(lambda: len(sent_entries(tmp / "state", identity)) == 4, 40, "the held study sent")
+            self.assertEqual(list((staging / "sending").rglob("*.dcm")), [])
+            self.assertEqual({e["meta"]["patient_id"] for e, _ in sent_entries(tmp / "state", identity)},
+                             {"P5001", "P5003"})
+
+
+class _NoPki:
+    """central.* for a gateway that never reaches a central (files need not exist)."""
+    ca = type("Ca", (), {"pem": Path("/nonexistent/ca.pem")})
+    client = (Path("/nonexistent/client.pem"), Path("/nonexistent/client.key"))
+
+
+if __name__ == "__main__":
+    unittest.main()
