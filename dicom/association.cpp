@@ -27,7 +27,7 @@ constexpr std::chrono::seconds request_timeout{30};
 // standard services (query/retrieve, worklist, commitment...).
 bool storable(std::string_view uid) {
   return uid == verification_class_uid || uid.starts_with("1.2.840.10008.5.1.4.1.1.") ||
-         !uid.starts_with("1.2.840.10008.");
+         (valid_uid(uid) && !uid.starts_with("1.2.840.10008."));
 }
 
 bool write_all(int fd, std::string_view bytes) {
@@ -131,9 +131,17 @@ std::string Association::refusal(const AssociateRequest& request) const {
 
 bool Association::negotiate() {
   Pdu pdu;
-  if (read_pdu(pdu, request_limit, request_timeout) != Read::ok) return false;
-  if (pdu.type != PduType::associate_rq) {
+  const Read read = read_pdu(pdu, request_limit, request_timeout);
+  if (read == Read::closed || read == Read::stopping) return false;
+  if (read != Read::ok || pdu.type != PduType::associate_rq) {
     send(abort_pdu());
+    ++shared_.counters->associations_rejected;
+    shared_.logger.warn("dicom.association_rejected",
+                        read == Read::timeout   ? "a connection sent no association request within 30 s"
+                        : read == Read::too_long ? "an association request is longer than 64 KiB"
+                        : read == Read::ok       ? "a connection began with something else than an association request"
+                                                 : "a connection failed before its association request",
+                        {{"source", shared_.settings.source}, {"address", peer_}});
     return false;
   }
   auto request = parse_associate_rq(pdu.body);
@@ -155,7 +163,7 @@ bool Association::negotiate() {
   calling_ae_ = request->calling_ae;
   std::vector<ContextAnswer> answers;
   for (const ProposedContext& proposed : request->contexts) {
-    ContextAnswer answer{proposed.id, ContextResult::abstract_syntax_unsupported, {}};
+    ContextAnswer answer{proposed.id, ContextResult::abstract_syntax_unsupported, {}, proposed.abstract_syntax};
     if (storable(proposed.abstract_syntax)) {
       const auto chosen = std::find_if(proposed.transfer_syntaxes.begin(), proposed.transfer_syntaxes.end(),
                                        [](const std::string& uid) { return supported_transfer_syntax(uid); });
@@ -272,6 +280,9 @@ bool Association::on_command(std::uint8_t context) {
   if (field != c_store_rq) {
     store.refusal = status_unrecognized_operation;
     store.refusal_comment = "medgw stores instances only (C-STORE, C-ECHO)";
+  } else if (store.command.sop_class != contexts_.at(context).abstract_syntax) {
+    store.refusal = status_sop_class_not_supported;
+    store.refusal_comment = "the SOP class differs from its presentation context's";
   } else if (store.command.dataset_type == no_dataset) {
     return respond(store, status_cannot_understand, "a C-STORE without a data set");
   } else if (!valid_uid(store.command.sop_instance) || store.command.sop_class.empty()) {
@@ -321,7 +332,14 @@ bool Association::finish_store() {
   Store store = std::move(*store_);
   store_.reset();
   if (!store.file) {
-    if (store.refusal == status_out_of_resources) ++shared_.counters->refused_no_room;
+    if (store.refusal == status_out_of_resources) {
+      ++shared_.counters->refused_no_room;
+    } else {
+      ++shared_.counters->refused_invalid;
+      shared_.logger.warn("dicom.instance_refused", "a C-STORE was refused: " + store.refusal_comment,
+                          {{"source", shared_.settings.source}, {"calling_ae", calling_ae_},
+                           {"status", static_cast<std::uint64_t>(store.refusal)}});
+    }
     return respond(store, store.refusal, store.refusal_comment);
   }
   const std::filesystem::path path = store.file->path;
@@ -337,7 +355,7 @@ bool Association::finish_store() {
     comment = facts.error().message;
   } else if (facts->sop_instance != store.command.sop_instance || facts->sop_class != store.command.sop_class) {
     status = status_not_sop_class;
-    comment = "the data set's SOP Class or Instance UID differs from the command's";
+    comment = "the data set's SOP UIDs differ from the command's";
   }
   if (status == status_success) {
     try {

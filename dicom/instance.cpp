@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <fcntl.h>
@@ -241,32 +242,51 @@ class Walker {
   InstanceFacts& facts_;
 };
 
-// The file meta group (always explicit VR little endian): its transfer
-// syntax. Returns where the data set starts.
+// One element of the file meta group (always explicit VR little endian);
+// nullopt at the first element of another group (the data set).
+base::Result<std::optional<std::pair<std::uint16_t, std::string>>> meta_element(Reader& in) {
+  char raw[8];
+  if (!in.read(raw, 4)) return fail("truncated", "the file ends inside the file meta group");
+  if (le16(raw) != 0x0002) return std::optional<std::pair<std::uint16_t, std::string>>();
+  if (!in.read(raw + 4, 4)) return fail("truncated", "the file ends inside the file meta group");
+  std::uint32_t length = le16(raw + 6);
+  if (long_vr(raw[4], raw[5])) {
+    char wide[4];
+    if (!in.read(wide, 4)) return fail("truncated", "the file ends inside the file meta group");
+    length = le32(wide);
+  }
+  if (length > (1U << 16)) return fail("bad_structure", "a file meta element is longer than 64 KiB");
+  std::string value(length, '\0');
+  if (!in.read(value.data(), value.size())) return fail("truncated", "the file ends inside the file meta group");
+  return std::optional(std::pair(le16(raw + 2), std::move(value)));
+}
+
+// The file meta group: its transfer syntax. It ends where its group length
+// (0002,0000) says; without one, at the first element of another group.
+// Returns where the data set starts.
 base::Result<std::uint64_t> read_meta(Reader& in, InstanceFacts& facts) {
   char preamble[132];
   if (!in.read(preamble, sizeof preamble) || std::memcmp(preamble + 128, "DICM", 4) != 0) {
     return fail("not_dicom", "not a DICOM file: no \"DICM\" after the 128-byte preamble");
   }
+  std::optional<std::uint64_t> end;
   for (;;) {
-    char raw[8];
-    if (in.remaining() < 8) return fail("truncated", "the file ends inside the file meta group");
-    // Peek at the group: the meta group ends where group 0002 does.
-    if (!in.read(raw, 4)) return fail("truncated", "the file ends inside the file meta group");
-    if (le16(raw) != 0x0002) return in.position() - 4;  // the data set's first tag
-    if (!in.read(raw + 4, 4)) return fail("truncated", "the file ends inside the file meta group");
-    std::uint32_t length = le16(raw + 6);
-    if (long_vr(raw[4], raw[5])) {
-      char wide[4];
-      if (!in.read(wide, 4)) return fail("truncated", "the file ends inside the file meta group");
-      length = le32(wide);
+    if (end && in.position() == *end) break;
+    if (end && in.position() > *end) return fail("bad_structure", "the file meta group overruns its group length");
+    const std::uint64_t start = in.position();
+    auto element = meta_element(in);
+    if (!element) return fail(element.error());
+    if (!*element) {
+      if (end) return fail("bad_structure", "the file meta group is shorter than its group length");
+      return start;
     }
-    if (length > (1U << 16)) return fail("bad_structure", "a file meta element is longer than 64 KiB");
-    std::string value(length, '\0');
-    if (!in.read(value.data(), value.size())) return fail("truncated", "the file ends inside the file meta group");
-    if (le16(raw + 2) == 0x0010) facts.transfer_syntax = std::string(trim_uid(value));
-    if (in.remaining() == 0) return fail("missing_identifier", "the file holds a file meta group and no data set");
+    const auto& [number, value] = **element;
+    if (number == 0x0000 && value.size() == 4 && start == 132) end = in.position() + le32(value.data());
+    if (number == 0x0010) facts.transfer_syntax = std::string(trim_uid(value));
+    if (in.remaining() == 0) break;
   }
+  if (in.remaining() == 0) return fail("missing_identifier", "the file holds a file meta group and no data set");
+  return in.position();
 }
 
 }  // namespace

@@ -31,6 +31,14 @@ CREATE TABLE dicom_studies (
   PRIMARY KEY (source, study_key)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    Migration{2, "the change log position of a polled PACS", R"sql(
+-- Poll mode: how far the PACS's change log was read; moved only past
+-- instances already staged (dicom/orthanc_poller.hpp).
+CREATE TABLE dicom_poll (
+  source   TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

@@ -57,6 +57,7 @@ struct ContextAnswer {
   std::uint8_t id = 0;
   ContextResult result = ContextResult::accepted;
   std::string transfer_syntax;  // accepted: the one chosen
+  std::string abstract_syntax;  // what was proposed (not sent back)
 };
 
 // Whole PDUs, header included.
@@ -92,6 +93,7 @@ inline constexpr std::uint16_t status_out_of_resources = 0xA700;
 inline constexpr std::uint16_t status_not_sop_class = 0xA900;   // data set does not match SOP class
 inline constexpr std::uint16_t status_cannot_understand = 0xC000;
 inline constexpr std::uint16_t status_unrecognized_operation = 0x0211;
+inline constexpr std::uint16_t status_sop_class_not_supported = 0x0122;
 
 struct Command {
   std::uint16_t field = 0;

@@ -91,12 +91,36 @@ struct StudyFeed::Candidate {
 };
 
 StudyFeed::StudyFeed(spool::StateDb& state, std::shared_ptr<const Staging> staging, StudyFeedSettings settings,
-                     log::Logger logger)
+                     log::Logger logger, std::shared_ptr<OrthancPoller> poller, std::function<bool()> room)
     : state_(state),
       staging_(std::move(staging)),
       settings_(std::move(settings)),
       logger_(std::move(logger)),
-      journal_(settings_.source) {}
+      journal_(settings_.source),
+      poller_(std::move(poller)),
+      room_(room ? std::move(room) : [] { return true; }) {}
+
+std::optional<base::Error> StudyFeed::poll() {
+  base::Database& db = state_.db();
+  base::Statement query = db.prepare("SELECT position FROM dicom_poll WHERE source = ?1");
+  query.bind_all(settings_.source);
+  const std::int64_t since = query.step() ? query.column_int64(0) : 0;
+  const PollOutcome outcome = poller_->poll(since, room_);
+  if (outcome.position != since) {
+    base::WriteTransaction transaction(db);
+    db.prepare("INSERT INTO dicom_poll (source, position) VALUES (?1, ?2) ON CONFLICT (source) DO UPDATE SET position = ?2")
+        .bind_all(settings_.source, outcome.position)
+        .run();
+    transaction.commit();
+  }
+  if (outcome.instances > 0 || outcome.error || outcome.stopped_for_room) {
+    logger_.info("dicom.polled", outcome.stopped_for_room ? "the PACS was read up to where the spool is full"
+                                                          : "the PACS's new instances were staged",
+                 {{"source", settings_.source}, {"instances", outcome.instances}, {"bytes", outcome.bytes},
+                  {"position", outcome.position}});
+  }
+  return outcome.error;
+}
 
 std::string StudyFeed::sent_sha256(const std::string& sop_key) {
   base::Statement query = state_.db().prepare("SELECT sha256 FROM dicom_instances WHERE source = ?1 AND sop_key = ?2");
@@ -111,9 +135,12 @@ bool StudyFeed::study_sent(const std::string& study_key) {
 }
 
 void StudyFeed::collect(collectors::SpoolSink& sink, collectors::PassSummary& summary) {
+  const std::optional<base::Error> poll_failure = poller_ ? poll() : std::nullopt;
   const std::vector<Staging::Study> studies = staging_->claim_settled(settings_.settle);
   summary.waiting += staging_->settling();
   for (const Staging::Study& study : studies) collect_study(study, sink, summary);
+  // What was staged is spooled even when the PACS could not be read to the end.
+  if (poll_failure) throw collectors::CollectionError("source " + settings_.source + ": " + poll_failure->message);
 }
 
 // Whether an instance may be sent now; an instance that must never go is

@@ -16,6 +16,7 @@
 // transaction that records the object (invariant 1); their files are
 // removed from staging after that commit (a crash in between: the next
 // pass finds them recorded and drops them).
+#include <dicom/orthanc_poller.hpp>
 #include <dicom/staging.hpp>
 
 #include <collectors/collection_pass.hpp>
@@ -25,6 +26,8 @@
 #include <base/log.hpp>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,8 +49,10 @@ struct StudyFeedSettings {
 
 class StudyFeed final : public collectors::ChangeFeed {
  public:
+  // With a poller (poll mode), each pass first stages what the PACS has new
+  // while `room()` allows, then spools the settled studies.
   StudyFeed(spool::StateDb& state, std::shared_ptr<const Staging> staging, StudyFeedSettings settings,
-            log::Logger logger);
+            log::Logger logger, std::shared_ptr<OrthancPoller> poller = nullptr, std::function<bool()> room = {});
 
   void collect(collectors::SpoolSink& sink, collectors::PassSummary& summary) override;
   [[nodiscard]] collectors::SinkJournal& journal() override { return journal_; }
@@ -80,12 +85,16 @@ class StudyFeed final : public collectors::ChangeFeed {
   [[nodiscard]] bool admit(const Candidate& candidate, collectors::SpoolSink& sink, collectors::PassSummary& summary);
   [[nodiscard]] std::string sent_sha256(const std::string& sop_key);
   [[nodiscard]] bool study_sent(const std::string& study_key);
+  // Poll mode: stages what is new at the PACS; the failure, if any, to report after spooling.
+  [[nodiscard]] std::optional<base::Error> poll();
 
   spool::StateDb& state_;
   std::shared_ptr<const Staging> staging_;
   StudyFeedSettings settings_;
   log::Logger logger_;
   Journal journal_;
+  std::shared_ptr<OrthancPoller> poller_;
+  std::function<bool()> room_;
 };
 
 }  // namespace medgw::dicom

@@ -455,6 +455,17 @@ class Loader {
         }
       }
     }
+    // The types' own checks across their keys.
+    for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+      const SourceConfig& source = config_.sources[i];
+      const SourceTypeSpec* type = schema_.find_type(source.type);
+      if (type == nullptr || type->check == nullptr) continue;
+      const std::string item = "sources[" + std::to_string(i) + "]";
+      for (const auto& [key, problem] : type->check(source)) {
+        const std::string full = item + "." + key;
+        add_error(positions_.contains(full) ? where(full) : where(item + ".type"), full + ": " + problem);
+      }
+    }
     // Every folder read once, and none of them holding or held by state_dir
     // (medgw writes there; sources are read-only to it: invariant 4).
     std::map<std::filesystem::path, std::string> folders;

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace medgw::daemon {
@@ -65,6 +66,9 @@ struct SourceTypeSpec {
   // The names its passes use in the index and the manifests (e.g. "ssmix2"
   // and "ssmix2-ext"); unique across all sources.
   std::vector<std::string> (*labels)(const SourceConfig& source);
+  // Checks across the type's keys (one key needed in one mode, another in
+  // the other): each problem as {key, what is wrong and what to do}.
+  std::vector<std::pair<std::string, std::string>> (*check)(const SourceConfig& source) = nullptr;
 };
 
 // Everything the loader validates against.

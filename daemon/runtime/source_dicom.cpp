@@ -1,7 +1,9 @@
-// Source type `dicom` (issue 20), mode `receive`: medgw is a DICOM storage
-// destination of the PACS (a C-STORE SCP on `listen`, dicom/store_scp.hpp);
-// instances rest in state_dir/dicom/<name>/ until their study settles and
-// is spooled as one object (dicom/study_feed.hpp).
+// Source type `dicom` (issue 20). Mode `receive`: medgw is a DICOM storage
+// destination of the PACS (a C-STORE SCP on `listen`, dicom/store_scp.hpp).
+// Mode `poll`: medgw reads the PACS's change log over its REST API
+// (Orthanc's /changes, dicom/orthanc_poller.hpp) each scan_interval.
+// Either way instances rest in state_dir/dicom/<name>/ until their study
+// settles and is spooled as one object (dicom/study_feed.hpp).
 #include <daemon/runtime/builtin_sources.hpp>
 
 #include <dicom/store_scp.hpp>
@@ -17,9 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::array<std::string_view, 1> modes{"receive"};
+constexpr std::array<std::string_view, 2> modes{"receive", "poll"};
 
 std::string check_listen(const ConfigValue& value) {
+  if (value.text.empty()) return {};  // mode poll (check_mode asks for it in mode receive)
   const std::size_t colon = value.text.rfind(':');
   std::uint32_t port = 0;
   if (colon == std::string::npos || colon + 1 == value.text.size()) return "must be host:port, e.g. 0.0.0.0:11112";
@@ -41,8 +44,13 @@ std::string ae_problem(std::string_view ae) {
 
 std::string check_ae(const ConfigValue& value) { return ae_problem(value.text); }
 
+std::string check_url(const ConfigValue& value) {
+  if (value.text.empty()) return {};  // mode receive (check_mode asks for it in mode poll)
+  if (!value.text.starts_with("http://") && !value.text.starts_with("https://")) return "must start with http:// or https://";
+  return {};
+}
+
 std::string check_allow(const ConfigValue& value) {
-  if (value.list.empty()) return "must name at least one calling AE title (the PACS), e.g. [PACS01]";
   for (const std::string& entry : value.list) {
     const std::string problem = ae_problem(entry.substr(0, entry.find('@')));
     if (!problem.empty()) return "\"" + entry + "\": " + problem;
@@ -55,15 +63,29 @@ std::string check_allow(const ConfigValue& value) {
 
 constexpr std::array keys{
     KeySpec{"mode", ValueKind::choice, "choice", false, "receive",
-            "receive: medgw is a C-STORE destination (SCP) the PACS sends studies to.", modes, nullptr, nullptr},
-    KeySpec{"listen", ValueKind::text, "host:port", true, "",
-            "Address and port of the storage SCP, e.g. 0.0.0.0:11112 (register it at the PACS as a destination).", {},
-            check_listen, nullptr},
+            "receive: medgw is a C-STORE destination (SCP) the PACS sends studies to; poll: medgw reads the PACS's "
+            "REST change log (Orthanc API) at url.",
+            modes, nullptr, nullptr},
+    KeySpec{"listen", ValueKind::text, "host:port", false, "",
+            "receive: address and port of the storage SCP, e.g. 0.0.0.0:11112 (register it at the PACS as a "
+            "destination).",
+            {}, check_listen, nullptr},
     KeySpec{"ae_title", ValueKind::text, "AE title", false, "MEDGW", "The called AE title the SCP answers to.", {},
             check_ae, nullptr},
-    KeySpec{"allow", ValueKind::list, "list", true, "",
-            "Calling AE titles accepted, each AE or AE@address (e.g. PACS01@10.0.0.5); other callers are rejected.",
+    KeySpec{"allow", ValueKind::list, "list", false, "[]",
+            "receive: calling AE titles accepted, each AE or AE@address (e.g. PACS01@10.0.0.5); others are rejected.",
             {}, check_allow, nullptr},
+    KeySpec{"url", ValueKind::text, "URL", false, "",
+            "poll: the PACS's REST root (Orthanc API), e.g. https://pacs.example.local:8042/.", {}, check_url, nullptr},
+    KeySpec{"ca", ValueKind::path, "path", false, "",
+            "poll over https: the CA that signed the PACS's certificate (empty: the system's CAs).", {}, nullptr,
+            nullptr},
+    KeySpec{"cert", ValueKind::path, "path", false, "", "poll over https: a client certificate, if the PACS asks for one.",
+            {}, nullptr, nullptr},
+    KeySpec{"key", ValueKind::path, "path", false, "", "poll over https: the client certificate's key (0600).", {},
+            nullptr, nullptr},
+    KeySpec{"password_file", ValueKind::path, "path", false, "",
+            "poll: a file (0600) holding user:password for HTTP Basic, if the PACS asks for it.", {}, nullptr, nullptr},
     KeySpec{"issuer", ValueKind::text, "text", false, "",
             "Issuer of Patient ID (0010,0021) of the hospital's patient IDs; empty: every PatientID is the hospital's.",
             {}, nullptr, nullptr},
@@ -71,9 +93,28 @@ constexpr std::array keys{
 
 std::vector<std::string> own_name(const SourceConfig& source) { return {source.name}; }
 
+// What each mode needs.
+std::vector<std::pair<std::string, std::string>> check_mode(const SourceConfig& source) {
+  std::vector<std::pair<std::string, std::string>> problems;
+  const ConfigValue* allow = source.setting("allow");
+  if (source.text("mode") == "poll") {
+    if (source.text("url").empty()) problems.emplace_back("url", "mode poll needs the PACS's REST root, e.g. http://pacs:8042/");
+    if (!source.text("listen").empty()) problems.emplace_back("listen", "is for mode receive; leave it out with mode poll");
+  } else {
+    if (source.text("listen").empty()) problems.emplace_back("listen", "mode receive needs host:port, e.g. 0.0.0.0:11112");
+    if (allow == nullptr || allow->list.empty()) {
+      problems.emplace_back("allow", "must name at least one calling AE title (the PACS), e.g. [PACS01]; nobody else "
+                                     "may send to medgw");
+    }
+    if (!source.text("url").empty()) problems.emplace_back("url", "is for mode poll; leave it out with mode receive");
+  }
+  return problems;
+}
+
 const SourceTypeSpec spec{"dicom",
-                          "Medical images: medgw receives whole studies from the PACS (DICOM C-STORE).", keys, "30s",
-                          "2m", own_name};
+                          "Medical images: whole studies from the PACS (it sends them by DICOM C-STORE, or medgw polls "
+                          "its REST API).",
+                          keys, "30s", "2m", own_name, check_mode};
 
 std::uint64_t spool_usage(const fs::path& spool) {
   std::uint64_t total = 0;
@@ -83,6 +124,15 @@ std::uint64_t spool_usage(const fs::path& spool) {
     if (it->path().extension() == ".age") total += it->file_size(size_ec);
   }
   return total;
+}
+
+// Whether more DICOM data may be taken in: what the spool and the staging
+// area hold stays below spool.max_bytes, and the disk above spool.min_free.
+bool dicom_room(const fs::path& state_dir, const spool::SpoolLimits& limits, const dicom::Staging& staging) {
+  struct statvfs info {};
+  const bool disk_ok = ::statvfs(state_dir.c_str(), &info) != 0 ||
+                       static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize >= limits.min_free;
+  return disk_ok && spool_usage(state_dir / spool::Spool::folder_name) + staging.usage() < limits.max_bytes;
 }
 
 class DicomListener final : public SourceListener {
@@ -135,11 +185,7 @@ class DicomListener final : public SourceListener {
     const auto now = std::chrono::steady_clock::now();
     if (now - checked_ < std::chrono::seconds(1)) return last_room_;
     checked_ = now;
-    struct statvfs info {};
-    const bool disk_ok = ::statvfs(state_dir_.c_str(), &info) != 0 ||
-                         static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize >= limits_.min_free;
-    const std::uint64_t held = spool_usage(state_dir_ / spool::Spool::folder_name) + staging_->usage();
-    last_room_ = disk_ok && held < limits_.max_bytes;
+    last_room_ = dicom_room(state_dir_, limits_, *staging_);
     return last_room_;
   }
 
@@ -160,6 +206,20 @@ std::vector<SourcePass> passes(const SourceConfig& source, const SourceContext& 
   const fs::path staging_dir = context.state_dir / "dicom" / source.name;
   dicom::StudyFeedSettings feed{source.name, std::chrono::duration_cast<std::chrono::milliseconds>(source.settle),
                                 source.text("issuer")};
+  if (source.text("mode") == "poll") {
+    dicom::PollSettings poll{source.name, source.text("url"), source.path("ca"), source.path("cert"),
+                             source.path("key"), source.path("password_file")};
+    pass.make_feed = [staging_dir, feed, poll, context](const FeedContext& feed_context)
+        -> std::unique_ptr<collectors::ChangeFeed> {
+      auto staging = std::make_shared<dicom::Staging>(staging_dir);
+      auto poller = std::make_shared<dicom::OrthancPoller>(poll, staging, feed_context.logger);
+      auto room = [staging, state_dir = context.state_dir, limits = context.limits] {
+        return dicom_room(state_dir, limits, *staging);
+      };
+      return std::make_unique<dicom::StudyFeed>(feed_context.state, staging, feed, feed_context.logger, poller, room);
+    };
+    return {std::move(pass)};
+  }
   pass.make_feed = [staging_dir, feed](const FeedContext& feed_context) -> std::unique_ptr<collectors::ChangeFeed> {
     return std::make_unique<dicom::StudyFeed>(feed_context.state, std::make_shared<dicom::Staging>(staging_dir), feed,
                                               feed_context.logger);

@@ -1,6 +1,7 @@
 #include <daemon/runtime/source_registry.hpp>
 
 #include <daemon/runtime/builtin_sources.hpp>
+#include <daemon/runtime/runtime.hpp>
 
 #include <stdexcept>
 
@@ -34,7 +35,7 @@ const SourceType* SourceRegistry::find(std::string_view name) const {
 }
 
 SourcePlan::SourcePlan(const Config& config, const SourceRegistry& registry) {
-  const SourceContext context{config.facility.code, config.state_dir};
+  const SourceContext context{config.facility.code, config.state_dir, spool_limits(config)};
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     const SourceConfig& source = config.sources[i];
     const SourceType* type = registry.find(source.type);

@@ -81,6 +81,7 @@ struct SourcePass {
 struct SourceContext {
   std::string facility_code;
   std::filesystem::path state_dir;
+  spool::SpoolLimits limits;  // spool.*: a source that fetches data stops at them
 };
 
 struct SourceType {

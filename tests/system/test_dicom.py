@@ -15,6 +15,7 @@ import time
 import unittest
 from pathlib import Path
 
+import dicom_scu as scu
 import dicom_tools as dt
 from daemon_helpers import Daemon, free_port, wait_until
 from helpers import (MEDGW, Receiver, TempDir, committed_objects, delivery_config, gateway_key, new_identity,
@@ -230,6 +231,150 @@ class Policy(unittest.TestCase):
             self.assertEqual(list((staging / "sending").rglob("*.dcm")), [])
             self.assertEqual({e["meta"]["patient_id"] for e, _ in sent_entries(tmp / "state", identity)},
                              {"P5001", "P5003"})
+
+
+class PollOrthanc(unittest.TestCase):
+    """Acceptance 2: poll mode against a real Orthanc (Debian's, on loopback):
+    what storescu stored there is collected once each, byte for byte as
+    Orthanc's /instances/{id}/file gives it."""
+
+    def test_studies_stored_in_orthanc_are_collected_once_each_with_orthancs_bytes(self):
+        with TempDir() as tmp, dt.Orthanc(directory=tmp / "orthanc") as orthanc:
+            identity, recipient = new_identity(tmp)
+            ct_study = dt.new_uid()
+            ct = dt.make_ct(tmp / "in" / "ct.dcm", "P7001", "Poll^Ichiro", ct_study, dt.new_uid(), dt.new_uid(),
+                            ct_frames(max(8, CT_MIB // 8)))
+            cr, _ = dt.make_study(tmp / "in" / "cr", "P7002", "Poll^Jiro", 3, kind="cr")
+            sr, _ = dt.make_study(tmp / "in" / "sr", "P7003", "Poll^Saburo", 1, kind="sr")
+            stored_ok(self, orthanc.store([ct] + [p for p, _ in cr] + [p for p, _ in sr]), 5)
+            source = (f"  - {{name: pacs, type: dicom, mode: poll, url: \"{orthanc.url}/\", settle: 1s, "
+                      "scan_interval: 10s}\n")
+            config = delivery_config(tmp, recipient, source, _NoPki(), 1, extra=f"log: {{level: info, file: {tmp / 'medgw.log'}}}\n")
+
+            def collect() -> list[tuple[dict, bytes]]:
+                result = run(MEDGW, "collect", "--once", "-c", config)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                return sent_entries(tmp / "state", identity)
+
+            self.assertEqual(collect(), [], "studies spooled before they settled")
+            time.sleep(1.5)
+            entries = collect()
+            self.assertEqual(len(entries), 5)
+            orthanc_files = {dt.hashlib.sha256(orthanc.instance_file(i)).hexdigest() for i in orthanc.instances()}
+            self.assertEqual({dt.hashlib.sha256(content).hexdigest() for _, content in entries}, orthanc_files)
+            self.assertEqual({e["sha256"] for e, _ in entries}, orthanc_files)
+            self.assertEqual(len(committed_objects(tmp / "state")), 3, "one object per study")
+            time.sleep(1.5)
+            self.assertEqual(len(collect()), 5, "collected twice")
+            # A new study at the PACS: only it comes next.
+            later, _ = dt.make_study(tmp / "in" / "later", "P7004", "Poll^Shiro", 2, kind="cr")
+            stored_ok(self, orthanc.store([p for p, _ in later]), 2)
+            collect()
+            time.sleep(1.5)
+            entries = collect()
+            self.assertEqual(len(entries), 7)
+            self.assertEqual(len({e["meta"]["sop_instance_uid"] for e, _ in entries}), 7)
+            # Orthanc down: the pass fails with a reason naming the host, never a patient.
+            orthanc.stop()
+            failed = run(MEDGW, "collect", "--once", "-c", config)
+            self.assertNotEqual(failed.returncode, 0)
+            self.assertIn("127.0.0.1", failed.stderr)
+            text = failed.stderr + (tmp / "medgw.log").read_text()
+            for phi in ("P7001", "P7002", "Poll^", "Ichiro"):
+                self.assertNotIn(phi, text)
+
+
+class Config(unittest.TestCase):
+    """check-config: each mode names what it needs."""
+
+    def test_each_mode_needs_its_keys(self):
+        with TempDir() as tmp:
+            _, recipient = new_identity(tmp)
+            for source, complaint in (
+                    ('{name: pacs, type: dicom, listen: "0.0.0.0:11112"}', "allow: must name at least one"),
+                    ("{name: pacs, type: dicom, allow: [PACS01]}", "listen: mode receive needs"),
+                    ("{name: pacs, type: dicom, mode: poll}", "url: mode poll needs"),
+                    ('{name: pacs, type: dicom, listen: "0.0.0.0:99999", allow: [PACS01]}', "port must be"),
+                    ('{name: pacs, type: dicom, listen: "0.0.0.0:104", allow: ["TOO_LONG_AE_TITLE_X"]}', "1-16"),
+            ):
+                config = delivery_config(tmp, recipient, f"  - {source}\n", _NoPki(), 1)
+                result = run(MEDGW, "check-config", "-c", config)
+                self.assertEqual(result.returncode, 2, source)
+                self.assertIn(complaint, result.stderr, source)
+
+
+class BadInput(unittest.TestCase):
+    """Acceptance 5 and the SCP's hostile-client cases, through a raw client
+    (dicom_scu.py): each refusal has its status and a PHI-free reason, and
+    the receiver goes on serving."""
+
+    def test_malformed_data_sets_and_hostile_peers_are_refused_and_the_scp_keeps_serving(self):
+        with TempDir() as tmp:
+            identity, recipient = new_identity(tmp)
+            port = free_port()
+            log = tmp / "medgw.log"
+            config = delivery_config(tmp, recipient, dicom_source(port, settle="1h"), _NoPki(), 1,
+                                     extra=f"status: {{listen: \"127.0.0.1:0\"}}\nlog: {{level: info, file: {log}}}\n")
+            path = dt.make_cr(tmp / "in" / "ok.dcm", "P6001", "Hostile^Taro", dt.new_uid(), dt.new_uid(), sop := dt.new_uid())
+            good = scu.dataset_of(path)
+            cr = dt.CR_IMAGE_STORAGE
+            explicit = [dt.EXPLICIT_VR_LITTLE_ENDIAN]
+            # A group 0002 element at the start of the data set (it would override the transfer syntax).
+            meta_inside = dt.element(0x00020010, "UI", "1.2.840.10008.1.2") + good
+            cases = {
+                "garbage": (sop, b"this is not a DICOM data set at all, only text" * 40, 0xC000),
+                "truncated": (sop, good[: len(good) // 2], 0xC000),
+                "empty": (sop, b"", 0xC000),
+                "other instance": (dt.new_uid(), good, 0xA900),
+                "meta element inside": (sop, meta_inside, 0xC000),
+            }
+            with Daemon(config, tmp) as daemon:
+                for name, (command_uid, data, expected) in cases.items():
+                    with scu.Scu(port) as client:
+                        self.assertEqual(client.associate([(cr, explicit)])["type"], "accept")
+                        answer = client.c_store(1, cr, command_uid, data)
+                        self.assertEqual(answer["status"], expected, f"{name}: {answer}")
+                        self.assertTrue(answer["comment"], f"{name}: no reason given")
+                        self.assertTrue(client.release())
+                with scu.Scu(port) as client:
+                    answer = client.associate([(cr, ["1.2.3.4.5.6"]), ("1.2.840.10008.5.1.4.1.2.1.1", explicit),
+                                               (dt.CT_IMAGE_STORAGE, explicit)])
+                    self.assertEqual([answer["contexts"][i][0] for i in (1, 3, 5)], [4, 3, 0])
+                    # A CR on the CT context: 0x0122 (SOP class not supported there).
+                    self.assertEqual(client.c_store(5, cr, sop, good)["status"], 0x0122)
+                    self.assertTrue(client.release())
+                for called, calling, reason in (("OTHER", "PACS01", 7), ("MEDGW", "INTRUDER", 3)):
+                    with scu.Scu(port, called=called, calling=calling) as client:
+                        answer = client.associate([(cr, explicit)])
+                        self.assertEqual((answer["type"], answer.get("reason")), ("reject", reason))
+                with scu.Scu(port) as client:  # a PDU longer than the SCP announced
+                    self.assertEqual(client.associate([(cr, explicit)])["type"], "accept")
+                    client.send_raw(scu.pdu(scu.P_DATA, b"\0" * (262144 + 1)))
+                    ended = client.read_pdu(timeout=10)
+                    self.assertTrue(ended is None or ended[0] == scu.ABORT, ended)
+                # A flood: 8 idle associations hold every slot, the next is rejected at once (transient).
+                idle = [scu.Scu(port).connect() for _ in range(8)]
+                try:
+                    time.sleep(0.5)
+                    with scu.Scu(port) as client:
+                        answer = client.associate([(cr, explicit)])
+                        self.assertEqual((answer["type"], answer.get("result"), answer.get("reason")), ("reject", 2, 2))
+                finally:
+                    for connection in idle:
+                        connection.close()
+                time.sleep(1)
+                # Still serving.
+                stored_ok(self, dt.storescu(port, [path]), 1)
+                self.assertGreaterEqual(metric(daemon, "medgw_dicom_instances_refused_invalid_total"), 6)
+                self.assertGreaterEqual(metric(daemon, "medgw_dicom_associations_rejected_total"), 3)
+            staged = list((tmp / "state" / "dicom" / "pacs" / "studies").rglob("*.dcm"))
+            self.assertEqual(len(staged), 1)
+            self.assertEqual(dt.dataset_sha256(staged[0]), dt.dataset_sha256(path))
+            self.assertEqual(list((tmp / "state" / "dicom" / "pacs" / "incoming").iterdir()), [])
+            text = log.read_text()
+            self.assertIn("dicom.instance_refused", text)
+            for phi in ("P6001", "Hostile", "Taro"):
+                self.assertNotIn(phi, text)
 
 
 class _NoPki:

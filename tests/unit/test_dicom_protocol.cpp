@@ -104,7 +104,7 @@ TEST_CASE("an association request is read with its contexts and the peer's maxim
   CHECK(request->contexts[0].transfer_syntaxes.size() == 2);
   CHECK(request->max_pdu == 0x4000);
 
-  const std::string accepted = associate_ac(*request, {{ContextAnswer{1, ContextResult::accepted, std::string(explicit_le_uid)}}}, 1 << 18);
+  const std::string accepted = associate_ac(*request, {{ContextAnswer{1, ContextResult::accepted, std::string(explicit_le_uid), "1.2.840.10008.5.1.4.1.1.1"}}}, 1 << 18);
   CHECK(accepted[0] == '\x02');
   CHECK(accepted.size() == 6U + static_cast<std::size_t>((static_cast<unsigned char>(accepted[4]) << 8) | static_cast<unsigned char>(accepted[5])));
 }
