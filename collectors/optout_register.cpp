@@ -38,6 +38,14 @@ std::string withdraw_meta(const OptOutEntry& entry, std::span<const PatientSourc
     }
     json.end_array();
   }
+  // Sources filed by patient whose folders the central removes as named
+  // here (a DICOM source's "<patient>/"; SS-MIX2's are found by rule too).
+  json.key("patient_folders").begin_array();
+  for (const PatientSource& source : sources) {
+    const std::string folder = source.profile->patient_folder(entry.patient_id);
+    if (!folder.empty()) json.begin_object().field("source", source.source).field("folder", folder).end_object();
+  }
+  json.end_array();
   json.end_object();
   return json.take();
 }

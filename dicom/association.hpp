@@ -39,7 +39,8 @@ class Association {
     std::uint16_t refusal = status_success;
     std::string refusal_comment;
     crypto::Sha256 hash;
-    std::uint64_t bytes = 0;
+    std::uint64_t bytes = 0;    // of the data set received
+    std::uint64_t flushed = 0;  // of them, handed to writeback
   };
   struct Pdu {
     PduType type{};

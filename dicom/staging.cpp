@@ -20,10 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void make_private_dir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw std::system_error(errno, std::generic_category(), "cannot create " + dir.string());
-  }
+// True when it was made now (its parent must then be synced).
+bool make_private_dir(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return true;
+  if (errno != EEXIST) throw std::system_error(errno, std::generic_category(), "cannot create " + dir.string());
+  return false;
 }
 
 std::int64_t mtime_ns(const struct stat& info) {
@@ -68,13 +69,14 @@ void Staging::stage(const fs::path& file, const InstanceFacts& facts, std::strin
   const fs::path target = study / (key_of(facts.sop_instance) + "." + std::string(sha256_hex) + ".dcm");
   // The feed may move the study folder away between mkdir and rename: then
   // the rename fails (ENOENT) and a fresh folder is made.
+  bool made = false;
   for (int attempt = 0;; ++attempt) {
-    make_private_dir(study);
+    made = make_private_dir(study) || made;
     if (::rename(file.c_str(), target.c_str()) == 0) break;
     if (errno != ENOENT || attempt >= 5) throw std::system_error(errno, std::generic_category(), "cannot stage an instance in " + study.string());
   }
   base::sync_directory(study);
-  base::sync_directory(study.parent_path());
+  if (made) base::sync_directory(study.parent_path());
 }
 
 std::size_t Staging::clear_incoming() const {

@@ -259,7 +259,8 @@ void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest
       // The patient opted out: what the central holds of them goes. SS-MIX2
       // folders now; DPC rows and receipts once the object's withdrawals are
       // all known (one pass over the files for all of them).
-      summary.erasure.ssmix2_folders += remove_ssmix2_folders(entry.patient_id, request.facility_root);
+      summary.erasure.ssmix2_folders += remove_patient_folders(entry.patient_folders, request.facility_root) +
+                                        remove_ssmix2_folders(entry.patient_id, request.facility_root);
       ++summary.withdrawn;
       break;
   }

@@ -117,6 +117,19 @@ std::uint64_t remove_ssmix2_folders(const std::string& patient, const std::files
   return removed;
 }
 
+std::uint64_t remove_patient_folders(std::span<const std::pair<std::string, std::string>> folders,
+                                     const std::filesystem::path& facility_root) {
+  std::uint64_t removed = 0;
+  for (const auto& [source, folder] : folders) {
+    auto root = path_under(facility_root, source);
+    if (!root) continue;
+    auto path = path_under(*root, folder);
+    std::error_code ec;
+    if (path && std::filesystem::remove_all(*path, ec) > 0) ++removed;
+  }
+  return removed;
+}
+
 void erase_claims(std::span<const ManifestEntry* const> withdrawals, const std::filesystem::path& facility_root,
                   crypto::ErasureCounts& counts) {
   claims::PatientSet patients;

@@ -22,6 +22,10 @@ namespace medgw::receiver {
 
 // Removes the patient's SS-MIX2 folders; how many there were.
 std::uint64_t remove_ssmix2_folders(const std::string& patient_id, const std::filesystem::path& facility_root);
+// Removes the patient folders a withdraw names ({source, folder}, e.g. a
+// DICOM source's "<patient>/"); returns how many existed.
+std::uint64_t remove_patient_folders(std::span<const std::pair<std::string, std::string>> folders,
+                                     const std::filesystem::path& facility_root);
 
 // Rewrites the facility's DPC and UKE files without the withdrawn patients'
 // rows and receipts, adding to `counts`. The DPC and receipt sources are

@@ -79,6 +79,19 @@ base::Result<ManifestEntry, LandingFailure> read_withdraw(const base::JsonValue&
   if (!dpc || !receipt) return refusal("bad_withdraw", "a withdraw names an unusable source", index, tag);
   entry.dpc_sources = std::move(*dpc);
   entry.receipt_sources = std::move(*receipt);
+  if (const base::JsonValue* folders = meta.find("patient_folders")) {
+    for (const base::JsonValue& item : folders->items()) {
+      const base::JsonValue* source = item.find("source");
+      const base::JsonValue* folder = item.find("folder");
+      std::string_view path = folder != nullptr && folder->is_string() ? std::string_view(folder->text()) : "";
+      while (path.ends_with('/')) path.remove_suffix(1);  // a folder is named with its '/'
+      if (source == nullptr || !source->is_string() || !is_source_name(source->text()) ||
+          !is_safe_relative_path(path)) {
+        return refusal("bad_withdraw", "a withdraw names an unusable patient folder", index, tag);
+      }
+      entry.patient_folders.emplace_back(source->text(), std::string(path));
+    }
+  }
   return entry;
 }
 

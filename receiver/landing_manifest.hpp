@@ -30,6 +30,9 @@ struct ManifestEntry {
   std::string birth_date;
   std::vector<std::string> dpc_sources;
   std::vector<std::string> receipt_sources;
+  // The patient's folder in each source filed by patient (a DICOM source's
+  // "<patient>/"), as the gateway names them: {source, folder}.
+  std::vector<std::pair<std::string, std::string>> patient_folders;
 
   [[nodiscard]] bool carries_content() const { return change == Change::add || change == Change::modify; }
   [[nodiscard]] std::string member_name() const { return source + "/" + path; }

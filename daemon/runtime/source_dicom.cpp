@@ -6,6 +6,7 @@
 // settles and is spooled as one object (dicom/study_feed.hpp).
 #include <daemon/runtime/builtin_sources.hpp>
 
+#include <dicom/dicom_profile.hpp>
 #include <dicom/store_scp.hpp>
 #include <dicom/study_feed.hpp>
 
@@ -203,6 +204,7 @@ std::vector<SourcePass> passes(const SourceConfig& source, const SourceContext& 
   pass.label = source.name;
   pass.scan_interval = source.scan_interval;
   pass.settle = source.settle;
+  pass.profile = std::make_shared<dicom::DicomProfile>();  // its patient folders, for withdrawals
   const fs::path staging_dir = context.state_dir / "dicom" / source.name;
   dicom::StudyFeedSettings feed{source.name, std::chrono::duration_cast<std::chrono::milliseconds>(source.settle),
                                 source.text("issuer")};

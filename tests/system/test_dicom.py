@@ -108,6 +108,14 @@ class ReceiveAndLand(unittest.TestCase):
                     self.assertEqual(path.relative_to(landed_root).parts[:2], (pid, study), "not grouped by study")
                     self.assertEqual(dt.dataset_sha256(path), digest, f"instance {sop} changed on its way")
                 self.assertIn(ct_sop, dt.dcmdump(landed[ct_sop], "+P", "0008,0018"))
+                # The CR patient opts out: the withdrawal removes their folder at the central (invariant 8).
+                optout = tmp / "optout.csv"
+                optout.write_text("patient_id\nP1002\n")
+                config.write_text(config.read_text() + f"policy: {{optout_file: {optout}}}\n")
+                with Daemon(config, tmp):
+                    receiver.wait_landed(4, timeout=120)
+                self.assertFalse((landed_root / "P1002").exists(), "the withdrawn patient's images stayed")
+                self.assertTrue((landed_root / "P1001").is_dir() and (landed_root / "P1003").is_dir())
                 text = log.read_text() + receiver.log.read_text()
                 self.assertIn("dicom.association_released", text)
                 for phi in ("P1001", "P1002", "P1003", "Dicom^", "Ichiro", "Jiro", "Saburo"):
