@@ -2,8 +2,6 @@
 
 #include <dicom/instance.hpp>
 
-#include <base/hex.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -299,7 +297,6 @@ bool Association::on_command(std::uint8_t context) {
       const std::string meta = file_meta(store.command.sop_class, store.command.sop_instance,
                                          contexts_.at(context).transfer_syntax);
       if (!write_all(store.file->fd.get(), meta)) throw std::system_error(errno, std::generic_category(), "write");
-      store.hash.update(meta);
     } catch (const std::exception& e) {
       shared_.logger.error("dicom.staging_failed", std::string("cannot write a received instance: ") + e.what(),
                            {{"source", shared_.settings.source}});
@@ -318,7 +315,6 @@ bool Association::on_data(const Pdv& pdv) {
   Store& store = *store_;
   if (store.file) {
     if (write_all(store.file->fd.get(), pdv.data)) {
-      store.hash.update(pdv.data);
       // Start writing back what arrived so far (without waiting), so the
       // fdatasync before the response finds little left to write.
       const std::uint64_t written = store.bytes + pdv.data.size();
@@ -369,7 +365,7 @@ bool Association::finish_store() {
   }
   if (status == status_success) {
     try {
-      shared_.staging->stage(path, *facts, base::to_hex(store.hash.finish()));
+      shared_.staging->stage(path, *facts);
     } catch (const std::exception& e) {
       shared_.logger.error("dicom.staging_failed", std::string("cannot stage a received instance: ") + e.what(),
                            {{"source", shared_.settings.source}});

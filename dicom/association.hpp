@@ -7,8 +7,6 @@
 
 #include <base/unique_fd.hpp>
 
-#include <crypto/hash.hpp>
-
 #include <map>
 #include <optional>
 
@@ -38,7 +36,6 @@ class Association {
     std::optional<Staging::Incoming> file;  // empty: the data set is dropped
     std::uint16_t refusal = status_success;
     std::string refusal_comment;
-    crypto::Sha256 hash;
     std::uint64_t bytes = 0;    // of the data set received
     std::uint64_t flushed = 0;  // of them, handed to writeback
   };

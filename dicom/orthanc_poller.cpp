@@ -2,10 +2,7 @@
 
 #include <dicom/instance.hpp>
 
-#include <crypto/hash.hpp>
-
 #include <base/curl_handles.hpp>
-#include <base/hex.hpp>
 #include <base/json_reader.hpp>
 #include <base/private_file.hpp>
 
@@ -26,12 +23,11 @@ bool safe_id(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'; });
 }
 
-// Where a body goes: a string (JSON, capped) or a staged file (hashed).
+// Where a body goes: a string (JSON, capped) or a staged file.
 struct Sink {
   std::string* text = nullptr;
   std::size_t text_limit = 16U << 20;
   int fd = -1;
-  crypto::Sha256* hash = nullptr;
   std::uint64_t bytes = 0;
   bool failed = false;
 };
@@ -53,7 +49,6 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
       }
       rest.remove_prefix(static_cast<std::size_t>(wrote));
     }
-    sink->hash->update(std::string_view(data, length));
   }
   sink->bytes += length;
   return length;
@@ -131,10 +126,8 @@ base::Result<std::string> OrthancPoller::get_text(const std::string& path) {
 
 base::Status OrthancPoller::download(const std::string& instance_id, PollOutcome& outcome) {
   Staging::Incoming incoming = staging_->open_incoming();
-  crypto::Sha256 hash;
   Sink sink;
   sink.fd = incoming.fd.get();
-  sink.hash = &hash;
   base::Status fetched = fetch(settings_, credentials_, "instances/" + instance_id + "/file", sink);
   const int fd = incoming.fd.release();
   const bool durable = fetched.ok() && ::fdatasync(fd) == 0;
@@ -150,7 +143,7 @@ base::Status OrthancPoller::download(const std::string& instance_id, PollOutcome
                  {{"source", settings_.source}, {"reason", facts.error().code}});
     return {};
   }
-  staging_->stage(incoming.path, *facts, base::to_hex(hash.finish()));
+  staging_->stage(incoming.path, *facts);
   ++outcome.instances;
   outcome.bytes += facts->size;
   return {};

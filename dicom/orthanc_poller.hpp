@@ -2,8 +2,7 @@
 // Poll mode of a `dicom` source: medgw reads a PACS that speaks Orthanc's
 // REST API. Its change log (GET /changes?since=N) names every new instance;
 // each is downloaded whole (GET /instances/{id}/file) into the staging area
-// exactly as the PACS stores it (streamed to disk, hashed on the way,
-// fsynced, checked by read_instance), and from there the study feed spools
+// exactly as the PACS stores it (streamed to disk, fsynced, checked by read_instance), and from there the study feed spools
 // settled studies as in receive mode. The change log's position is kept in
 // state.db (dicom_poll) and moves only past instances already staged: a
 // crash downloads some instances again, which the staging area and the sent

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <map>
 #include <system_error>
 
 #include <fcntl.h>
@@ -64,9 +63,9 @@ Staging::Incoming Staging::open_incoming() const {
   return incoming;
 }
 
-void Staging::stage(const fs::path& file, const InstanceFacts& facts, std::string_view sha256_hex) const {
+void Staging::stage(const fs::path& file, const InstanceFacts& facts) const {
   const fs::path study = dir_ / "studies" / key_of(facts.study_uid);
-  const fs::path target = study / (key_of(facts.sop_instance) + "." + std::string(sha256_hex) + ".dcm");
+  const fs::path target = study / (key_of(facts.sop_instance) + ".dcm");
   // The feed may move the study folder away between mkdir and rename: then
   // the rename fails (ENOENT) and a fresh folder is made.
   bool made = false;
@@ -127,28 +126,16 @@ std::size_t Staging::settling() const {
 }
 
 std::vector<Staging::StagedFile> Staging::files_of(const Study& study) {
-  std::map<std::string, std::pair<std::int64_t, StagedFile>> newest;
+  std::vector<StagedFile> out;
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(study.dir, ec)) {
     const std::string name = entry.path().filename().string();
-    // <32 hex>.<64 hex>.dcm
-    if (name.size() != 32 + 1 + 64 + 4 || name[32] != '.' || !name.ends_with(".dcm")) continue;
-    struct stat info {};
-    if (::stat(entry.path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
-    StagedFile file{entry.path(), name.substr(0, 32), name.substr(33, 64)};
-    auto [at, inserted] = newest.try_emplace(file.sop_key, mtime_ns(info), file);
-    if (inserted) continue;
-    // The same instance twice (sent again with other content): the newer wins.
-    std::error_code remove_ec;
-    if (mtime_ns(info) >= at->second.first) {
-      fs::remove(at->second.second.path, remove_ec);
-      at->second = {mtime_ns(info), std::move(file)};
-    } else {
-      fs::remove(file.path, remove_ec);
-    }
+    if (name.size() != 32 + 4 || !name.ends_with(".dcm")) continue;  // <32 hex>.dcm
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec)) continue;
+    out.push_back({entry.path(), name.substr(0, 32)});
   }
-  std::vector<StagedFile> out;
-  for (auto& [key, value] : newest) out.push_back(std::move(value.second));
+  std::sort(out.begin(), out.end(), [](const StagedFile& a, const StagedFile& b) { return a.sop_key < b.sop_key; });
   return out;
 }
 

@@ -4,14 +4,15 @@
 // rest), under state_dir/dicom/<source>/ (0700):
 //
 //   incoming/<random>.part        a data set being received (removed at start)
-//   studies/<study>/<sop>.<sha256>.dcm   complete, fsynced instances; a study
+//   studies/<study>/<sop>.dcm     complete, fsynced instances; a study
 //                                  folder's mtime is its last arrival
 //   sending/<study>.<n>/...        studies that settled, claimed by the feed
 //
 // <study> and <sop> are the first 32 hex digits of the SHA-256 of the UID,
-// so no identifier of the data names a file; the file name carries the
-// SHA-256 of its content, so a PACS sending the same instance again
-// replaces it and the feed need not hash it before building.
+// so no identifier of the data names a file; a PACS sending the same
+// instance again replaces it. Nothing is hashed while receiving (the C-STORE
+// answer waits for nothing but the disk): the feed hashes a study's files
+// when it spools them. Claimed folders (sending/) never change.
 #include <dicom/instance.hpp>
 
 #include <base/unique_fd.hpp>
@@ -38,9 +39,10 @@ class Staging {
   };
   // A new private file in incoming/.
   [[nodiscard]] Incoming open_incoming() const;
-  // Moves a complete file (fsynced by the caller) into its study and makes
+  // Moves a complete file (fsynced by the caller) into its study (replacing
+  // an earlier copy of the same instance) and makes
   // the move durable before returning (the C-STORE response follows).
-  void stage(const std::filesystem::path& file, const InstanceFacts& facts, std::string_view sha256_hex) const;
+  void stage(const std::filesystem::path& file, const InstanceFacts& facts) const;
   // Removes what a crash left in incoming/; returns how many.
   std::size_t clear_incoming() const;
   // Bytes held in studies/ and sending/.
@@ -62,10 +64,8 @@ class Staging {
   struct StagedFile {
     std::filesystem::path path;
     std::string sop_key;
-    std::string sha256;  // hex, from the name
   };
-  // The instance files of a claimed study; for two files of one instance
-  // (sent again with other content) only the newest, the other removed.
+  // The instance files of a claimed study.
   [[nodiscard]] static std::vector<StagedFile> files_of(const Study& study);
 
  private:

@@ -3,7 +3,7 @@
 // socket on the configured address, one thread per association (at most
 // `max_associations`; more are rejected as "local limit exceeded"), C-ECHO
 // and C-STORE. A C-STORE's data set is streamed to a private file in the
-// staging area (hashed on the way), fsynced, checked (read_instance) and
+// staging area, fsynced, checked (read_instance) and
 // moved into its study before the response says Success: an instance the
 // PACS was told is stored survives a kill -9 or power cut. When the spool
 // and staging are full (`room` says no) the data set is read and dropped

@@ -2,9 +2,17 @@
 
 #include <collectors/spool_sink.hpp>
 
-#include <base/json.hpp>
+#include <crypto/hash.hpp>
 
+#include <base/hex.hpp>
+#include <base/json.hpp>
+#include <base/unique_fd.hpp>
+
+#include <cerrno>
+
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace medgw::dicom {
 namespace {
@@ -19,6 +27,22 @@ std::int64_t file_mtime_ns(const fs::path& file) {
   struct stat info {};
   if (::stat(file.c_str(), &info) != 0) return 0;
   return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+}
+
+// SHA-256 (hex) of a staged file, read in 1 MiB blocks.
+std::string file_sha256(const fs::path& path) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  crypto::Sha256 hash;
+  std::vector<char> block(1 << 20);
+  for (;;) {
+    const ssize_t got = ::read(fd.get(), block.data(), block.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return {};
+    if (got == 0) break;
+    hash.update(std::string_view(block.data(), static_cast<std::size_t>(got)));
+  }
+  return base::to_hex(hash.finish());
 }
 
 void remove_quietly(const fs::path& path) {
@@ -88,6 +112,7 @@ struct StudyFeed::Candidate {
   Staging::StagedFile file;
   InstanceFacts facts;
   std::string study_key;
+  std::string sha256;
 };
 
 StudyFeed::StudyFeed(spool::StateDb& state, std::shared_ptr<const Staging> staging, StudyFeedSettings settings,
@@ -189,10 +214,15 @@ void StudyFeed::collect_study(const Staging::Study& study, collectors::SpoolSink
                    {{"source", settings_.source}, {"code", facts.error().code}});
       continue;
     }
-    Candidate candidate{std::move(file), std::move(*facts), study.key};
+    Candidate candidate{std::move(file), std::move(*facts), study.key, {}};
     if (!admit(candidate, sink, summary)) continue;
+    candidate.sha256 = file_sha256(candidate.file.path);
+    if (candidate.sha256.empty()) {
+      ++summary.unreadable;
+      continue;
+    }
     const std::string sent = sent_sha256(candidate.file.sop_key);
-    if (sent == candidate.file.sha256) {
+    if (sent == candidate.sha256) {
       ++summary.unchanged;  // sent already (the PACS sent it again)
       remove_quietly(candidate.file.path);
       continue;
@@ -227,10 +257,10 @@ void StudyFeed::collect_study(const Staging::Study& study, collectors::SpoolSink
       item.entry.file = candidate.file.path;
       item.entry.size = facts.size;
       item.entry.mtime_ns = file_mtime_ns(candidate.file.path);
-      item.entry.sha256 = candidate.file.sha256;
+      item.entry.sha256 = candidate.sha256;
       item.entry.meta_json = meta.take();
       item.patient_id = facts.patient_id;
-      journal_.add(Row{candidate.file.sop_key, candidate.study_key, candidate.file.sha256}, candidate.file.path);
+      journal_.add(Row{candidate.file.sop_key, candidate.study_key, candidate.sha256}, candidate.file.path);
       sink.add_to_object(std::move(item));
     }
     sink.flush();
