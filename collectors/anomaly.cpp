@@ -29,6 +29,10 @@ std::string_view anomaly_name(Anomaly anomaly) {
     case Anomaly::uke_go_totals: return "uke_go_totals";
     case Anomaly::uke_days_count: return "uke_days_count";
     case Anomaly::uke_eof_marker_missing: return "uke_eof_marker_missing";
+    case Anomaly::fhir_invalid_json: return "fhir_invalid_json";
+    case Anomaly::fhir_unknown_type: return "fhir_unknown_type";
+    case Anomaly::fhir_missing_id: return "fhir_missing_id";
+    case Anomaly::fhir_dangling_reference: return "fhir_dangling_reference";
     case Anomaly::count_: break;
   }
   return "unknown";

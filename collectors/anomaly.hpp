@@ -37,6 +37,11 @@ enum class Anomaly : unsigned {
   uke_go_totals,            // GO 総件数 / 総合計点数 differ from the receipts
   uke_days_count,           // Σ算定日 != 回数 on SI/IY/TO
   uke_eof_marker_missing,   // notice: no 0x1A after the last record (common in exports)
+  // FHIR files (docs/fhir.md)
+  fhir_invalid_json,        // a line or file that is not JSON (or not a resource object)
+  fhir_unknown_type,        // a resourceType that is not one of FHIR R4's
+  fhir_missing_id,          // a resource without an id (a Bundle entry may lack one)
+  fhir_dangling_reference,  // a reference inside a Bundle to nothing in it (urn:uuid)
   count_,
 };
 

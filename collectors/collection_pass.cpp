@@ -72,15 +72,17 @@ std::string PassSummary::to_text() const {
   if (excluded_optout || excluded_since || rows_removed || receipts_removed || held || unidentified) {
     text += "\n  policy: " + std::to_string(excluded_optout) + " files of opted-out patients and " +
             std::to_string(excluded_since) + " files before policy.since not sent; " + std::to_string(rows_removed) +
-            " DPC rows and " + std::to_string(receipts_removed) + " receipts of opted-out patients left out";
+            " records (DPC rows, FHIR resources) and " + std::to_string(receipts_removed) +
+            " receipts of opted-out patients left out";
     if (held || unidentified) {
       text += "; " + std::to_string(held) + " files held back (" + std::to_string(unidentified) +
-              " receipts without カルテ番号 that cannot be checked against the opt-out list)";
+              " records whose patient cannot be told: receipts without カルテ番号, FHIR resources of unknown patients)";
     }
   }
   if (held_notice || rows_held_notice) {
     text += "\n  notice: " + std::to_string(held_notice) + " files held and " + std::to_string(rows_held_notice) +
-            " DPC rows or receipts left out: their patients' notice period (policy.notice) has not passed";
+            " records (DPC rows, receipts, FHIR resources) left out: their patients' notice period (policy.notice) has "
+            "not passed";
   }
   if (late_rows_files) {
     text += "\n  notice: " + std::to_string(late_rows_files) +

@@ -26,6 +26,11 @@ struct FilterResult {
   std::uint64_t receipts_removed = 0;  // UKE receipts (RE up to the next RE)
   std::uint64_t unidentified = 0;      // receipts with no カルテ番号 that could not be matched
   bool hold = false;                   // keep the whole file back (policy.unidentified: hold)
+  std::string hold_reason;             // why, for the log (empty: receipts without カルテ番号)
+  // The manifest meta of the copy sent, when the filter knows it better than
+  // the check of the whole file did (FHIR: the resources kept); empty: the
+  // check's meta stands.
+  std::string meta_json;
   // DPC rows / UKE receipts left out because their patient's notice period
   // has not passed (or, with policy.notice, a receipt names no patient).
   std::uint64_t notice_held = 0;

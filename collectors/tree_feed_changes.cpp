@@ -410,6 +410,11 @@ class TreeFeed::Changes {
     feed_.summary_->unidentified += file.filtered->unidentified;
     if (!file.filtered->hold) return false;
     ++feed_.summary_->held;
+    if (!file.filtered->hold_reason.empty()) {
+      feed_.logger_.warn("collect.file_held", "a file is held back: " + file.filtered->hold_reason,
+                         {{"source", source()}, {"unidentified", file.filtered->unidentified}});
+      return true;
+    }
     feed_.logger_.warn("collect.receipts_held",
                        "a receipt file is held back: it has receipts without カルテ番号 that cannot be checked "
                        "against the opt-out list; add kana_name and birth_date to every opt-out entry, or set "
@@ -434,7 +439,8 @@ class TreeFeed::Changes {
       // file's own hash, so the file is not read again until it changes.
       entry.size = file.filtered_size;
       entry.sha256 = base::to_hex(base::as_bytes(file.filtered_sha256));
-      entry.meta_json = with_filter_meta(entry.meta_json, *file.filtered);
+      entry.meta_json = with_filter_meta(
+          file.filtered->meta_json.empty() ? entry.meta_json : file.filtered->meta_json, *file.filtered);
       feed_.summary_->rows_removed += file.filtered->rows_removed;
       feed_.summary_->receipts_removed += file.filtered->receipts_removed;
       feed_.summary_->rows_held_notice += file.filtered->notice_held;

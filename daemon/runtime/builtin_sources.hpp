@@ -9,5 +9,6 @@ namespace medgw::daemon {
 [[nodiscard]] const SourceType& dpc_source_type();      // source_claims.cpp
 [[nodiscard]] const SourceType& receipt_source_type();  // source_claims.cpp
 [[nodiscard]] const SourceType& dicom_source_type();    // source_dicom.cpp
+[[nodiscard]] const SourceType& fhir_source_type();     // source_fhir.cpp
 
 }  // namespace medgw::daemon

@@ -13,6 +13,7 @@ const SourceRegistry& source_registry() {
       &dpc_source_type(),
       &receipt_source_type(),
       &dicom_source_type(),
+      &fhir_source_type(),
   });
   return registry;
 }
