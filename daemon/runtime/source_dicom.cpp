@@ -77,7 +77,8 @@ constexpr std::array keys{
             "receive: calling AE titles accepted, each AE or AE@address (e.g. PACS01@10.0.0.5); others are rejected.",
             {}, check_allow, nullptr},
     KeySpec{"url", ValueKind::text, "URL", false, "",
-            "poll: the PACS's REST root (Orthanc API), e.g. https://pacs.example.local:8042/.", {}, check_url, nullptr},
+            "poll: the PACS's REST root (Orthanc API), e.g. https://pacs.example.local:8042/.", {}, check_url, nullptr,
+            Sensitivity::secret},  // may carry user:password@, as central.proxy may
     KeySpec{"ca", ValueKind::path, "path", false, "",
             "poll over https: the CA that signed the PACS's certificate (empty: the system's CAs).", {}, nullptr,
             nullptr},
