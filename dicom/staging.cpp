@@ -118,6 +118,25 @@ std::vector<Staging::Study> Staging::claim_settled(std::chrono::milliseconds set
   return out;
 }
 
+Staging::Counts Staging::count(const fs::path& dir) {
+  Counts counts;
+  auto tally = [&](const fs::path& folder, std::uint64_t& studies, std::uint64_t& instances) {
+    std::error_code ec;
+    for (const fs::directory_entry& study : fs::directory_iterator(folder, ec)) {
+      ++studies;
+      std::error_code inner;
+      for (const fs::directory_entry& file : fs::directory_iterator(study.path(), inner)) {
+        std::error_code size_ec;
+        ++instances;
+        counts.bytes += file.file_size(size_ec);
+      }
+    }
+  };
+  tally(dir / "studies", counts.settling_studies, counts.settling_instances);
+  tally(dir / "sending", counts.claimed_studies, counts.claimed_instances);
+  return counts;
+}
+
 std::size_t Staging::settling() const {
   std::size_t count = 0;
   std::error_code ec;

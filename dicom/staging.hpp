@@ -61,6 +61,15 @@ class Staging {
 
   [[nodiscard]] static std::string key_of(std::string_view uid);
 
+  // For status: instances and studies still settling, and claimed (being
+  // spooled, or held for the patient policy). Only reads; never creates.
+  struct Counts {
+    std::uint64_t settling_studies = 0, settling_instances = 0;
+    std::uint64_t claimed_studies = 0, claimed_instances = 0;
+    std::uint64_t bytes = 0;
+  };
+  [[nodiscard]] static Counts count(const std::filesystem::path& dir);
+
   struct StagedFile {
     std::filesystem::path path;
     std::string sop_key;

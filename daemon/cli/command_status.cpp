@@ -121,6 +121,7 @@ int command_status(Invocation& invocation) {
       if (!kinds.empty()) out << " (" << kinds << ")";
       if (index.files_with_problems() > 0) out << " - needs the hospital's attention";
       out << "\n";
+      if (collection.waiting) out << indent << "  " << collection.waiting() << "\n";
       if (index.last_pass_ms) {
         const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
             now - std::chrono::system_clock::time_point(std::chrono::milliseconds(*index.last_pass_ms)));

@@ -10,6 +10,8 @@
 #include <dicom/store_scp.hpp>
 #include <dicom/study_feed.hpp>
 
+#include <base/human_size.hpp>
+
 #include <array>
 #include <mutex>
 
@@ -207,6 +209,13 @@ std::vector<SourcePass> passes(const SourceConfig& source, const SourceContext& 
   pass.settle = source.settle;
   pass.profile = std::make_shared<dicom::DicomProfile>();  // its patient folders, for withdrawals
   const fs::path staging_dir = context.state_dir / "dicom" / source.name;
+  pass.waiting = [staging_dir] {
+    const dicom::Staging::Counts counts = dicom::Staging::count(staging_dir);
+    return std::to_string(counts.settling_instances) + " instances staged in " + std::to_string(counts.settling_studies) +
+           " studies settling; " + std::to_string(counts.claimed_instances) + " in " +
+           std::to_string(counts.claimed_studies) + " studies being spooled or held for the patient policy (" +
+           base::human_size(counts.bytes) + ")";
+  };
   dicom::StudyFeedSettings feed{source.name, std::chrono::duration_cast<std::chrono::milliseconds>(source.settle),
                                 source.text("issuer")};
   if (source.text("mode") == "poll") {

@@ -75,6 +75,9 @@ struct SourcePass {
   std::function<std::unique_ptr<collectors::ChangeFeed>(const FeedContext&)> make_feed;
   // The server this pass's data arrives through, or empty (folder sources).
   std::function<std::unique_ptr<SourceListener>(const ListenerContext&)> make_listener;
+  // For status: what waits outside the file index (a DICOM source's staged
+  // instances), one line of counts; empty function when nothing can.
+  std::function<std::string()> waiting;
 };
 
 // What every type's passes() may need beyond the source's own config.

@@ -134,6 +134,7 @@ std::string status_json(const Config& config, std::chrono::system_clock::time_po
         const collectors::SourceStats index = collectors::read_source_stats(state->db(), collection.label);
         doc.field("indexed_files", index.indexed_files).field("indexed_bytes", index.indexed_bytes);
         doc.field("files_with_anomalies", index.files_with_problems());
+        if (collection.waiting) doc.field("waiting", collection.waiting());
         doc.key("anomalies").begin_object();
         for (std::size_t i = 0; i < collectors::anomaly_count; ++i) {
           if (index.anomalies[i] > 0) doc.field(collectors::anomaly_name(static_cast<collectors::Anomaly>(i)), index.anomalies[i]);

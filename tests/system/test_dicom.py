@@ -218,6 +218,8 @@ class Policy(unittest.TestCase):
             # The opted-out patient's instances are gone from staging; the waiting one's are kept.
             held = list((staging / "sending").rglob("*.dcm"))
             self.assertEqual(len(held), 2)
+            status = run(MEDGW, "status", "-c", config, check=True).stdout
+            self.assertIn("0 instances staged in 0 studies settling; 2 in 1 studies being spooled or held", status)
             self.assertTrue(all(b"P5003" in p.read_bytes() for p in held))
             blob = b"".join(content + json.dumps(e).encode() for e, content in entries)
             blob += b"".join(f.read_bytes() for f in committed_objects(tmp / "state"))
