@@ -116,6 +116,7 @@ class RenewalDuringUpload(unittest.TestCase):
         # enrollment, while the upload runs.
         with TempDir() as tmp:
             gw = Gateway(tmp, validity="90s", bandwidth=f"{max(1, size_mib // 64)}MiB")
+            self.addCleanup(gw.central.receiver.kill, 15)  # never left running after the test
             first = gw.enroll()
             self.assertEqual(gw.central.tus_options((gw.tls / "client.pem", gw.tls / "client.key")), 204)
             self.assertEqual((gw.tls / "client.key").stat().st_mode & 0o077, 0)
@@ -165,6 +166,7 @@ class RevocationAndCaReload(unittest.TestCase):
     def test_a_revoked_gateway_is_refused_and_a_new_ca_bundle_is_used_without_restart(self):
         with TempDir() as tmp:
             gw = Gateway(tmp, validity="1h", bandwidth="0", renew_at="95%")
+            self.addCleanup(gw.central.receiver.kill, 15)  # never left running after the test
             serial = gw.enroll()
             (gw.data / "dpc" / "a.bin").write_bytes(os.urandom(32 << 10))
             daemon = Daemon(gw.config, tmp).start()
