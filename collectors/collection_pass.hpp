@@ -42,6 +42,11 @@ struct CollectorSettings {
   // Send deletions even when most of the source vanished at once or its
   // folder is empty (the operator checked it is not an unmounted share).
   bool accept_mass_deletion = false;
+  // The folder is medgw's own staging area (what a FHIR source downloaded):
+  // a file gone from it was cleaned up after it was sent, so it is forgotten,
+  // never sent as a deletion nor taken for a rename, and an empty folder is
+  // no unmounted share.
+  bool forget_gone = false;
   // The opt-out list and collection window in force for this pass.
   std::shared_ptr<const PatientPolicy> policy = std::make_shared<const PatientPolicy>();
 

@@ -207,14 +207,14 @@ void TreeFeed::scan() {
       });
   consume_gone_until(std::nullopt);
   writes.commit();
-  gone_left_ = gone;
+  gone_left_ = settings_.forget_gone ? 0 : gone;  // 0: nothing is matched as a rename
   judge_vanished(index_rows, gone);
 }
 
 // An empty root where files were indexed is an unmounted share until the
 // operator says otherwise; more than half of the files gone at once too.
 void TreeFeed::judge_vanished(std::uint64_t index_rows, std::uint64_t gone) {
-
+  if (settings_.forget_gone) return;
   if (summary_->files_seen == 0 && index_rows > 0 && !settings_.accept_mass_deletion) {
     throw CollectionError("source " + settings_.source + ": " + settings_.root.string() + " is empty but " +
                           std::to_string(index_rows) +

@@ -533,8 +533,9 @@ void TreeFeed::process_gone(SpoolSink& sink) {
         ++summary_->deletes_deferred;
         continue;
       }
-      const Analysis analysis = profile_.analyze(gone.path, std::nullopt);
       journal_.remove(gone.path);
+      if (settings_.forget_gone) continue;  // cleaned up after it was sent (a staging area)
+      const Analysis analysis = profile_.analyze(gone.path, std::nullopt);
       sink.add(SinkItem{
           entry_without_content(settings_.source, gone.path, spool::Change::remove, gone, gone.mtime_ns, analysis),
           analysis.anomalies, analysis.patient_id});

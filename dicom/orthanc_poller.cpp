@@ -2,6 +2,7 @@
 
 #include <dicom/instance.hpp>
 
+#include <base/curl_fetch.hpp>
 #include <base/curl_handles.hpp>
 #include <base/json_reader.hpp>
 #include <base/private_file.hpp>
@@ -83,17 +84,7 @@ base::Status fetch(const PollSettings& settings, const std::string& credentials,
   if (!easy) return fail("poll_failed", "libcurl could not start a transfer");
   const std::string url = settings.url + path;
   CURL* handle = easy.get();
-  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, 15L);
-  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, 120L);
-  curl_easy_setopt(handle, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-  if (!settings.ca.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca.c_str());
-  if (!settings.cert.empty()) curl_easy_setopt(handle, CURLOPT_SSLCERT, settings.cert.c_str());
-  if (!settings.key.empty()) curl_easy_setopt(handle, CURLOPT_SSLKEY, settings.key.c_str());
+  base::curl::set_fetch_options(handle, url, {settings.ca, settings.cert, settings.key});
   if (!credentials.empty()) {
     curl_easy_setopt(handle, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(handle, CURLOPT_USERPWD, credentials.c_str());

@@ -15,7 +15,6 @@
 #include <array>
 #include <mutex>
 
-#include <sys/statvfs.h>
 
 namespace medgw::daemon {
 namespace {
@@ -120,23 +119,10 @@ const SourceTypeSpec spec{"dicom",
                           "its REST API).",
                           keys, "30s", "2m", own_name, check_mode};
 
-std::uint64_t spool_usage(const fs::path& spool) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (fs::directory_iterator it(spool, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->path().extension() == ".age") total += it->file_size(size_ec);
-  }
-  return total;
-}
-
 // Whether more DICOM data may be taken in: what the spool and the staging
 // area hold stays below spool.max_bytes, and the disk above spool.min_free.
 bool dicom_room(const fs::path& state_dir, const spool::SpoolLimits& limits, const dicom::Staging& staging) {
-  struct statvfs info {};
-  const bool disk_ok = ::statvfs(state_dir.c_str(), &info) != 0 ||
-                       static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize >= limits.min_free;
-  return disk_ok && spool_usage(state_dir / spool::Spool::folder_name) + staging.usage() < limits.max_bytes;
+  return room_for_more(state_dir, limits, staging.usage());
 }
 
 class DicomListener final : public SourceListener {
