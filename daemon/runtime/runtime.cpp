@@ -1,6 +1,7 @@
 #include <daemon/runtime/runtime.hpp>
 
 #include <dicom/migrations.hpp>
+#include <fhir/migrations.hpp>
 
 #include <collectors/migrations.hpp>
 
@@ -22,7 +23,8 @@ Runtime::~Runtime() {
 const spool::Schema& gateway_schema() {
   static const spool::Schema schema{{spool::spool_component, spool::spool_migrations()},
                                     {collectors::collectors_component, collectors::collectors_migrations()},
-                                    {dicom::dicom_component, dicom::dicom_migrations()}};
+                                    {dicom::dicom_component, dicom::dicom_migrations()},
+                                    {fhir::fhir_component, fhir::fhir_migrations()}};
   return schema;
 }
 

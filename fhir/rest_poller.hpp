@@ -1,0 +1,62 @@
+#pragma once
+// REST mode of a `fhir` source: each pass searches every configured resource
+// type by _lastUpdated (GET <url>/<Type>?_lastUpdated=ge<T>&_sort=_lastUpdated
+// &_count=N, following Bundle.link "next" on the same server) from T = the
+// newest lastUpdated fetched before (the watermark) minus an overlap window,
+// so that a resource written while the previous pass read, or several with
+// one lastUpdated, cannot fall between two passes. What the window brings
+// again (same id and versionId, or same lastUpdated when the server keeps no
+// versions) is dropped; a new version of a resource goes again.
+//
+// New resources are staged as NDJSON (rest/<pass time>/<Type>.<n>.ndjson, at
+// most 10,000 lines each); each staged file's versions are recorded when the
+// file is in place, the watermark once the type was read to its last page.
+// An error stops the pass with what was staged so far kept.
+#include <fhir/fetch_feed.hpp>
+#include <fhir/fhir_session.hpp>
+
+#include <base/json_reader.hpp>
+#include <base/log.hpp>
+#include <base/sqlite.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace medgw::fhir {
+
+struct RestSettings {
+  std::string source;
+  std::vector<std::string> resources;  // resource types, in this order (Patient first)
+  std::chrono::seconds overlap{300};
+  std::size_t page = 200;              // _count
+  std::size_t lines_per_file = 10'000;
+};
+
+class RestPoller final : public Fetcher {
+ public:
+  RestPoller(RestSettings settings, std::shared_ptr<FhirSession> session, log::Logger logger);
+  [[nodiscard]] FetchOutcome fetch(base::Database& db, FetchStaging& staging,
+                                   const std::function<bool()>& room) override;
+
+ private:
+  struct TypeRun;
+  [[nodiscard]] base::Status fetch_type(base::Database& db, FetchStaging& staging, const std::string& type,
+                                        const std::string& folder, const std::function<bool()>& room,
+                                        FetchOutcome& outcome);
+
+  [[nodiscard]] base::Status flush(base::Database& db, FetchStaging& staging, TypeRun& run, FetchOutcome& outcome);
+  [[nodiscard]] base::Status stage_page(base::Database& db, const base::JsonValue& bundle, TypeRun& run,
+                                        base::Statement& seen, FetchStaging& staging, FetchOutcome& outcome);
+
+  RestSettings settings_;
+  std::shared_ptr<FhirSession> session_;
+  log::Logger logger_;
+};
+
+// The default `resources` of REST mode: JP Core's clinical resources and
+// what JP-CLINS and ePath documents are made of.
+[[nodiscard]] const std::vector<std::string>& default_rest_resources();
+
+}  // namespace medgw::fhir
