@@ -114,6 +114,7 @@ base::Result<std::string> BulkExporter::poll(const std::string& status_url, Fetc
     HttpRequest request;
     request.url = status_url;
     request.headers = {"Accept: application/json"};
+    request.body_limit = 16U << 20;  // the manifest, parsed whole
     auto response = session_->send(request);
     if (!response) return fail(response.error());
     const long status = response->status;

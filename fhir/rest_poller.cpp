@@ -106,6 +106,7 @@ base::Status RestPoller::fetch_type(base::Database& db, FetchStaging& staging, c
     HttpRequest request;
     request.url = url;
     request.headers = {"Accept: application/fhir+json"};
+    request.body_limit = 16U << 20;  // a page is parsed whole: bounded (200 resources are ~1 MiB)
     auto response = session_->send(request);
     if (!response) return fail(response.error());
     if (response->status != 200) {
