@@ -65,6 +65,15 @@ class FhirFilter final : public collectors::OptOutFilter {
  private:
   // Whether a resource goes, by its patient.
   Verdict judge(const base::JsonValue& resource) {
+    if (const base::JsonValue* type = resource.find("resourceType"); type != nullptr && type->text() == "Bundle") {
+      // A Bundle inside a Bundle: its patients are not judged one by one.
+      if (only_) return Verdict::drop;
+      if (policy_ && (!policy_->optout->empty() || policy_->notice)) {
+        hold("it has a Bundle inside a Bundle, whose patients medgw does not check one by one; send such "
+             "Bundles unnested");
+      }
+      return Verdict::keep;
+    }
     const PatientResolver::Owner owner = resolver_.owner(resource);
     if (!owner.names_patient) return only_ ? Verdict::drop : Verdict::keep;
     if (owner.patient_id.empty()) {
@@ -117,6 +126,13 @@ class FhirFilter final : public collectors::OptOutFilter {
       if (!only_) out_->append(raw);
       return;
     }
+    const base::JsonValue* type = resource.find("resourceType");
+    if (type != nullptr && type->text() == "Bundle") {
+      // A Bundle on a line (a stored document in a Bulk export): its entries are judged as a file's.
+      rewrite_bundle(resource, raw);
+      resolver_.index_bundle(base::JsonValue());  // its entries die with `resource`
+      return;
+    }
     if (judge(resource) == Verdict::keep) {
       out_->append(raw);
       count(resource);
@@ -149,6 +165,12 @@ class FhirFilter final : public collectors::OptOutFilter {
       return;
     }
     if (const base::JsonValue* kind = document.find("type"); kind != nullptr) bundle_type_ = kind->text();
+    rewrite_bundle(document, document_);
+  }
+
+  // `document` (whose text is `original`) without the entries that may not
+  // go, or `original` when all stay; rewritten ones end with a newline.
+  void rewrite_bundle(const base::JsonValue& document, std::string_view original) {
     resolver_.index_bundle(document);
     const base::JsonValue* entries = document.find("entry");
     std::vector<const base::JsonValue*> kept;
@@ -175,7 +197,7 @@ class FhirFilter final : public collectors::OptOutFilter {
     }
     count(document);
     if (kept.size() == total && !only_) {
-      out_->append(document_);
+      out_->append(original);
       return;
     }
     base::JsonWriter json;

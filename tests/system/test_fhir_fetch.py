@@ -93,13 +93,24 @@ def configure(tmp: Path, recipient: str, opted: dict, settings: str) -> tuple[Pa
     return config, log
 
 
-def first_pass(test: unittest.TestCase, tmp: Path, identity: Path, config: Path, resources: list[dict], opted: dict):
-    """Runs the first collection: every resource but the opted-out patient's arrives, each exactly once.
-    Returns (the run, with .seen the objects read; the resources sent; those expected)."""
+def first_pass(test: unittest.TestCase, tmp: Path, identity: Path, config: Path, resources: list[dict], opted: dict,
+               documents: list[dict] = ()):
+    """Runs the first collection: every resource but the opted-out patient's arrives, each exactly once;
+    of `documents` (Bundles: the first the opted-out patient's) the first arrives empty, the others whole.
+    Returns (the run, with .seen the objects read; the resources sent but Bundles; those expected)."""
     result = collect(config)
     test.assertEqual(result.returncode, 0, result.stdout + result.stderr)
     result.seen = set()
     got = sent_resources(tmp / "state", identity, result.seen)
+    bundles = {r["id"]: r for r in got if r["resourceType"] == "Bundle"}
+    got = [r for r in got if r["resourceType"] != "Bundle"]
+    test.assertEqual(sorted(bundles), sorted(d["id"] for d in documents))
+    for number, document in enumerate(documents):
+        entries = bundles[document["id"]].get("entry", [])
+        test.assertEqual(len(entries), 0 if number == 0 else len(document["entry"]), document["id"])
+    blob = json.dumps(list(bundles.values()), ensure_ascii=False)
+    for value in (opted["hospital_id"], opted["fhir_id"], opted["name"], opted["kana"]):
+        test.assertNotIn(value, blob, "an opted-out patient's data went out inside a Bundle")
     expected = [r for r in resources if not ft.references_patient(r, opted)]
     test.assertEqual(sorted((r["resourceType"], r["id"]) for r in got),
                      sorted((r["resourceType"], r["id"]) for r in expected), "each resource exactly once")
@@ -246,13 +257,18 @@ class BulkMode(unittest.TestCase):
                                     "--scenario", "flaky"])
             self.port = ports[0]
             people, resources = dataset(12, seed=41)
-            self.load(resources)
             opted = people[2]
+            # Stored documents come out of an export as Bundle lines: one of the opted-out patient's, one of
+            # another's (the first must go without a trace of them, the second whole).
+            documents = [ft.document_bundle(opted), ft.document_bundle(people[4])]
+            for number, document in enumerate(documents):
+                document["id"] = f"doc-{number}"
+            self.load(resources + documents)
             config, log = configure(tmp, recipient, opted,
                                     f"mode: bulk, url: 'http://127.0.0.1:{self.port}/fhir/', "
                                     f"token_url: 'http://127.0.0.1:{self.port}/auth/token', "
                                     f"client_id: medgw-131234567, signing_key: {key}, export_wait: 1m")
-            first, got, expected = first_pass(self, tmp, identity, config, resources, opted)
+            first, got, expected = first_pass(self, tmp, identity, config, resources, opted, documents)
             seen = first.seen
             requests = self.control("GET", "/_control/log")
             fhir = [r for r in requests if r["listener"] == "fhir"]
