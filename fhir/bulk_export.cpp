@@ -3,6 +3,9 @@
 #include <fhir/instant.hpp>
 #include <fhir/resource_rules.hpp>
 
+#include <crypto/hash.hpp>
+
+#include <base/hex.hpp>
 #include <base/json_reader.hpp>
 #include <base/sqlite.hpp>
 
@@ -15,10 +18,12 @@ namespace {
 using base::fail;
 
 
-// The staging folder of an export: its transactionTime in UTC, compact.
-std::string export_folder(const std::string& transaction_time) {
+// The staging folder of an export: its transactionTime in UTC, compact, and
+// a short hash of its status URL (two exports never share one).
+std::string export_folder(const std::string& transaction_time, const std::string& status_url) {
   const std::optional<std::int64_t> micros = parse_instant(transaction_time);
-  return micros ? compact_instant(*micros) : "unknown";
+  return (micros ? compact_instant(*micros) : "unknown") + "-" +
+         base::to_hex(crypto::sha256(base::as_bytes(status_url))).substr(0, 8);
 }
 
 }  // namespace
@@ -48,11 +53,11 @@ void BulkExporter::save(base::Database& db, const Job& job) const {
   transaction.commit();
 }
 
-FetchOutcome BulkExporter::fetch(base::Database& db, FetchStaging& staging, const std::function<bool()>& room) {
+FetchOutcome BulkExporter::fetch(const FetchContext& context) {
   FetchOutcome outcome;
-  Job job = load(db);
+  Job job = load(context.db);
   if (job.url.empty()) {
-    if (!room()) {
+    if (context.room() == 0) {
       outcome.stopped_for_room = true;
       return outcome;
     }
@@ -62,21 +67,20 @@ FetchOutcome BulkExporter::fetch(base::Database& db, FetchStaging& staging, cons
       return outcome;
     }
     job.url = *status_url;
-    save(db, job);
+    save(context.db, job);
     logger_.info("fhir.export_started", "a Bulk Data export was started at the FHIR server",
                  {{"source", settings_.source}, {"since", job.since.empty() ? "(everything)" : job.since}});
   }
-  auto manifest = poll(job.url, outcome);
-  if (!manifest) {
-    if (manifest.error().code == "fhir_export_gone") {
-      job.url.clear();  // expired or failed at the server: a new export next pass
-      save(db, job);
+  auto manifest = poll(context, job.url, outcome);
+  base::Status staged = manifest ? (manifest->empty() ? base::Status() : stage(context, *manifest, job, outcome))
+                                 : base::Status(base::fail(manifest.error()));
+  if (!staged) {
+    if (staged.error().code == "fhir_export_gone") {
+      job.url.clear();  // expired or failed at the server: a new export (same _since) next pass
+      save(context.db, job);
     }
-    outcome.error = manifest.error();
-    return outcome;
+    outcome.error = staged.error();
   }
-  if (manifest->empty()) return outcome;  // still running: the next pass polls again
-  if (base::Status staged = stage(*manifest, db, job, staging, room, outcome); !staged) outcome.error = staged.error();
   return outcome;
 }
 
@@ -107,10 +111,12 @@ base::Result<std::string> BulkExporter::kick_off(const std::string& since) {
   return location->second;
 }
 
-base::Result<std::string> BulkExporter::poll(const std::string& status_url, FetchOutcome& outcome) {
+base::Result<std::string> BulkExporter::poll(const FetchContext& context, const std::string& status_url,
+                                             FetchOutcome& outcome) {
   const auto deadline = std::chrono::steady_clock::now() + settings_.wait;
   const std::string where = "the FHIR server at " + session_->host();
   for (;;) {
+    context.checkpoint();
     HttpRequest request;
     request.url = status_url;
     request.headers = {"Accept: application/json"};
@@ -138,8 +144,8 @@ base::Result<std::string> BulkExporter::poll(const std::string& status_url, Fetc
   }
 }
 
-base::Status BulkExporter::stage(const std::string& manifest_text, base::Database& db, Job& job, FetchStaging& staging,
-                                 const std::function<bool()>& room, FetchOutcome& outcome) {
+base::Status BulkExporter::stage(const FetchContext& context, const std::string& manifest_text, Job& job,
+                                 FetchOutcome& outcome) {
   const std::string where = "the FHIR server at " + session_->host();
   base::JsonValue manifest;
   std::string transaction_time;
@@ -154,61 +160,39 @@ base::Status BulkExporter::stage(const std::string& manifest_text, base::Databas
   }
   const base::JsonValue* requires_token = manifest.find("requiresAccessToken");
   const bool token = requires_token == nullptr || requires_token->boolean();
-  const std::string folder = export_folder(transaction_time);
+  const std::string folder = export_folder(transaction_time, job.url);
   const std::string relative = "bulk/" + folder;
   // A crash after the files were moved in but before the record: they are staged already.
-  if (!std::filesystem::exists(staging.root() / relative)) {
+  if (!std::filesystem::exists(context.staging.root() / relative)) {
     std::map<std::string, int> per_type;
     if (const base::JsonValue* outputs = manifest.find("output")) {
       for (const base::JsonValue& output : outputs->items()) {
-        const base::JsonValue* type = output.find("type");
-        const base::JsonValue* url = output.find("url");
-        if (type == nullptr || url == nullptr || !known_r4_type(type->text()) || origin_of(url->text()).empty()) {
-          return fail("fhir_export", where + " listed an output file without a known resource type and URL");
+        context.checkpoint();
+        if (auto fetched = download(context, output, token, folder, per_type, outcome); !fetched) {
+          if (fetched.error().code != "fhir_no_room") return fetched;
+          outcome.stopped_for_room = true;  // the job stays: downloaded again once there is room
+          logger_.warn("fhir.export_no_room", fetched.error().message + "; the export is downloaded again once uploads "
+                                                                       "free room",
+                       {{"source", settings_.source}});
+          return {};
         }
-        if (!room()) {
-          outcome.stopped_for_room = true;
-          return {};  // the job stays: downloaded again once there is room
-        }
-        auto part = staging.open_part(folder);
-        if (!part) return fail(part.error());
-        HttpRequest request;
-        request.url = url->text();
-        request.headers = {"Accept: application/fhir+ndjson"};
-        request.body_fd = part->fd();
-        auto response = session_->send(request, token);
-        if (!response) return fail(response.error());
-        if (response->status != 200) {
-          return fail("fhir_export", "an output file of the export (at " + host_of(response->url) + ") answered " +
-                                         describe_status(response->status));
-        }
-        part->note_bytes(response->bytes);
-        const std::string name = type->text() + "." + std::to_string(++per_type[type->text()]) + ".ndjson";
-        const std::filesystem::path named = part->path().parent_path() / name;
-        part->take_fd().reset();
-        std::error_code renamed;
-        std::filesystem::rename(part->path(), named, renamed);
-        if (renamed) return fail("fhir_staging", "cannot name a downloaded file in " + named.parent_path().string());
-        if (const base::JsonValue* count = output.find("count"); count != nullptr && count->as_uint()) {
-          outcome.resources += *count->as_uint();
-        }
-        ++outcome.files;
-        outcome.bytes += part->bytes();
       }
     }
     if (const base::JsonValue* errors = manifest.find("error"); errors != nullptr && !errors->items().empty()) {
-      logger_.warn("fhir.export_errors", "the export's manifest lists error files (OperationOutcome); they are not fetched",
+      logger_.warn("fhir.export_errors",
+                   "the export's manifest lists error files (OperationOutcome): resources the server could not "
+                   "export are missing from it; check the server's export log",
                    {{"source", settings_.source}, {"files", static_cast<std::uint64_t>(errors->items().size())}});
     }
     if (outcome.files > 0) {
-      if (auto published = staging.publish_folder(folder, relative); !published) return published;
+      if (auto published = context.staging.publish_folder(folder, relative); !published) return published;
     }
   }
   // Staged: the next export starts from this one's transactionTime.
   const std::string status_url = job.url;
   job.since = transaction_time;
   job.url.clear();
-  save(db, job);
+  save(context.db, job);
   HttpRequest done;
   done.method = "DELETE";
   done.url = status_url;
@@ -216,6 +200,50 @@ base::Status BulkExporter::stage(const std::string& manifest_text, base::Databas
   logger_.info("fhir.export_staged", "a Bulk Data export was downloaded and staged",
                {{"source", settings_.source}, {"files", outcome.files}, {"bytes", outcome.bytes},
                 {"transaction_time", transaction_time}});
+  return {};
+}
+
+// One output file of the manifest, streamed into partial/<folder>/<Type>.<n>.ndjson.
+base::Status BulkExporter::download(const FetchContext& context, const base::JsonValue& output, bool token,
+                                    const std::string& folder, std::map<std::string, int>& per_type,
+                                    FetchOutcome& outcome) {
+  const std::string where = "the FHIR server at " + session_->host();
+  const base::JsonValue* type = output.find("type");
+  const base::JsonValue* url = output.find("url");
+  if (type == nullptr || url == nullptr || !known_r4_type(type->text()) || origin_of(url->text()).empty()) {
+    return fail("fhir_export", where + " listed an output file without a known resource type and URL");
+  }
+  const std::uint64_t room = context.room();
+  if (room == 0) return fail("fhir_no_room", "the spool and staged data reached spool.max_bytes or the disk its floor");
+  auto part = context.staging.open_part(folder);
+  if (!part) return fail(part.error());
+  HttpRequest request;
+  request.url = url->text();
+  request.headers = {"Accept: application/fhir+ndjson"};
+  request.body_fd = part->fd();
+  request.file_limit = room;
+  auto response = session_->send(request, token);
+  if (!response) return fail(response.error());
+  if (response->status == 404 || response->status == 410) {
+    return fail("fhir_export_gone", "an output file of the export is gone at " + host_of(response->url) + " (HTTP " +
+                                        std::to_string(response->status) + "); a new export is started next pass");
+  }
+  if (response->status != 200) {
+    return fail("fhir_export", "an output file of the export (at " + host_of(response->url) + ") answered " +
+                                   describe_status(response->status));
+  }
+  part->note_bytes(response->bytes);
+  const std::string name = type->text() + "." + std::to_string(++per_type[type->text()]) + ".ndjson";
+  const std::filesystem::path named = part->path().parent_path() / name;
+  part->take_fd().reset();
+  std::error_code renamed;
+  std::filesystem::rename(part->path(), named, renamed);
+  if (renamed) return fail("fhir_staging", "cannot name a downloaded file in " + named.parent_path().string());
+  if (const base::JsonValue* count = output.find("count"); count != nullptr && count->as_uint()) {
+    outcome.resources += *count->as_uint();
+  }
+  ++outcome.files;
+  outcome.bytes += part->bytes();
   return {};
 }
 

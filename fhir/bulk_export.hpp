@@ -9,15 +9,20 @@
 // to the next pass. When the manifest comes, every output file is downloaded
 // (streamed to disk; with the access token when the manifest asks for it,
 // never to a host a redirect names), then all of them are moved into staging
-// at once (bulk/<transactionTime>/<Type>.<n>.ndjson), and only then is the
-// transactionTime recorded as the next _since and the job deleted at the
-// server. A crash before that downloads the export again (or finds it staged).
+// at once (bulk/<transactionTime>-<job>/<Type>.<n>.ndjson), and only then is
+// the transactionTime recorded as the next _since and the job deleted at the
+// server. A crash before that downloads the export again (or finds it
+// staged). A download stops when it would not fit under the spool's limits
+// (the export stays and is downloaded again once there is room); an output
+// file the server no longer has (404, 410) starts a new export.
 #include <fhir/fetch_feed.hpp>
 #include <fhir/fhir_session.hpp>
 
+#include <base/json_reader.hpp>
 #include <base/log.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,8 +40,7 @@ struct BulkSettings {
 class BulkExporter final : public Fetcher {
  public:
   BulkExporter(BulkSettings settings, std::shared_ptr<FhirSession> session, log::Logger logger);
-  [[nodiscard]] FetchOutcome fetch(base::Database& db, FetchStaging& staging,
-                                   const std::function<bool()>& room) override;
+  [[nodiscard]] FetchOutcome fetch(const FetchContext& context) override;
 
  private:
   struct Job {
@@ -47,9 +51,13 @@ class BulkExporter final : public Fetcher {
   void save(base::Database& db, const Job& job) const;
   [[nodiscard]] base::Result<std::string> kick_off(const std::string& since);
   // The manifest, or an empty string while the export runs past `wait`.
-  [[nodiscard]] base::Result<std::string> poll(const std::string& status_url, FetchOutcome& outcome);
-  [[nodiscard]] base::Status stage(const std::string& manifest, base::Database& db, Job& job, FetchStaging& staging,
-                                   const std::function<bool()>& room, FetchOutcome& outcome);
+  [[nodiscard]] base::Result<std::string> poll(const FetchContext& context, const std::string& status_url,
+                                               FetchOutcome& outcome);
+  [[nodiscard]] base::Status stage(const FetchContext& context, const std::string& manifest, Job& job,
+                                   FetchOutcome& outcome);
+  [[nodiscard]] base::Status download(const FetchContext& context, const base::JsonValue& output, bool token,
+                                      const std::string& folder, std::map<std::string, int>& per_type,
+                                      FetchOutcome& outcome);
 
   BulkSettings settings_;
   std::shared_ptr<FhirSession> session_;

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <fcntl.h>
@@ -191,14 +192,15 @@ collectors::CollectorSettings FetchFeed::staging_settings(collectors::CollectorS
 FetchFeed::FetchFeed(spool::StateDb& state, std::shared_ptr<const collectors::SourceProfile> profile,
                      collectors::CollectorSettings settings, log::Logger logger, spool::Clock clock,
                      collectors::TreeFeed::Progress progress, std::shared_ptr<FetchStaging> staging,
-                     std::shared_ptr<Fetcher> fetcher, std::function<bool()> room)
+                     std::shared_ptr<Fetcher> fetcher, std::function<std::uint64_t()> room)
     : state_(state),
       profile_(std::move(profile)),
       source_(settings.source),
       logger_(std::move(logger)),
       staging_(std::move(staging)),
       fetcher_(std::move(fetcher)),
-      room_(room ? std::move(room) : [] { return true; }),
+      room_(room ? std::move(room) : [] { return std::numeric_limits<std::uint64_t>::max(); }),
+      progress_(progress),
       tree_(state, *profile_, staging_settings(std::move(settings), *staging_), logger_, clock, std::move(progress)) {}
 
 void FetchFeed::collect(collectors::SpoolSink& sink, collectors::PassSummary& summary) {
@@ -207,7 +209,10 @@ void FetchFeed::collect(collectors::SpoolSink& sink, collectors::PassSummary& su
     logger_.debug("fhir.staging_cleaned", "fetched files already sent were removed from staging",
                   {{"source", source_}, {"files", static_cast<std::uint64_t>(removed)}});
   }
-  const FetchOutcome outcome = fetcher_->fetch(state_.db(), *staging_, room_);
+  const FetchContext context{state_.db(), *staging_, room_, [&] {
+                               if (progress_) progress_(summary);
+                             }};
+  const FetchOutcome outcome = fetcher_->fetch(context);
   if (outcome.files > 0 || outcome.error || outcome.stopped_for_room || !outcome.waiting.empty()) {
     std::string line = outcome.stopped_for_room ? "the server was read up to where the spool is full"
                        : !outcome.waiting.empty() ? outcome.waiting

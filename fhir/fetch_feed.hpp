@@ -88,12 +88,22 @@ struct FetchOutcome {
   std::optional<base::Error> error;
 };
 
+// What a fetcher may use while it fetches.
+struct FetchContext {
+  base::Database& db;
+  FetchStaging& staging;
+  // Bytes that may still be staged (spool.max_bytes less what the spool and
+  // staging hold, and the disk's room above spool.min_free); 0: none.
+  std::function<std::uint64_t()> room;
+  // Called between requests: throws when the service is stopping.
+  std::function<void()> checkpoint;
+};
+
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  // Stages what is new at the server while `room()` allows.
-  [[nodiscard]] virtual FetchOutcome fetch(base::Database& db, FetchStaging& staging,
-                                           const std::function<bool()>& room) = 0;
+  // Stages what is new at the server while there is room.
+  [[nodiscard]] virtual FetchOutcome fetch(const FetchContext& context) = 0;
 };
 
 class FetchFeed final : public collectors::ChangeFeed {
@@ -102,7 +112,7 @@ class FetchFeed final : public collectors::ChangeFeed {
   FetchFeed(spool::StateDb& state, std::shared_ptr<const collectors::SourceProfile> profile,
             collectors::CollectorSettings settings, log::Logger logger, spool::Clock clock,
             collectors::TreeFeed::Progress progress, std::shared_ptr<FetchStaging> staging,
-            std::shared_ptr<Fetcher> fetcher, std::function<bool()> room);
+            std::shared_ptr<Fetcher> fetcher, std::function<std::uint64_t()> room);
 
   void collect(collectors::SpoolSink& sink, collectors::PassSummary& summary) override;
   [[nodiscard]] collectors::SinkJournal& journal() override { return tree_.journal(); }
@@ -116,7 +126,8 @@ class FetchFeed final : public collectors::ChangeFeed {
   log::Logger logger_;
   std::shared_ptr<FetchStaging> staging_;
   std::shared_ptr<Fetcher> fetcher_;
-  std::function<bool()> room_;
+  std::function<std::uint64_t()> room_;
+  collectors::TreeFeed::Progress progress_;
   collectors::TreeFeed tree_;
 };
 

@@ -23,7 +23,9 @@ struct Transfer {
   HttpResponse* response = nullptr;
   int fd = -1;
   std::size_t limit = 0;
+  std::uint64_t file_limit = 0;
   bool too_large = false;
+  bool file_too_large = false;
   bool write_failed = false;
   int write_errno = 0;
 };
@@ -57,6 +59,10 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   HttpResponse& response = *transfer->response;
   // Only a 200 goes to the file; error bodies and redirects stay (small) in memory.
   if (transfer->fd >= 0 && response.status == 200) {
+    if (response.bytes + length > transfer->file_limit) {
+      transfer->file_too_large = true;
+      return 0;
+    }
     std::string_view rest(data, length);
     while (!rest.empty()) {
       const ssize_t wrote = ::write(transfer->fd, rest.data(), rest.size());
@@ -150,7 +156,7 @@ base::Result<HttpResponse> HttpClient::once(const HttpRequest& request, const st
   CURL* handle = easy.get();
   HttpResponse response;
   response.url = url;
-  Transfer transfer{&response, request.body_fd, request.body_limit};
+  Transfer transfer{&response, request.body_fd, request.body_limit, request.file_limit};
   base::curl::Slist headers;
   auto add_header = [&](const std::string& line) {
     curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
@@ -180,6 +186,9 @@ base::Result<HttpResponse> HttpClient::once(const HttpRequest& request, const st
   const std::string where = what_ + " at " + host_of(url);
   if (transfer.write_failed) {
     return fail("fhir_staging", "cannot write what " + where + " sent: " + std::strerror(transfer.write_errno));
+  }
+  if (transfer.file_too_large) {
+    return fail("fhir_no_room", "what " + where + " sends does not fit under spool.max_bytes and spool.min_free");
   }
   if (transfer.too_large) {
     return fail("fhir_http", where + " sent an answer over " + std::to_string(request.body_limit >> 20) + " MiB");
@@ -212,6 +221,10 @@ base::Result<HttpResponse> HttpClient::send(const HttpRequest& request) const {
     const auto location = response->headers.find("location");
     if (location == response->headers.end() || origin_of(location->second).empty()) {
       return fail("fhir_http", what_ + " at " + host_of(url) + " redirected to something that is not an http(s) URL");
+    }
+    if (origin_of(url).starts_with("https:") && origin_of(location->second).starts_with("http:")) {
+      return fail("fhir_http", what_ + " at " + host_of(url) + " redirected from https to plain http (" +
+                                   host_of(location->second) + "); medgw does not follow that");
     }
     if (hop + 1 >= max_redirects) return fail("fhir_http", what_ + " at " + host_of(request.url) + " redirected too often");
     url = location->second;

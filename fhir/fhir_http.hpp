@@ -8,6 +8,7 @@
 #include <base/result.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -28,6 +29,7 @@ struct HttpRequest {
   std::string bearer;                // access token: sent only to url's origin
   int body_fd = -1;                  // >= 0: a 200 body is written here, else kept in HttpResponse::body
   std::size_t body_limit = 64U << 20;
+  std::uint64_t file_limit = std::numeric_limits<std::uint64_t>::max();  // most bytes written to body_fd (error fhir_no_room beyond)
 };
 
 struct HttpResponse {
@@ -53,8 +55,9 @@ struct HttpResponse {
 class HttpClient {
  public:
   explicit HttpClient(TlsSettings tls, std::string what = "the FHIR server");
-  // Performs the request, following redirects; any HTTP status is a result,
-  // only a failed transfer (connect, TLS, write) an error.
+  // Performs the request, following redirects (never from https to http);
+  // any HTTP status is a result, only a failed transfer (connect, TLS,
+  // write, a downgrade) an error.
   [[nodiscard]] base::Result<HttpResponse> send(const HttpRequest& request) const;
 
  private:

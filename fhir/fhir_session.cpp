@@ -6,9 +6,12 @@
 namespace medgw::fhir {
 
 FhirSession::FhirSession(SessionSettings settings)
-    : settings_(std::move(settings)), http_(settings_.tls, "the FHIR server") {
+    : settings_(std::move(settings)),
+      origin_(origin_of(settings_.base_url)),
+      http_(settings_.tls, "the FHIR server"),
+      token_http_(settings_.tls, "the token endpoint") {
   if (!settings_.base_url.empty() && settings_.base_url.back() != '/') settings_.base_url.push_back('/');
-  if (settings_.smart) auth_ = std::make_unique<SmartAuth>(*settings_.smart, http_);
+  if (settings_.smart) auth_ = std::make_unique<SmartAuth>(*settings_.smart, token_http_);
   if (!settings_.sleep) settings_.sleep = [](std::chrono::seconds span) { std::this_thread::sleep_for(span); };
 }
 
@@ -18,6 +21,12 @@ void FhirSession::wait(const HttpResponse& response, int fallback_seconds) {
 }
 
 base::Result<HttpResponse> FhirSession::send(HttpRequest request, bool token) {
+  const std::string origin = origin_of(request.url);
+  if (origin_.starts_with("https:") && !origin.starts_with("https:")) {
+    return base::fail("fhir_http", "the FHIR server at " + host() + " named a plain http URL (" + host_of(request.url) +
+                                       "); medgw reads an https server over https only");
+  }
+  token = token && origin == origin_;  // the token never leaves the server's own origin
   bool asked_again = false;
   for (int attempt = 1;; ++attempt) {
     if (auth_ && token) {

@@ -4,6 +4,11 @@
 // (asked again once when the server answers 401), and retrying a 429 or 5xx
 // after the server's Retry-After (at most `wait_cap` each, `attempts`
 // times) before giving the answer to the caller.
+//
+// The access token only ever goes to the origin (scheme, host, port) of
+// the configured base URL: a status URL, an output file or a redirect on
+// another host is asked without it. With an https base URL nothing is asked
+// over plain http.
 #include <fhir/fhir_http.hpp>
 #include <fhir/smart_auth.hpp>
 
@@ -30,16 +35,18 @@ class FhirSession {
 
   [[nodiscard]] const std::string& base_url() const noexcept { return settings_.base_url; }
   [[nodiscard]] std::string host() const { return host_of(settings_.base_url); }
-  // `request.bearer` is filled here. `token`: whether the request needs the
-  // access token (a Bulk Data file whose manifest says requiresAccessToken
-  // false goes without).
+  // `request.bearer` is filled here when `token` (a Bulk Data file whose
+  // manifest says requiresAccessToken false goes without) and the URL is on
+  // the base URL's origin.
   [[nodiscard]] base::Result<HttpResponse> send(HttpRequest request, bool token = true);
   // Waits as the server asked (Retry-After, bounded by wait_cap).
   void wait(const HttpResponse& response, int fallback_seconds);
 
  private:
   SessionSettings settings_;
+  std::string origin_;
   HttpClient http_;
+  HttpClient token_http_;
   std::unique_ptr<SmartAuth> auth_;
 };
 

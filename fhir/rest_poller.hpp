@@ -11,7 +11,15 @@
 // New resources are staged as NDJSON (rest/<pass time>/<Type>.<n>.ndjson, at
 // most 10,000 lines each); each staged file's versions are recorded when the
 // file is in place, the watermark once the type was read to its last page.
-// An error stops the pass with what was staged so far kept.
+//
+// The watermark moves only to instants before the search began (the server's
+// Date), and not at all when a resource was written while the pages were
+// read: a server paging by offset shifts its pages then, and a resource
+// could be skipped; the next pass reads again from the old watermark (what it
+// saw is dropped as a repeat). A server that keeps neither versionId nor
+// lastUpdated has its resources compared by content. An error stops that
+// type with what was staged so far kept; the other types go on, unless the
+// server cannot be reached at all.
 #include <fhir/fetch_feed.hpp>
 #include <fhir/fhir_session.hpp>
 
@@ -20,6 +28,7 @@
 #include <base/sqlite.hpp>
 
 #include <chrono>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,23 +41,24 @@ struct RestSettings {
   std::chrono::seconds overlap{300};
   std::size_t page = 200;              // _count
   std::size_t lines_per_file = 10'000;
+  std::size_t max_pages = 100'000;     // per type and pass: a server whose next links never end is refused
 };
 
 class RestPoller final : public Fetcher {
  public:
   RestPoller(RestSettings settings, std::shared_ptr<FhirSession> session, log::Logger logger);
-  [[nodiscard]] FetchOutcome fetch(base::Database& db, FetchStaging& staging,
-                                   const std::function<bool()>& room) override;
+  [[nodiscard]] FetchOutcome fetch(const FetchContext& context) override;
+
+ struct TypeRun;  // (public for the helpers of rest_poller.cpp)
 
  private:
-  struct TypeRun;
-  [[nodiscard]] base::Status fetch_type(base::Database& db, FetchStaging& staging, const std::string& type,
-                                        const std::string& folder, const std::function<bool()>& room,
-                                        FetchOutcome& outcome);
-
-  [[nodiscard]] base::Status flush(base::Database& db, FetchStaging& staging, TypeRun& run, FetchOutcome& outcome);
-  [[nodiscard]] base::Status stage_page(base::Database& db, const base::JsonValue& bundle, TypeRun& run,
-                                        base::Statement& seen, FetchStaging& staging, FetchOutcome& outcome);
+  [[nodiscard]] base::Status fetch_type(const FetchContext& context, TypeRun& run, FetchOutcome& outcome);
+  [[nodiscard]] base::Result<base::JsonValue> search_page(const std::string& url, const std::string& type,
+                                                          std::int64_t& server_time);
+  void advance(base::Database& db, const TypeRun& run, std::optional<std::int64_t> mark);
+  [[nodiscard]] base::Status flush(const FetchContext& context, TypeRun& run, FetchOutcome& outcome);
+  [[nodiscard]] base::Status stage_page(const FetchContext& context, const base::JsonValue& bundle, TypeRun& run,
+                                        base::Statement& seen, FetchOutcome& outcome);
 
   RestSettings settings_;
   std::shared_ptr<FhirSession> session_;

@@ -167,7 +167,7 @@ std::vector<SourcePass> passes(const SourceConfig& source, const SourceContext& 
   pass.profile = profile;
   pass.make_feed = [source, context, folder, profile](const FeedContext& feed) -> std::unique_ptr<collectors::ChangeFeed> {
     auto staging = std::make_shared<fhir::FetchStaging>(folder);
-    auto room = [staging, context] { return fetch_room(context, staging->usage()); };
+    auto room = [staging, context] { return room_left(context.state_dir, context.limits, staging->usage()); };
     return std::make_unique<fhir::FetchFeed>(feed.state, profile, feed.settings, feed.logger, feed.clock, feed.progress,
                                              staging, fetcher_of(source, feed.logger), room);
   };

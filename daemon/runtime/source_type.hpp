@@ -92,13 +92,14 @@ struct SourceType {
   std::vector<SourcePass> (*passes)(const SourceConfig& source, const SourceContext& context);
 };
 
-// Whether a source that takes data in (a DICOM receiver, a FHIR fetcher) may
-// take more: what the spool holds plus `staged` bytes stays below
-// spool.max_bytes, and the disk of state_dir above spool.min_free.
-[[nodiscard]] bool room_for_more(const std::filesystem::path& state_dir, const spool::SpoolLimits& limits,
-                                 std::uint64_t staged);
-[[nodiscard]] inline bool fetch_room(const SourceContext& context, std::uint64_t staged) {
-  return room_for_more(context.state_dir, context.limits, staged);
+// How many more bytes a source that takes data in (a DICOM receiver, a FHIR
+// fetcher) may take: spool.max_bytes less what the spool holds and `staged`,
+// and no more than the disk of state_dir has above spool.min_free; 0: none.
+[[nodiscard]] std::uint64_t room_left(const std::filesystem::path& state_dir, const spool::SpoolLimits& limits,
+                                      std::uint64_t staged);
+[[nodiscard]] inline bool room_for_more(const std::filesystem::path& state_dir, const spool::SpoolLimits& limits,
+                                        std::uint64_t staged) {
+  return room_left(state_dir, limits, staged) > 0;
 }
 
 // A pass over the folder tree `root` read with `profile` (a TreeFeed).

@@ -318,5 +318,164 @@ class BulkMode(unittest.TestCase):
         return since
 
 
+class HostileServer(unittest.TestCase):
+    """A FHIR server written here to misbehave (Python's http.server, in this process): next links that
+    never end, resources without meta, pages that shift while they are read, a status URL and output
+    files on another host. medgw must neither hang, nor lose a resource, nor hand its token away."""
+
+    def setUp(self):
+        import http.server
+        import threading
+        self.requests: list[dict] = []
+        self.resources: dict[str, dict] = {}   # id -> Patient, in server order
+        self.scenario = ""
+        test = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                test.requests.append({"path": self.path, "host": self.headers.get("Host"),
+                                      "authorization": self.headers.get("Authorization")})
+                status, body, headers = test.answer(self.path, self.headers.get("Host"))
+                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_DELETE = do_GET
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                test.requests.append({"path": self.path, "host": self.headers.get("Host"), "authorization": None})
+                data = json.dumps({"access_token": "SECRET-TOKEN-42", "token_type": "bearer", "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.servers = []
+        for host in ("127.0.0.1", "127.0.0.2"):
+            server = http.server.ThreadingHTTPServer((host, 0), Handler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.addCleanup(server.server_close)
+            self.addCleanup(server.shutdown)
+            self.servers.append(server)
+        self.port, self.other = (s.server_address[1] for s in self.servers)
+
+    def bundle(self, entries: list[dict], next_url: str | None = None) -> dict:
+        bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in entries]}
+        if next_url:
+            bundle["link"] = [{"relation": "next", "url": next_url}]
+        return bundle
+
+    def answer(self, path: str, host: str):
+        base = f"http://127.0.0.1:{self.port}/fhir"
+        if self.scenario == "loop" and path.startswith("/fhir/Patient"):
+            return 200, self.bundle([], f"{base}/Patient?again=1"), {}  # the same next link for ever
+        if path.startswith("/fhir/Patient"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+            offset = int(query.get("_offset", ["0"])[0])
+            items = sorted(self.resources.values(), key=lambda r: r.get("meta", {}).get("lastUpdated", ""))
+            if "_lastUpdated" in query:  # "ge<instant>", as medgw asks
+                since = datetime.fromisoformat(query["_lastUpdated"][0][2:].replace("Z", "+00:00"))
+                items = [r for r in items
+                         if datetime.fromisoformat(r["meta"]["lastUpdated"].replace("Z", "+00:00")) >= since]
+            page = items[offset:offset + 2]
+            if self.scenario == "shift" and offset == 0:
+                # p2 is updated while medgw reads: it moves to the end, and the server's offsets shift.
+                self.resources["p2"] = dict(self.resources["p2"], meta={"versionId": "2",
+                                            "lastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            next_url = f"{base}/Patient?_offset={offset + 2}" if offset + 2 < len(items) else None
+            return 200, self.bundle(page, next_url), {}
+        if path.startswith("/fhir/Observation"):
+            return 200, self.bundle([]), {}
+        if path.startswith("/fhir/$export"):
+            return 202, b"", {"Content-Location": f"http://127.0.0.2:{self.other}/status/1"}
+        if path.startswith("/status/1"):
+            manifest = {"transactionTime": "2026-12-01T00:00:00Z", "requiresAccessToken": True,
+                        "output": [{"type": "Patient", "url": f"http://127.0.0.2:{self.other}/files/Patient.ndjson"}]}
+            return 200, manifest, {}
+        if path.startswith("/files/"):
+            return 200, b"".join(json.dumps(r).encode() + b"\n" for r in self.resources.values()), {}
+        return 404, {"resourceType": "OperationOutcome"}, {}
+
+    def config(self, tmp: Path, settings: str) -> tuple[Path, Path]:
+        identity, recipient = new_identity(tmp)
+        self.identity = identity
+        log = tmp / "medgw.log"
+        return write_gateway_config(tmp, recipient, f"  - {{name: ehr, type: fhir, {settings}}}\n",
+                                    extra=f"log: {{level: info, file: {log}}}\n"), log
+
+    def patient(self, number: int, **meta) -> dict:
+        resource = {"resourceType": "Patient", "id": f"p{number}", "name": [{"family": f"Name{number}"}]}
+        if meta:
+            resource["meta"] = meta
+        return resource
+
+    def test_endless_next_links_end_the_type_not_the_pass(self):
+        with TempDir() as tmp:
+            self.scenario = "loop"
+            config, _ = self.config(tmp, f"mode: rest, url: 'http://127.0.0.1:{self.port}/fhir/', "
+                                         "resources: [Patient, Observation]")
+            started = time.monotonic()
+            result = collect(config)
+            self.assertLess(time.monotonic() - started, 30)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("kept sending next-page links for Patient", result.stderr + result.stdout)
+            self.assertTrue(any(r["path"].startswith("/fhir/Observation") for r in self.requests),
+                            "the other types were not read")
+
+    def test_resources_without_meta_are_compared_by_content(self):
+        with TempDir() as tmp:
+            self.resources = {"p1": self.patient(1)}
+            config, _ = self.config(tmp, f"mode: rest, url: 'http://127.0.0.1:{self.port}/fhir/', resources: [Patient]")
+            seen: set[str] = set()
+            self.assertEqual(collect(config).returncode, 0)
+            self.assertEqual([r["name"][0]["family"] for r in sent_resources(tmp / "state", self.identity, seen)],
+                             ["Name1"])
+            self.assertEqual(collect(config).returncode, 0)
+            self.assertEqual(sent_resources(tmp / "state", self.identity, seen), [], "the same content again")
+            self.resources["p1"]["name"][0]["family"] = "Changed"
+            self.assertEqual(collect(config).returncode, 0)
+            self.assertEqual([r["name"][0]["family"] for r in sent_resources(tmp / "state", self.identity, seen)],
+                             ["Changed"], "a change of a resource without meta was lost")
+
+    def test_pages_that_shift_while_read_lose_nothing(self):
+        with TempDir() as tmp:
+            self.scenario = "shift"
+            for number in range(1, 6):
+                self.resources[f"p{number}"] = self.patient(number, versionId="1",
+                                                            lastUpdated=f"2026-11-0{number}T00:00:00Z")
+            config, _ = self.config(tmp, f"mode: rest, url: 'http://127.0.0.1:{self.port}/fhir/', resources: [Patient]")
+            seen: set[str] = set()
+            ids = set()
+            for _ in range(2):
+                self.assertEqual(collect(config).returncode, 0)
+                ids |= {r["id"] for r in sent_resources(tmp / "state", self.identity, seen)}
+                self.scenario = ""
+            self.assertEqual(ids, {f"p{n}" for n in range(1, 6)}, "a resource skipped by a shifting page was lost")
+
+    def test_the_token_stays_with_the_fhir_server(self):
+        with TempDir() as tmp:
+            self.resources = {"p1": self.patient(1)}
+            key = tmp / "smart.pem"
+            subprocess.run(["openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", str(key)], check=True)
+            key.chmod(0o600)
+            config, _ = self.config(tmp, f"mode: bulk, url: 'http://127.0.0.1:{self.port}/fhir/', "
+                                         f"token_url: 'http://127.0.0.1:{self.port}/token', client_id: c, "
+                                         f"signing_key: {key}")
+            result = collect(config)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertTrue(any(r["authorization"] for r in self.requests if r["path"].startswith("/fhir/")))
+            elsewhere = [r for r in self.requests if r["host"].startswith("127.0.0.2")]
+            self.assertGreaterEqual(len(elsewhere), 2)
+            self.assertTrue(all(r["authorization"] is None for r in elsewhere), "the token went to another host")
+
+
 if __name__ == "__main__":
     unittest.main()
