@@ -52,10 +52,20 @@ std::vector<Diagnostic> check_environment(const LoadResult& loaded) {
     const SourceTypeSpec* type = loaded.schema == nullptr ? nullptr : loaded.schema->find_type(config.sources[i].type);
     if (type == nullptr) continue;
     for (const KeySpec& spec : type->keys) {
-      const std::filesystem::path folder = config.sources[i].path(spec.key);
-      if (!spec.source_folder || folder.empty()) continue;
-      check_folder("sources[" + std::to_string(i) + "]." + std::string(spec.key), folder, R_OK | X_OK,
-                   " (is the share mounted?)");
+      const std::filesystem::path path = config.sources[i].path(spec.key);
+      if (spec.kind != ValueKind::path || path.empty()) continue;
+      const std::string key = "sources[" + std::to_string(i) + "]." + std::string(spec.key);
+      if (spec.source_folder) {
+        check_folder(key, path, R_OK | X_OK, " (is the share mounted?)");
+        continue;
+      }
+      check_file(key, path);
+      if (!spec.private_file || ::access(path.c_str(), R_OK) != 0) continue;
+      try {
+        base::require_private_mode(path);
+      } catch (const std::system_error& error) {
+        out.push_back(warning_at(loaded, key, key + ": " + error.what()));
+      }
     }
   }
   check_file("central.ca", config.central.ca);

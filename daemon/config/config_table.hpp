@@ -54,6 +54,10 @@ struct KeySpec {
   // A folder medgw reads (a source): must exist, be readable, be distinct
   // from every other and must not overlap state_dir.
   bool source_folder = false;
+  // A file that must be private (a key, a password): check-config warns
+  // when it is readable by group or others. (Every other path key of a
+  // source type that is not a folder is checked to be readable.)
+  bool private_file = false;
 };
 
 // A source type as the configuration knows it.

@@ -26,6 +26,15 @@ constexpr std::array<std::string_view, 3> levels{"system", "patient", "group"};
 std::string check_url(const ConfigValue& value) {
   if (value.text.empty()) return {};  // files mode (check_mode asks for it in the others)
   if (!value.text.starts_with("http://") && !value.text.starts_with("https://")) return "must start with http:// or https://";
+  if (value.text.find_first_of("?#") != std::string::npos) return "must have no ?query or #fragment";
+  return {};
+}
+
+std::string check_overlap(const ConfigValue& value) {
+  if (value.duration < std::chrono::seconds(1)) {
+    return "must be at least 1s: without an overlap, a resource written while the last search read, or one "
+           "sharing the newest lastUpdated, can be missed";
+  }
   return {};
 }
 
@@ -55,7 +64,7 @@ constexpr std::array keys{
     KeySpec{"overlap", ValueKind::duration, "duration", false, "5m",
             "rest: how far before the newest lastUpdated already fetched each search starts again (what it brings "
             "twice is dropped by id and versionId).",
-            {}, nullptr, nullptr},
+            {}, check_overlap, nullptr},
     KeySpec{"export_level", ValueKind::choice, "choice", false, "system",
             "bulk: system ($export), patient (Patient/$export) or group (Group/<group>/$export).", levels, nullptr,
             nullptr},
@@ -69,7 +78,7 @@ constexpr std::array keys{
     KeySpec{"cert", ValueKind::path, "path", false, "",
             "rest, bulk: a client certificate (mutual TLS), if the server asks for one.", {}, nullptr, nullptr},
     KeySpec{"key", ValueKind::path, "path", false, "", "rest, bulk: the client certificate's key (0600).", {}, nullptr,
-            nullptr},
+            nullptr, Sensitivity::plain, false, true},
     KeySpec{"token_url", ValueKind::text, "URL", false, "",
             "rest, bulk with SMART Backend Services: the server's token endpoint.", {}, check_url, nullptr},
     KeySpec{"client_id", ValueKind::text, "text", false, "",
@@ -77,7 +86,7 @@ constexpr std::array keys{
     KeySpec{"signing_key", ValueKind::path, "path", false, "",
             "SMART Backend Services: medgw's private key (PEM, 0600; EC P-384 signs ES384, RSA RS384); its public "
             "key is registered at the EHR.",
-            {}, nullptr, nullptr},
+            {}, nullptr, nullptr, Sensitivity::plain, false, true},
     KeySpec{"key_id", ValueKind::text, "text", false, "",
             "SMART Backend Services: the kid of the signing key as registered (JWKS).", {}, nullptr, nullptr},
     KeySpec{"scope", ValueKind::text, "text", false, "system/*.read",

@@ -477,5 +477,34 @@ class HostileServer(unittest.TestCase):
             self.assertTrue(all(r["authorization"] is None for r in elsewhere), "the token went to another host")
 
 
+class Config(unittest.TestCase):
+    """check-config names what each mode needs and what is wrong with the files it names."""
+
+    def test_each_mode_needs_its_keys_and_keys_are_private(self):
+        with TempDir() as tmp:
+            _, recipient = new_identity(tmp)
+            key = tmp / "smart.pem"
+            key.write_text("not a key\n")
+            key.chmod(0o644)
+            url = "url: 'https://ehr.example.jp/fhir/'"
+            for settings, complaint, code in (
+                    ("mode: rest", "url: mode rest needs the FHIR base URL", 2),
+                    (f"mode: rest, {url}, path: {tmp}", "path: is for mode files", 2),
+                    ("mode: bulk, url: 'https://ehr.example.jp/fhir/?x=1'", "no ?query", 2),
+                    (f"mode: bulk, {url}, export_level: group", "group: export_level group needs", 2),
+                    (f"mode: rest, {url}, token_url: 'https://ehr.example.jp/token'", "needs token_url, client_id", 2),
+                    (f"mode: rest, {url}, overlap: 0s", "overlap: must be at least 1s", 2),
+                    (f"mode: rest, {url}, resources: [Observaton]", "not a FHIR R4 resource type", 2),
+                    (f"mode: rest, {url}, cert: {tmp / 'missing.pem'}, key: {key}", "cert: cannot read", 0),
+                    (f"mode: bulk, {url}, token_url: 'https://ehr.example.jp/token', client_id: c, signing_key: {key}",
+                     f"signing_key: {key} holds a secret but its mode is 0644", 0),
+            ):
+                config = write_gateway_config(tmp, recipient, f"  - {{name: ehr, type: fhir, {settings}}}\n")
+                result = run(MEDGW, "check-config", "-c", config)
+                if code:
+                    self.assertEqual(result.returncode, code, settings + result.stderr)
+                self.assertIn(complaint, result.stderr + result.stdout, settings)
+
+
 if __name__ == "__main__":
     unittest.main()
