@@ -39,10 +39,11 @@ def stored_ok(test: unittest.TestCase, completed, count: int):
     test.assertEqual(statuses, [0] * count, completed.stdout[-2000:] + completed.stderr[-4000:])
 
 
-def sent_entries(state: Path, identity: Path) -> list[tuple[dict, bytes]]:
-    """Every DICOM entry of every object still in the spool, with its content."""
+def sent_entries(state: Path, identity: Path, live: bool = False) -> list[tuple[dict, bytes]]:
+    """Every DICOM entry of every object still in the spool, with its content
+    (live: while the daemon runs, see committed_objects)."""
     out = []
-    for file in committed_objects(state):
+    for file in committed_objects(state, live):
         manifest, members = open_object(file, identity)
         for entry in manifest["entries"]:
             if entry["source"] == "pacs":
@@ -149,7 +150,7 @@ class CrashAndSpoolFull(unittest.TestCase):
             # The PACS sends the whole study again to the restarted gateway.
             with Daemon(config, tmp) as daemon:
                 stored_ok(self, dt.storescu(port, paths), len(paths))
-                wait_until(lambda: len(sent_entries(tmp / "state", identity)) >= len(paths), 60, "the study spooled")
+                wait_until(lambda: len(sent_entries(tmp / "state", identity, live=True)) >= len(paths), 60, "the study spooled")
                 # And once more after the study was sent: nothing new goes.
                 stored_ok(self, dt.storescu(port, paths), len(paths))
                 time.sleep(14)  # settle and one more pass
@@ -209,7 +210,7 @@ class Policy(unittest.TestCase):
             with Daemon(config, tmp, env={"MEDGW_TEST_TODAY": "2026-03-31"}):
                 every = [p for pid in people for p, _ in files[pid]]
                 stored_ok(self, dt.storescu(port, every), len(every))
-                wait_until(lambda: sent_entries(tmp / "state", identity), 40, "the eligible study spooled")
+                wait_until(lambda: sent_entries(tmp / "state", identity, live=True), 40, "the eligible study spooled")
                 wait_until(lambda: not any((staging / "studies").iterdir()), 30, "every study judged")
                 time.sleep(11)
                 entries = sent_entries(tmp / "state", identity)
@@ -230,7 +231,7 @@ class Policy(unittest.TestCase):
                 self.assertNotIn(phi, logs, "patient data in a log")
             # A month later the waiting patient is eligible: sent once, then staging is empty.
             with Daemon(config, tmp, env={"MEDGW_TEST_TODAY": "2026-05-01"}):
-                wait_until(lambda: len(sent_entries(tmp / "state", identity)) == 4, 40, "the held study sent")
+                wait_until(lambda: len(sent_entries(tmp / "state", identity, live=True)) == 4, 40, "the held study sent")
             self.assertEqual(list((staging / "sending").rglob("*.dcm")), [])
             self.assertEqual({e["meta"]["patient_id"] for e, _ in sent_entries(tmp / "state", identity)},
                              {"P5001", "P5003"})
