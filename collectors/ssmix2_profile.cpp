@@ -145,6 +145,10 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
       case Ssmix2PathProblem::type_mismatch: analysis.anomalies |= bit(Anomaly::type_folder_mismatch); break;
     }
   }
+  // The meta states what the path cannot: the file name's fields (patient,
+  // date, type, order, timestamp, department, flag) are the member's name in
+  // the object, parsed the same way at the central (domain.md), so they are
+  // not repeated per file (issue 23: bytes on the uplink).
   base::JsonWriter json;
   json.begin_object().field("storage", "standard");
   std::string data_type;
@@ -152,9 +156,6 @@ Analysis Ssmix2StandardProfile::analyze(std::string_view relative_path, std::opt
     const Ssmix2FileName& name = *check.name;
     analysis.patient_id = name.patient_id;
     data_type = name.data_type;
-    json.field("patient_id", name.patient_id).field("care_date", name.care_date).field("data_type", name.data_type);
-    json.field("order_no", name.order_no).field("timestamp", name.timestamp).field("department", name.department);
-    json.field("condition_flag", std::string(1, name.condition_flag));
     if (name.condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);
   } else {
     // Without a parsable name, the patient folder still tells whose it is.
@@ -200,6 +201,7 @@ Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::opt
   (void)content;  // documents (CDA, PDF, images) are carried as they are
   Analysis analysis;
   const auto parts = claims::split_on(relative_path, '/');
+  // As the standard storage's: what the path states is not repeated.
   base::JsonWriter json;
   json.begin_object().field("storage", "extended");
   if (parts.size() < 7) {
@@ -207,19 +209,11 @@ Analysis Ssmix2ExtendedProfile::analyze(std::string_view relative_path, std::opt
     if (parts.size() >= 3) analysis.patient_id = std::string(parts[2]);
   } else {
     analysis.patient_id = std::string(parts[2]);
-    json.field("patient_id", parts[2]).field("care_date", parts[3]).field("data_type_folder", parts[4]);
-    json.field("content_folder", parts[5]);
-    std::string file;
-    for (std::size_t i = 6; i < parts.size(); ++i) file.append(i > 6 ? "/" : "").append(parts[i]);
-    json.field("file", file);
     const std::string_view pid = parts[2];
     if (parts[0] != pid.substr(0, 3) || parts[1] != (pid.size() > 3 ? pid.substr(3, 3) : std::string_view())) {
       analysis.anomalies |= bit(Anomaly::prefix_folder_mismatch);
     }
     if (auto folder = parse_content_folder_name(parts[5])) {
-      json.field("key", folder->key).field("timestamp", folder->timestamp);
-      if (!folder->department.empty()) json.field("department", folder->department);
-      json.field("condition_flag", std::string(1, folder->condition_flag));
       if (folder->patient_id != pid) analysis.anomalies |= bit(Anomaly::patient_folder_mismatch);
       if (folder->care_date != parts[3]) analysis.anomalies |= bit(Anomaly::date_folder_mismatch);
       if (folder->condition_flag == '0') analysis.anomalies |= bit(Anomaly::condition_flag_0);

@@ -5,7 +5,9 @@
 //
 // The object is decrypted with the central's age identity, its MANIFEST.json
 // read first, and each member written to a temporary file and renamed into
-// place only when it matches its entry (size, SHA-256). Names are the exact
+// place only when it matches its entry (medgw-object/1: size and SHA-256;
+// /2: its place among the members, the manifest's letters and total size;
+// age and the signature authenticate the bytes). Names are the exact
 // bytes the gateway sent (`path_base64` where the name is not UTF-8), checked
 // before anything is written: absolute paths, "..", empty components and
 // anything but regular files are refused, so nothing lands outside the tree.

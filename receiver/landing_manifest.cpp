@@ -134,6 +134,71 @@ base::Result<ManifestEntry, LandingFailure> read_entry(const base::JsonValue& js
   return entry;
 }
 
+using Read = base::Result<bool, LandingFailure>;
+
+// /1: every entry in full, each file with content named and sized.
+Read read_entries_v1(const base::JsonValue& json, Manifest& manifest, std::int64_t& index,
+                     const LandingRequest& request) {
+  for (const base::JsonValue& item : json.at("entries").items()) {
+    ++index;
+    auto entry = read_entry(item, index, request);
+    if (!entry) return base::fail(entry.error());
+    if (entry->carries_content()) {
+      if (!manifest.content_of.emplace(entry->member_name(), manifest.entries.size()).second) {
+        return refusal("bad_manifest", "the manifest lists one file twice", index);
+      }
+      manifest.content_bytes += entry->size;
+      if (manifest.content_bytes > max_sql_integer) return refusal("bad_manifest", "the manifest's sizes overflow", index);
+    }
+    manifest.entries.push_back(std::move(*entry));
+  }
+  return true;
+}
+
+std::optional<Change> parse_letter(char letter) {
+  switch (letter) {
+    case 'A': return Change::add;
+    case 'M': return Change::modify;
+    case 'R': return Change::rename;
+    case 'D': return Change::remove;
+    case 'W': return Change::withdraw;
+    default: return std::nullopt;
+  }
+}
+
+// /2: one letter per entry; A and M are the next member (named and sized by
+// landing as it reads them), the others the next item of "entries".
+Read read_entries_v2(const base::JsonValue& json, Manifest& manifest, std::int64_t& index,
+                     const LandingRequest& request) {
+  const std::string& changes = json.string_at("changes");
+  manifest.content_bytes = json.uint_at("content_bytes");
+  if (manifest.content_bytes > max_sql_integer) return refusal("bad_manifest", "the manifest's sizes overflow");
+  const auto& listed = json.at("entries").items();
+  std::size_t next_listed = 0;
+  for (const char letter : changes) {
+    ++index;
+    const auto change = parse_letter(letter);
+    if (!change) return refusal("bad_manifest", "the manifest has an unknown change letter", index);
+    if (*change == Change::add || *change == Change::modify) {
+      ManifestEntry entry;
+      entry.change = *change;
+      manifest.content_order.push_back(manifest.entries.size());
+      manifest.entries.push_back(std::move(entry));
+      continue;
+    }
+    if (next_listed == listed.size()) return refusal("bad_manifest", "the manifest's entries end before its changes", index);
+    auto entry = read_entry(listed[next_listed++], index, request);
+    if (!entry) return base::fail(entry.error());
+    if (entry->change != *change) return refusal("bad_manifest", "an entry's change differs from its letter", index);
+    manifest.entries.push_back(std::move(*entry));
+  }
+  if (next_listed != listed.size()) return refusal("bad_manifest", "the manifest lists more entries than its changes");
+  if (json.at("meta").items().size() != manifest.content_order.size()) {
+    return refusal("bad_manifest", "the manifest's meta does not match its files");
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string patient_tag_of(const ManifestEntry& entry, const crypto::PatientTagger* tagger) {
@@ -150,8 +215,11 @@ base::Result<Manifest, LandingFailure> read_manifest(std::string_view text, cons
   std::int64_t index = -1;
   try {
     const base::JsonValue json = base::JsonValue::parse(text);
-    if (const auto* format = json.find("format"); format == nullptr || format->text() != "medgw-object/1") {
-      return refusal("bad_manifest", "MANIFEST.json is not medgw-object/1");
+    const auto* format = json.find("format");
+    if (format != nullptr && format->is_string() && format->text() == "medgw-object/2") {
+      manifest.version = 2;
+    } else if (format == nullptr || !format->is_string() || format->text() != "medgw-object/1") {
+      return refusal("bad_manifest", "MANIFEST.json is neither medgw-object/1 nor /2");
     }
     if (const auto* field = json.find("facility")) manifest.facility = field->text();
     if (const auto* field = json.find("object_id")) manifest.object_id = field->text();
@@ -163,19 +231,9 @@ base::Result<Manifest, LandingFailure> read_manifest(std::string_view text, cons
         (request.seq != 0 && manifest.seq != request.seq)) {
       return refusal("manifest_mismatch", "MANIFEST.json names another facility, object or seq than the upload");
     }
-    for (const base::JsonValue& item : json.at("entries").items()) {
-      ++index;
-      auto entry = read_entry(item, index, request);
-      if (!entry) return base::fail(entry.error());
-      if (entry->carries_content()) {
-        if (!manifest.content_of.emplace(entry->member_name(), manifest.entries.size()).second) {
-          return refusal("bad_manifest", "the manifest lists one file twice", index);
-        }
-        manifest.content_bytes += entry->size;
-        if (manifest.content_bytes > max_sql_integer) return refusal("bad_manifest", "the manifest's sizes overflow", index);
-      }
-      manifest.entries.push_back(std::move(*entry));
-    }
+    auto read = manifest.version == 2 ? read_entries_v2(json, manifest, index, request)
+                                      : read_entries_v1(json, manifest, index, request);
+    if (!read) return base::fail(read.error());
   } catch (const base::JsonError&) {
     // JsonError's text may quote the manifest (names): not passed on.
     return refusal("bad_manifest", "MANIFEST.json is not a valid manifest", index);

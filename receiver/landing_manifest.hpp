@@ -2,7 +2,10 @@
 // An object's MANIFEST.json as landing needs it: every name as the exact
 // bytes the gateway sent (`path_base64`/`from_base64` where the name is not
 // UTF-8; `path` is then only a lossy rendering), each checked to stay in its
-// tree. Internal to landing.
+// tree. medgw-object/1 lists every file; /2 lists one change letter per entry
+// and only the entries without content in full: a file with content is the
+// next tar member, named and sized by its header (DESIGN.md §5). Internal to
+// landing.
 #include <receiver/landing.hpp>
 
 #include <cstdint>
@@ -39,12 +42,18 @@ struct ManifestEntry {
 };
 
 struct Manifest {
+  int version = 1;  // medgw-object/1 or /2
   std::string facility;
   std::string object_id;
   std::uint64_t seq = 0;
   std::vector<ManifestEntry> entries;
-  std::map<std::string, std::size_t> content_of;  // member name -> entry index
-  std::uint64_t content_bytes = 0;                // sum of the sizes of the entries with content
+  // /1: member name -> entry index (the manifest names every member).
+  std::map<std::string, std::size_t> content_of;
+  // /2: the entries with content in member order; their source, path and
+  // size are the members' (filled in as the members are read).
+  std::vector<std::size_t> content_order;
+  // Sum of the sizes of the entries with content (/2: as the manifest declares it).
+  std::uint64_t content_bytes = 0;
 };
 
 // The manifests a gateway writes stay far below this (16 MiB plain objects).

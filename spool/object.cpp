@@ -47,6 +47,26 @@ std::string rfc3339_nanos(std::int64_t unix_ns) {
   return std::string(text.data(), length) + fraction.data();
 }
 
+namespace {
+
+char change_letter(Change change) {
+  switch (change) {
+    case Change::add: return 'A';
+    case Change::modify: return 'M';
+    case Change::rename: return 'R';
+    case Change::remove: return 'D';
+    case Change::withdraw: return 'W';
+  }
+  return 'A';
+}
+
+}  // namespace
+
+// medgw-object/2 (DESIGN.md §5): a file with content is its tar member and
+// nothing more (its name, size and mtime are the member's; its bytes are
+// authenticated by age and the signature, so no digest per file); the
+// manifest keeps one letter per entry, in order, the content's meta in
+// member order, and the few entries without content in full.
 std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntry> entries) {
   base::JsonWriter json;
   json.begin_object();
@@ -57,8 +77,23 @@ std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntr
   json.field("seq", header.seq);
   json.field("created", rfc3339_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           header.created.time_since_epoch()).count()));
+  std::string changes;
+  changes.reserve(entries.size());
+  std::uint64_t content_bytes = 0;
+  for (const ObjectEntry& entry : entries) {
+    changes.push_back(change_letter(entry.change));
+    if (entry.has_content()) content_bytes += entry.size;
+  }
+  json.field("changes", changes);
+  json.field("content_bytes", content_bytes);
+  json.key("meta").begin_array();
+  for (const ObjectEntry& entry : entries) {
+    if (entry.has_content()) json.raw(entry.meta_json.empty() ? std::string_view("{}") : std::string_view(entry.meta_json));
+  }
+  json.end_array();
   json.key("entries").begin_array();
   for (const ObjectEntry& entry : entries) {
+    if (entry.has_content()) continue;
     json.begin_object();
     json.field("source", entry.source);
     path_field(json, "path", entry.path);

@@ -1,7 +1,8 @@
 #pragma once
 // One spooled object: an age-encrypted, zstd-compressed pax tar holding
 // MANIFEST.json first and then the files, as <source>/<relative path>
-// (DESIGN.md §5).
+// (DESIGN.md §5, medgw-object/2: the files' names, sizes and mtimes are their
+// tar headers', not repeated in the manifest).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -60,7 +61,7 @@ struct ObjectHeader {
   std::chrono::system_clock::time_point created;
 };
 
-inline constexpr std::string_view object_format = "medgw-object/1";
+inline constexpr std::string_view object_format = "medgw-object/2";
 inline constexpr std::string_view manifest_name = "MANIFEST.json";
 
 [[nodiscard]] std::string manifest_json(const ObjectHeader& header, std::span<const ObjectEntry> entries);

@@ -110,6 +110,49 @@ TEST_CASE("landing writes a well-formed object and refuses paths out of the tree
   CHECK_FALSE(std::filesystem::exists(root / "ssmix2/001/234/0012345/b"));
 }
 
+// medgw-object/2: a letter per entry; a file is its member, named and sized
+// by the tar header alone.
+std::string manifest_v2_for(std::string_view changes, std::uint64_t content_bytes, std::size_t files) {
+  std::string meta;
+  for (std::size_t i = 0; i < files; ++i) meta += i == 0 ? "{}" : ",{}";
+  return R"({"format":"medgw-object/2","changes":")" + std::string(changes) + R"(","content_bytes":)" +
+         std::to_string(content_bytes) + R"(,"meta":[)" + meta + R"(],"entries":[]})";
+}
+
+TEST_CASE("landing a medgw-object/2 object takes names and sizes from the members, checked as /1's", "[landing]") {
+  test::TempDir dir;
+  const crypto::X25519Identity identity = crypto::generate_identity();
+  crypto::age::Identities identities;
+  identities.x25519.push_back(identity);
+  const auto root = dir.path() / "landing" / "131234567";
+  const auto object = dir.path() / "object.age";
+
+  write_object(object, identity, manifest_v2_for("AA", 8, 2),
+               {{"ssmix2/001/234/0012345/a", "hello"}, {"dpc/202603/EFn.txt", "dpc"}});
+  const receiver::LandingSummary summary = receiver::land_object(object, identities, root);
+  CHECK(summary.written == 2);
+  CHECK(test::read_file(root / "ssmix2/001/234/0012345/a") == "hello");
+  CHECK(test::read_file(root / "dpc/202603/EFn.txt") == "dpc");
+
+  for (const std::string& bad : {std::string("ssmix2/../../escaped"), std::string("ssmix2//etc/escaped"),
+                                 std::string("../escaped"), std::string("ssmix2"), std::string("/ssmix2/x")}) {
+    INFO(bad);
+    write_object(object, identity, manifest_v2_for("A", 1, 1), {{bad, "x"}});
+    CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "escaped"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "landing" / "escaped"));
+  write_object(object, identity, manifest_v2_for("A", 0, 1), {{"ssmix2/001/234/0012345/link", "/etc/passwd", true}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  CHECK_FALSE(std::filesystem::is_symlink(root / "ssmix2/001/234/0012345/link"));
+  // More bytes than declared, and fewer: nothing of either lands.
+  write_object(object, identity, manifest_v2_for("A", 1, 1), {{"ssmix2/001/234/0012345/b", "bb"}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  write_object(object, identity, manifest_v2_for("AA", 4, 2), {{"ssmix2/001/234/0012345/b", "bb"}});
+  CHECK_THROWS_AS(receiver::land_object(object, identities, root), receiver::LandingError);
+  CHECK_FALSE(std::filesystem::exists(root / "ssmix2/001/234/0012345/b"));
+}
+
 TEST_CASE("safe relative paths", "[landing]") {
   CHECK(receiver::safe_relative_path("a/b/c"));
   CHECK(receiver::safe_relative_path("123/456/1234567/-/ADT-00/x_1"));

@@ -144,7 +144,7 @@ TEST_CASE("a source type plugged in through the registry is configured, planned 
       test::read_object(loaded.config->state_dir / "spool" / query.column_text(0), central);
   CHECK(object.files.at("memo/hello.txt") == "hi there\n");
   CHECK(object.files.at("memo/nested/world.txt") == "world\n");
-  CHECK_THAT(object.manifest, Catch::Contains("\"source\":\"memo\""));
+  CHECK_THAT(object.manifest, Catch::Contains("\"changes\":\"AA\""));  // the two files, as members
 }
 
 }  // namespace medgw

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace medgw;
@@ -77,13 +78,17 @@ TEST_CASE("an object holds MANIFEST.json first, then the files, and is signed", 
   CHECK(content.files.at("ssmix2/" + japanese) == "<xml/>");
   CHECK(content.files.at("receipt/" + binary_name).empty());
   const std::string& manifest = content.manifest;
-  CHECK_THAT(manifest, Catch::StartsWith("{\"format\":\"medgw-object/1\",\"facility\":\"131234567\",\"gateway\":\""));
+  CHECK_THAT(manifest, Catch::StartsWith("{\"format\":\"medgw-object/2\",\"facility\":\"131234567\",\"gateway\":\""));
   CHECK_THAT(manifest, Catch::Contains("\"object_id\":\"" + object.object_id + "\",\"seq\":1,\"created\":\""));
   CHECK_THAT(manifest, Catch::Contains("\"change\":\"rename\",\"from\":\"999/901/9999013/-/ADT-00/a_1\""));
   CHECK_THAT(manifest, Catch::Contains("\"change\":\"delete\""));
-  CHECK_THAT(manifest, Catch::Contains("\"meta\":{\"patient\":\"pt:00000000\",\"type\":\"ADT-00\"}"));
-  CHECK_THAT(manifest, Catch::Contains("\"path_base64\":\"b2RkL25hbWUt//4uYmlu\""));
-  CHECK_THAT(manifest, Catch::Contains("\"path\":\"" + japanese + "\""));
+  // medgw-object/2: a letter per entry; the files with content are only
+  // their members (names, sizes), their meta in member order.
+  CHECK_THAT(manifest, Catch::Contains("\"changes\":\"AAAARD\",\"content_bytes\":" +
+                                       std::to_string(object.content_bytes) + ",\"meta\":[{\"patient\":\"pt:00000000\",\"type\":\"ADT-00\"},{},{},{}]"));
+  CHECK_THAT(manifest, !Catch::Contains("\"path\":\"" + japanese + "\""));
+  CHECK_THAT(manifest, !Catch::Contains("EFn_131234567_2603.txt"));
+  CHECK(std::find(content.names.begin(), content.names.end(), "receipt/" + binary_name) != content.names.end());
 
   base::Statement row = fixture.db().prepare("SELECT signature, state FROM objects WHERE seq = 1");
   REQUIRE(row.step());

@@ -75,22 +75,63 @@ def entry_path(entry: dict, key: str = "path") -> bytes:
 
 def open_object(file: Path, identity: Path) -> tuple[dict, dict]:
     """Decrypts one spooled object with the real `age` CLI and unpacks it;
-    returns (manifest, {member name bytes: content})."""
+    returns (manifest, {member name bytes: content}). A medgw-object/2
+    manifest comes back with its entries in full, as /1 lists them: each
+    file's path and size from its tar member, its sha256 computed here."""
     plain = subprocess.run(["age", "-d", "-i", str(identity), str(file)], capture_output=True, check=True).stdout
     if plain.startswith(ZSTD_MAGIC):
         plain = subprocess.run(["zstd", "-d", "-c", "-q"], input=plain, capture_output=True, check=True).stdout
     members = {}
+    order = []
     manifest = None
     with tarfile.open(fileobj=io.BytesIO(plain), mode="r:", encoding="utf-8", errors="surrogateescape") as archive:
         for member in archive:
             data = archive.extractfile(member).read() if member.isfile() else None
             if member.name == "MANIFEST.json":
+                if order:
+                    raise AssertionError(f"{file}: MANIFEST.json is not the first member")
                 manifest = json.loads(data)
             elif data is not None:
-                members[member.name.encode("utf-8", "surrogateescape")] = data
+                name = member.name.encode("utf-8", "surrogateescape")
+                members[name] = data
+                order.append((name, member))
     if manifest is None:
         raise AssertionError(f"{file}: no MANIFEST.json")
+    if manifest["format"] == "medgw-object/2":
+        manifest["entries"] = expand_v2(manifest, order, members)
+    elif manifest["format"] != "medgw-object/1":
+        raise AssertionError(f"{file}: unknown format {manifest['format']!r}")
     return manifest, members
+
+
+def expand_v2(manifest: dict, order: list, members: dict) -> list[dict]:
+    """The entries of a medgw-object/2 manifest in full: a letter per entry;
+    A and M are the next tar member, the others the next listed entry."""
+    names = {"A": "add", "M": "modify", "R": "rename", "D": "delete", "W": "withdraw"}
+    listed = iter(manifest["entries"])
+    content = iter(zip(order, manifest["meta"]))
+    entries = []
+    if len(manifest["meta"]) != len(order) or sum(len(members[n]) for n, _ in order) != manifest["content_bytes"]:
+        raise AssertionError("a medgw-object/2 manifest does not match its members")
+    for letter in manifest["changes"]:
+        if letter in "AM":
+            (name, member), meta = next(content)
+            source, _, path = name.partition(b"/")
+            entry = {"source": source.decode(), "size": len(members[name]), "mtime": member.mtime,
+                     "sha256": hashlib.sha256(members[name]).hexdigest(), "change": names[letter], "meta": meta}
+            try:
+                entry["path"] = path.decode("utf-8")
+            except UnicodeDecodeError:
+                entry["path_base64"] = base64.b64encode(path).decode()
+            entries.append(entry)
+        else:
+            entry = next(listed)
+            if entry["change"] != names[letter]:
+                raise AssertionError(f"entry {entry['change']!r} under letter {letter!r}")
+            entries.append(entry)
+    if next(listed, None) is not None or next(content, None) is not None:
+        raise AssertionError("a medgw-object/2 manifest lists more than its letters say")
+    return entries
 
 
 def committed_objects(state_dir: Path, live: bool = False) -> list[Path]:

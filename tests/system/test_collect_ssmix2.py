@@ -70,13 +70,14 @@ class NhoSample(unittest.TestCase):
                          "type_folder_mismatch"):
                 self.assertIn(kind, misplaced["anomalies"])  # a 9999013 file under 0000001's ADT-31 folder
             flag0 = meta[f"{NHO_0000001}/OMP-11/0000001_20000401_OMP-11_123456789012346_20110701113813226_01_0"]
-            self.assertEqual(flag0["condition_flag"], "0")
             self.assertIn("condition_flag_0", flag0["anomalies"])
             valid = meta[f"{NHO_0000001}/OMP-11/0000001_20000401_OMP-11_123456789012345_20110701113813225_01_1"]
             self.assertNotIn("condition_flag_0", valid["anomalies"])
             self.assertEqual(valid["message_type"], "RAS^O17")
-            self.assertEqual((valid["patient_id"], valid["care_date"], valid["data_type"], valid["department"]),
-                             ("0000001", "20000401", "OMP-11", "01"))
+            # What the file name states (patient, date, type, ...) is the
+            # member's name, not repeated in the meta (medgw-object/2).
+            self.assertEqual(valid["storage"], "standard")
+            self.assertFalse({"patient_id", "care_date", "data_type", "order_no", "timestamp"} & set(valid))
             # A clean file of the sample: decoded, parsed, no anomalies.
             clean = meta["999/901/9999013/20111120/ADT-22/9999013_20111120_ADT-22_999999999999999_20111220224447339_01_1"]
             self.assertEqual(clean["message_type"], "ADT^A01")

@@ -76,7 +76,9 @@ def _path_fields(entry: dict, key: str, value: bytes):
         entry[key + "_base64"] = base64.b64encode(value).decode()
 
 
-def manifest(entries: list[Entry], object_id: str, seq: int, facility: str = FACILITY) -> dict:
+def manifest(entries: list[Entry], object_id: str, seq: int, facility: str = FACILITY, version: int = 1) -> dict:
+    """A medgw-object/1 manifest (every entry in full) or /2 (a letter per
+    entry; the entries with content are only their members)."""
     items = []
     for e in entries:
         item = {"source": e.source}
@@ -91,8 +93,15 @@ def manifest(entries: list[Entry], object_id: str, seq: int, facility: str = FAC
             _path_fields(item, "from", e.from_path)
         item["meta"] = e.meta
         items.append(item)
-    return {"format": "medgw-object/1", "facility": facility, "gateway": "test", "object_id": object_id, "seq": seq,
-            "created": "2024-04-01T00:00:00Z", "entries": items}
+    header = {"facility": facility, "gateway": "test", "object_id": object_id, "seq": seq,
+              "created": "2024-04-01T00:00:00Z"}
+    if version == 1:
+        return {"format": "medgw-object/1", **header, "entries": items}
+    content = [i for i in items if i["change"] in ("add", "modify")]
+    letters = {"add": "A", "modify": "M", "rename": "R", "delete": "D", "withdraw": "W"}
+    return {"format": "medgw-object/2", **header, "changes": "".join(letters[i["change"]] for i in items),
+            "content_bytes": sum(i["size"] for i in content), "meta": [i["meta"] for i in content],
+            "entries": [i for i in items if i["change"] not in ("add", "modify")]}
 
 
 class _Zeros(io.RawIOBase):
@@ -170,10 +179,11 @@ def signed(key: GatewayKey, data: bytes, object_id: str, seq, facility: str = FA
 
 def build_object(key: GatewayKey, recipient: str, seq: int, entries: list[Entry], object_id: str | None = None,
                  facility: str = FACILITY, extra_members: list[tuple[bytes, bytes | int]] = (),
-                 manifest_object_id: str | None = None) -> SignedObject:
+                 manifest_object_id: str | None = None, version: int = 1) -> SignedObject:
     object_id = object_id or str(uuid.uuid4())
     members = [(e.source.encode() + b"/" + e.path, e.content) for e in entries if e.change in ("add", "modify")]
-    plain = plain_tar(manifest(entries, manifest_object_id or object_id, seq, facility), members + list(extra_members))
+    plain = plain_tar(manifest(entries, manifest_object_id or object_id, seq, facility, version),
+                      members + list(extra_members))
     return signed(key, encrypt(plain, recipient), object_id, seq, facility)
 
 
