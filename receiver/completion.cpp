@@ -176,7 +176,7 @@ CompletionResult Completer::store_claimed(const Upload& upload, const StoredObje
   }
   logger_.info("receiver.object_received", "an object was received and verified",
                {{"facility", object.facility}, {"seq", object.seq}, {"bytes", upload.length}});
-  return {Completed::stored, {}};
+  return {Completed::stored, {}, object.receipt_json};
 }
 
 void Completer::recover() {

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 
 namespace medgw::receiver {
 
@@ -39,8 +40,11 @@ enum class Completed {
 };
 
 struct CompletionResult {
-  Completed outcome = Completed::failed;
+  CompletionResult(Completed outcome_ = Completed::failed, std::string message_ = {}, std::string receipt_ = {})
+      : outcome(outcome_), message(std::move(message_)), receipt(std::move(receipt_)) {}
+  Completed outcome;
   std::string message;  // PHI-free
+  std::string receipt;  // stored: the signed receipt, sent with the 204 (Medgw-Receipt)
 };
 
 class Completer {

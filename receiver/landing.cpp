@@ -21,6 +21,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace medgw::receiver {
@@ -257,6 +258,27 @@ std::filesystem::path under(const std::filesystem::path& root, std::string_view 
   return *path;
 }
 
+[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+// The folder and those above it that are missing, made the way tar -x does:
+// mkdir first, and up the tree only where it says a parent is missing (no
+// stat of folders that exist: an SS-MIX2 tree has more folders than files).
+void make_folders(const std::filesystem::path& folder) {
+  if (::mkdir(folder.c_str(), 0777) == 0 || errno == EEXIST) return;  // (a file there: the rename says so)
+  if (errno != ENOENT || folder == folder.parent_path()) throw_errno("cannot make a folder in the landed tree");
+  make_folders(folder.parent_path());
+  if (::mkdir(folder.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot make a folder in the landed tree");
+}
+
+// A staged member to its name in the tree; its folders are made only when
+// the rename finds one missing.
+void move_into_tree(const std::filesystem::path& staged, const std::filesystem::path& target) {
+  if (::rename(staged.c_str(), target.c_str()) == 0) return;
+  if (errno != ENOENT) throw_errno("cannot move a file into the landed tree");
+  make_folders(target.parent_path());
+  if (::rename(staged.c_str(), target.c_str()) != 0) throw_errno("cannot move a file into the landed tree");
+}
+
 // A rename repeats safely: after a crash in the middle of an object, or when
 // an operator's retry lands later objects again (landing_queue.hpp).
 void apply_rename(const ManifestEntry& entry, std::int64_t index, const std::filesystem::path& source_root,
@@ -287,9 +309,7 @@ void apply_entry(const ManifestEntry& entry, std::size_t i, const LandingRequest
   switch (entry.change) {
     case Change::add:
     case Change::modify: {
-      const std::filesystem::path target = under(source_root, entry.path, index);
-      std::filesystem::create_directories(target.parent_path());
-      std::filesystem::rename(staging.files.at(i), target);
+      move_into_tree(staging.files.at(i), under(source_root, entry.path, index));
       staging.files.erase(i);
       ++summary.written;
       break;

@@ -268,6 +268,12 @@ Decision TusTransfer::on_sent(const Response& response) {
   offset_ = *offset;
   failures_ = 0;
   state_ = after_offset();
+  // medgw-receiver answers the last PATCH with the receipt: no GET for it.
+  // (After a resume, or from a server that does not, the GET asks.)
+  if (const std::string receipt = header(response.headers, "medgw-receipt");
+      state_ == State::confirming && session_.offer.receipts && !receipt.empty()) {
+    return confirm(receipt);
+  }
   Decision decision;
   decision.progress = true;
   // For status only (after a failure the server's HEAD is the truth):
@@ -291,17 +297,25 @@ Decision TusTransfer::on_confirmed(const Response& response) {
   if (session_.offer.receipts && status != 200) {
     return retry({http_error_class(status), "fetching the receipt: HTTP " + std::to_string(status)}, response.headers);
   }
-  Decision decision;
-  decision.verdict = Verdict::delivered;
-  decision.progress = true;
-  state_ = State::delivered;
   if (status != 200) {  // a plain tus server: delivered all the same (offset == length)
+    Decision decision;
+    decision.verdict = Verdict::delivered;
+    decision.progress = true;
+    state_ = State::delivered;
     decision.receipt = ReceiptNote{ReceiptOutcome::missing, {}};
     decision.actions.emplace_back(MarkDelivered{});
     return decision;
   }
+  return confirm(response.body);
+}
+
+Decision TusTransfer::confirm(const std::string& receipt) {
+  Decision decision;
+  decision.verdict = Verdict::delivered;
+  decision.progress = true;
+  state_ = State::delivered;
   const ReceiptSubject subject{object_.object_id, object_.seq, session_.facility, object_.sha256};
-  const base::Result<ReceiptCheck> check = verify_receipt(response.body, subject, session_.receipt_key);
+  const base::Result<ReceiptCheck> check = verify_receipt(receipt, subject, session_.receipt_key);
   if (!check) {
     // Not confirmed (invariant 2): the object stays, with the receipt as
     // evidence, until a valid receipt arrives or an operator decides.
@@ -309,11 +323,11 @@ Decision TusTransfer::on_confirmed(const Response& response) {
     decision.progress = false;
     state_ = State::unconfirmed;
     decision.receipt = ReceiptNote{ReceiptOutcome::invalid, check.error().code};
-    decision.actions.emplace_back(MarkUnconfirmed{response.body, check.error().message, session_.retry.unconfirmed_recheck});
+    decision.actions.emplace_back(MarkUnconfirmed{receipt, check.error().message, session_.retry.unconfirmed_recheck});
     return decision;
   }
   decision.receipt = ReceiptNote{*check == ReceiptCheck::verified ? ReceiptOutcome::verified : ReceiptOutcome::unverified, {}};
-  decision.actions.emplace_back(MarkDelivered{response.body});  // kept as proof
+  decision.actions.emplace_back(MarkDelivered{receipt});  // kept as proof
   return decision;
 }
 

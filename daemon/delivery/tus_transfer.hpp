@@ -215,6 +215,9 @@ class TusTransfer {
   [[nodiscard]] Decision on_resynced(const Response& response);
   [[nodiscard]] Decision on_sent(const Response& response);
   [[nodiscard]] Decision on_confirmed(const Response& response);
+  // The central's receipt for the complete object (GET receipts/<id>, or the
+  // last PATCH's Medgw-Receipt header), checked before the object may go.
+  [[nodiscard]] Decision confirm(const std::string& receipt);
   [[nodiscard]] Decision on_unexpected_status(const Response& response, std::string why);
   [[nodiscard]] Decision restart(long status);
   [[nodiscard]] Decision retry(RequestFailure failure, const Headers& headers);

@@ -10,6 +10,7 @@ comes from the tar headers, so a member too many, one missing, one named out
 of the tree, one named twice or larger than the declared total, and letters
 that disagree with the listed entries must each be refused by name."""
 import hashlib
+import json
 import os
 import unittest
 
@@ -41,7 +42,14 @@ class FormatsTest(unittest.TestCase):
 
     def send(self, seq: int, entries: list[Entry], version: int):
         obj = build_object(self.key, self.recipient, seq, entries, version=version)
-        self.assertEqual(self.tus.upload(obj).status, 204)
+        last = self.tus.upload(obj)
+        self.assertEqual(last.status, 204)
+        # The last PATCH carries the signed receipt (issue 23: no GET for it);
+        # it is the one GET receipts/<id> gives.
+        receipt = last.header("medgw-receipt")
+        self.assertIsNotNone(receipt)
+        self.assertEqual(json.loads(receipt)["object_id"], obj.object_id)
+        self.assertEqual(self.tus.request("GET", f"/files/receipts/{obj.object_id}").body.decode(), receipt)
 
     def send_raw(self, seq: int, manifest_json: dict, members: list[tuple[bytes, bytes]]):
         object_id = manifest_json["object_id"]

@@ -594,6 +594,46 @@ TEST_CASE("tus receipt 200: verified with central.receipt_key, kept as received"
   CHECK_THROWS_AS(central.peek(), std::logic_error);
 }
 
+TEST_CASE("tus last PATCH with Medgw-Receipt: the receipt checked as a GET's, no GET", "[tus]") {
+  const auto key = medgw::crypto::SigningKey::generate();
+  const auto other_key = medgw::crypto::SigningKey::generate();
+  const std::string good = signed_receipt(key, object_id, seq);
+  const std::string forged = signed_receipt(other_key, object_id, seq);
+  FakeCentral central(10, {.checksum_sha256 = false, .receipts = true});
+  central.set_receipt_key(key.public_key());
+  create(central);
+  const bool honest = GENERATE(true, false);
+  const Decision decision = central.answer(http(204, {{"upload-offset", "10"}, {"medgw-receipt", honest ? good : forged}}));
+  REQUIRE(decision.receipt);
+  if (honest) {
+    CHECK(decision.verdict == Verdict::delivered);
+    CHECK(decision.receipt->outcome == ReceiptOutcome::verified);
+    CHECK(std::get<tus::MarkDelivered>(decision.actions.at(0)).receipt == good);
+  } else {
+    // Invariant 2 as with a GET's receipt: kept, unconfirmed, an alarm.
+    CHECK(decision.verdict == Verdict::unconfirmed);
+    CHECK(decision.receipt->error_code == "receipt_bad_signature");
+    CHECK(central.trace().back() == "mark_unconfirmed 10 min");
+  }
+  CHECK_THROWS_AS(central.peek(), std::logic_error);  // no GET receipts/<id>
+  for (const std::string& step : central.trace()) CHECK_FALSE(Catch::Contains("GET").match(step));
+}
+
+TEST_CASE("tus Medgw-Receipt on a PATCH that is not the last, or from a server without receipts: ignored", "[tus]") {
+  const auto key = medgw::crypto::SigningKey::generate();
+  const std::string receipt = signed_receipt(key, object_id, seq);
+  FakeCentral central(10, {.checksum_sha256 = false, .receipts = true});
+  create(central);
+  Decision decision = central.answer(http(204, {{"upload-offset", "4"}, {"medgw-receipt", receipt}}));
+  CHECK(decision.verdict == Verdict::proceed);
+  CHECK(central.peek().method == Method::patch);
+  FakeCentral plain(10, {.checksum_sha256 = false, .receipts = false});
+  create(plain);
+  decision = plain.answer(http(204, {{"upload-offset", "10"}, {"medgw-receipt", receipt}}));
+  CHECK(decision.verdict == Verdict::proceed);
+  CHECK(plain.peek().method == Method::get);  // confirmed the plain tus way
+}
+
 TEST_CASE("tus receipt 200 without central.receipt_key: unverified", "[tus]") {
   const auto key = medgw::crypto::SigningKey::generate();
   FakeCentral central(10, {.checksum_sha256 = false, .receipts = true}, "https://central.test/files/u1", 10);
