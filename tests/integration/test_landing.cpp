@@ -74,13 +74,17 @@ std::string manifest_for(const std::string& path, const std::string& content, co
          R"(","change":")" + change + R"(","meta":{}}]})";
 }
 
-TEST_CASE("landing writes a well-formed object and refuses paths out of the tree", "[landing]") {
+// A central's identity, a facility's landing root and the object file.
+struct LandingFixture {
+  LandingFixture() { identities.x25519.push_back(identity); }
   test::TempDir dir;
-  const crypto::X25519Identity identity = crypto::generate_identity();
+  crypto::X25519Identity identity = crypto::generate_identity();
   crypto::age::Identities identities;
-  identities.x25519.push_back(identity);
-  const auto root = dir.path() / "landing" / "131234567";
-  const auto object = dir.path() / "object.age";
+  std::filesystem::path root = dir.path() / "landing" / "131234567";
+  std::filesystem::path object = dir.path() / "object.age";
+};
+
+TEST_CASE_METHOD(LandingFixture, "landing writes a well-formed object and refuses paths out of the tree", "[landing]") {
 
   write_object(object, identity, manifest_for("001/234/0012345/a", "hello"), {{"ssmix2/001/234/0012345/a", "hello"}});
   const receiver::LandingSummary summary = receiver::land_object(object, identities, root);
@@ -119,13 +123,8 @@ std::string manifest_v2_for(std::string_view changes, std::uint64_t content_byte
          std::to_string(content_bytes) + R"(,"meta":[)" + meta + R"(],"entries":[]})";
 }
 
-TEST_CASE("landing a medgw-object/2 object takes names and sizes from the members, checked as /1's", "[landing]") {
-  test::TempDir dir;
-  const crypto::X25519Identity identity = crypto::generate_identity();
-  crypto::age::Identities identities;
-  identities.x25519.push_back(identity);
-  const auto root = dir.path() / "landing" / "131234567";
-  const auto object = dir.path() / "object.age";
+TEST_CASE_METHOD(LandingFixture, "landing a medgw-object/2 object takes names and sizes from the members, checked as /1's",
+                 "[landing]") {
 
   write_object(object, identity, manifest_v2_for("AA", 8, 2),
                {{"ssmix2/001/234/0012345/a", "hello"}, {"dpc/202603/EFn.txt", "dpc"}});
