@@ -55,20 +55,45 @@ void TransferPool::refill() {
   }
 }
 
+// Objects with an upload open on the central go first, and a new upload is
+// created only while fewer than `parallel` are open. The central counts a
+// facility's open uploads (max_open_uploads_per_facility, 16 by default) and
+// answers 429 with Retry-After: 60 beyond it; slots waiting between their
+// requests would otherwise open up to twice `parallel`.
 void TransferPool::start_due() {
+  const std::size_t parallel = context_.options.parallel;
   const auto now = Clock::now();
-  for (auto it = waiting_.begin(); it != waiting_.end() && running_.size() < context_.options.parallel;) {
-    if ((*it)->wake > now) {
-      ++it;
-      continue;
+  std::size_t open = open_uploads();
+  for (const bool creations : {false, true}) {
+    for (auto it = waiting_.begin(); it != waiting_.end() && running_.size() < parallel;) {
+      const bool creates = (*it)->transfer.state() == tus::TusTransfer::State::creating;
+      if (creates != creations || (*it)->wake > now || (creates && open >= parallel)) {
+        ++it;
+        continue;
+      }
+      if (creates) ++open;
+      std::unique_ptr<Slot> slot = std::move(*it);
+      it = waiting_.erase(it);
+      launch(*slot);
+      // Keyed by the easy handle launch() made: curl reports completions by it.
+      CURL* easy = slot->exchange.handle();
+      running_.emplace(easy, std::move(slot));
     }
-    std::unique_ptr<Slot> slot = std::move(*it);
-    it = waiting_.erase(it);
-    launch(*slot);
-    // Keyed by the easy handle launch() made: curl reports completions by it.
-    CURL* easy = slot->exchange.handle();
-    running_.emplace(easy, std::move(slot));
   }
+}
+
+std::size_t TransferPool::open_uploads() const {
+  using State = tus::TusTransfer::State;
+  const auto open = [](const Slot& slot) {
+    return slot.transfer.state() == State::resyncing || slot.transfer.state() == State::sending;
+  };
+  std::size_t count = 0;
+  for (const auto& slot : waiting_) count += open(*slot) ? 1 : 0;
+  // A creation under way counts: it opens one.
+  for (const auto& [easy, slot] : running_) {
+    count += open(*slot) || slot->transfer.state() == State::creating ? 1 : 0;
+  }
+  return count;
 }
 
 void TransferPool::launch(Slot& slot) {
@@ -114,12 +139,14 @@ void TransferPool::complete(CURL* easy, CURLcode code) {
 }
 
 std::chrono::milliseconds TransferPool::next_wait() const {
-  // (A waiting object that is due but has no free slot waits for a running
-  // one to finish: a socket event.)
+  // (A waiting object that is due but has no free slot, or may not open an
+  // upload yet, waits for a running one to finish: a socket event.)
   std::int64_t timeout_ms = 1000;
   const auto now = Clock::now();
   if (running_.size() < context_.options.parallel) {
+    const bool may_create = open_uploads() < context_.options.parallel;
     for (const auto& slot : waiting_) {
+      if (!may_create && slot->transfer.state() == tus::TusTransfer::State::creating) continue;
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(slot->wake - now).count();
       timeout_ms = std::clamp<std::int64_t>(wait, 0, timeout_ms);
     }

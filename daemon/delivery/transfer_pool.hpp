@@ -45,7 +45,8 @@ class TransferPool {
   // a request finished, otherwise at most every 250 ms (not at every socket
   // event: a query each time slows a large upload down).
   void refill();
-  // Starts the requests whose backoff is over, up to `parallel`.
+  // Starts the requests whose backoff is over, up to `parallel`; objects with
+  // an open upload first, and at most `parallel` uploads open.
   void start_due();
   // Feeds the requests curl has finished to their machines.
   void collect_finished();
@@ -57,6 +58,7 @@ class TransferPool {
  private:
   struct Slot;
   void launch(Slot& slot);
+  [[nodiscard]] std::size_t open_uploads() const;  // on the central, this drain's
   void complete(CURL* easy, CURLcode code);
   void apply(Slot& slot, const tus::Decision& decision);
   void apply_action(const Slot& slot, const tus::Action& action);

@@ -13,7 +13,7 @@ import time
 import unittest
 from pathlib import Path
 
-from helpers import MEDGW, RECEIVER, SAMPLE, SOURCE_DIR, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
+from helpers import BINARY_DIR, MEDGW, RECEIVER, SAMPLE, SOURCE_DIR, Receiver, TempDir, delivery_config, gateway_key, new_identity, run, snapshot
 from pki import Pki, spki_pin
 from test_collect_ssmix2 import assert_no_patient_data, collect
 
@@ -489,6 +489,44 @@ class ConnectProxy:
 
     def close(self):
         self.listener.close()
+
+
+class OpenUploads(unittest.TestCase):
+    """A gateway never opens more uploads than it sends at once (DrainOptions::
+    parallel): the central refuses a facility's uploads beyond
+    max_open_uploads_per_facility with 429 and Retry-After: 60, so one more
+    would stall the whole drain for a minute. Objects waiting between their
+    requests (POST answered, PATCH not started) once opened up to twice as many."""
+
+    def test_many_small_objects_within_the_central_limit(self):
+        spool_tool = BINARY_DIR / "bench" / "medgw-bench-spool"
+        with TempDir() as tmp:
+            pki = Pki(tmp / "pki")
+            identity, recipient = new_identity(tmp)
+            source = tmp / "export"
+            for i in range(200):
+                (source / f"{i // 50:02d}").mkdir(parents=True, exist_ok=True)
+                (source / f"{i // 50:02d}" / f"{i:04d}.txt").write_bytes(os.urandom(300))
+            config = delivery_config(tmp, recipient, f"  - {{name: dpc, type: dpc, path: {source}}}\n", pki, port=1)
+            run(spool_tool, source, tmp / "state", recipient, "--files-per-object", "1", check=True)
+            objects = spooled(config)
+            self.assertEqual(objects, 200)
+            # The limit equal to the gateway's parallel requests (4): one upload
+            # more than it may open is refused.
+            with Receiver(tmp / "central", pki, [gateway_key(config)], landing=False,
+                          extra="max_open_uploads_per_facility: 4\n") as receiver:
+                config = delivery_config(tmp, recipient, f"  - {{name: dpc, type: dpc, path: {source}}}\n", pki,
+                                         receiver.port)
+                started = time.monotonic()
+                sent = upload(config, timeout=120)
+                elapsed = time.monotonic() - started
+                self.assertEqual(sent.returncode, 0, sent.stdout + sent.stderr)
+                self.assertIn(f"{objects} objects delivered", sent.stdout)
+                self.assertEqual(spooled(config), 0)
+                log = receiver.log.read_text()
+                self.assertNotIn("receiver.upload_limited", log)
+                self.assertNotIn("HTTP 429", sent.stdout + sent.stderr)
+                self.assertLess(elapsed, 60, "a drain that waited out a Retry-After")
 
 
 class UploaderOptions(unittest.TestCase):
