@@ -160,7 +160,7 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
     // reports complete an upload whose object is not stored.
     if (written.at != start) {
       const bool recorded = co_await record_offset(id, written.at);
-      upload.row.offset = recorded ? written.at : start;
+      protocol.set_offset(upload, recorded ? written.at : start);
       if (!recorded) upload.running.invalidate();
     }
     if (written.broken) {

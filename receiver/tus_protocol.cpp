@@ -53,6 +53,7 @@ void TusProtocol::load(std::vector<Upload> uploads) {
       FacilityUsage& usage = usage_[live.row.facility];
       ++usage.open_uploads;
       usage.inflight_bytes += live.row.length;
+      reserved_ += live.row.length - std::min(live.row.offset, live.row.length);
     }
     std::string id = live.row.id;
     uploads_.emplace(std::move(id), std::move(live));
@@ -119,6 +120,7 @@ base::Result<std::pair<Upload, TusAnswer>, TusAnswer> TusProtocol::create(const 
   FacilityUsage& counted = usage_[facility.code];
   ++counted.open_uploads;
   counted.inflight_bytes += upload.length;
+  reserved_ += upload.length;
   TusAnswer answer = tus_answer(201);
   answer.headers = {{"Location", config_.base_path + upload.id}, {"Upload-Expires", http_date(upload.expires_ms)}};
   return std::pair{std::move(upload), std::move(answer)};
@@ -198,6 +200,7 @@ void TusProtocol::mark_completed(const std::string& id) {
     usage->second.inflight_bytes -= row.length;
     if (usage->second.open_uploads == 0) usage_.erase(usage);
   }
+  reserved_ -= row.length - std::min(row.offset, row.length);
   row.completed = true;
   row.offset = row.length;
   // Kept only for HEAD until it expires: no hash context, no metadata.
@@ -229,12 +232,13 @@ FacilityUsage TusProtocol::usage(const std::string& facility) const {
   return found == usage_.end() ? FacilityUsage{} : found->second;
 }
 
-std::uint64_t TusProtocol::reserved_bytes() const {
-  std::uint64_t total = 0;
-  for (const auto& [id, upload] : uploads_) {
-    if (!upload.row.completed) total += upload.row.length - std::min(upload.row.offset, upload.row.length);
-  }
-  return total;
+void TusProtocol::set_offset(LiveUpload& upload, std::uint64_t offset) {
+  Upload& row = upload.row;
+  if (row.completed) return;
+  offset = std::min(offset, row.length);
+  reserved_ += std::min(row.offset, row.length);
+  reserved_ -= offset;
+  row.offset = offset;
 }
 
 std::optional<std::string> TusProtocol::upload_id_of(std::string_view target) const {

@@ -111,13 +111,19 @@ class TusProtocol {
 
   // The upload's object is stored (by it or another upload).
   void mark_completed(const std::string& id);
+  // An open upload's offset moved (bytes written and recorded): the bytes
+  // still to arrive, reserved on the disk, shrink.
+  void set_offset(LiveUpload& upload, std::uint64_t offset);
   void drop(const std::string& id);
   [[nodiscard]] LiveUpload* find(std::string_view id);
   [[nodiscard]] std::vector<std::string> expired(std::int64_t now_ms) const;
 
   [[nodiscard]] FacilityUsage usage(const std::string& facility) const;
   // Bytes still to arrive for every open upload: reserved on the disk.
-  [[nodiscard]] std::uint64_t reserved_bytes() const;
+  // Kept as a running total: completed uploads stay for HEAD until they
+  // expire (a day), and a sum over them at every creation grew with the
+  // day's objects.
+  [[nodiscard]] std::uint64_t reserved_bytes() const noexcept { return reserved_; }
   [[nodiscard]] std::size_t size() const { return uploads_.size(); }
 
   // The target's upload ID below base_path, if it is one (32 hex digits).
@@ -127,6 +133,7 @@ class TusProtocol {
   const ReceiverConfig& config_;
   std::map<std::string, LiveUpload, std::less<>> uploads_;
   std::map<std::string, FacilityUsage, std::less<>> usage_;
+  std::uint64_t reserved_ = 0;
 };
 
 [[nodiscard]] TusAnswer tus_answer(unsigned status, std::string body = {});

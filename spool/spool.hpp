@@ -143,6 +143,24 @@ class Spool {
                                    const std::function<void(base::Database&, const CommittedObject&)>& record = {});
 
   // ---- the uploader's side ----
+  // Group commit: the queue updates made while a Batch is open share its one
+  // transaction, one flush of state.db instead of one per update, and the
+  // files of objects delivered in it are removed after its commit. Without
+  // commit() none of them is recorded: the objects are asked for or sent
+  // again (invariant 2 holds either way). One at a time; the uploader opens
+  // one for each turn of its loop.
+  class Batch {
+   public:
+    explicit Batch(Spool& spool);
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    ~Batch();
+    void commit();
+
+   private:
+    Spool& spool_;
+    base::WriteTransaction transaction_;
+  };
   [[nodiscard]] std::vector<QueuedObject> due(std::size_t limit);
   void mark_uploading(std::string_view object_id, std::string_view upload_url);
   void record_offset(std::string_view object_id, std::uint64_t offset);
@@ -181,6 +199,8 @@ class Spool {
   SpoolIdentity identity_;
   log::Logger logger_;
   Clock clock_;
+  bool batching_ = false;              // a Batch is open
+  std::vector<std::string> removals_;  // its delivered objects' files
 };
 
 }  // namespace medgw::spool

@@ -4,6 +4,43 @@
 #include <sys/statvfs.h>
 
 namespace medgw::spool {
+namespace {
+
+// One queue update: in its own transaction, or in the open Batch's.
+class QueueWrite {
+ public:
+  QueueWrite(base::Database& db, bool batched) {
+    if (!batched) transaction_.emplace(db);
+  }
+  void commit() {
+    if (transaction_) transaction_->commit();
+  }
+
+ private:
+  std::optional<base::WriteTransaction> transaction_;
+};
+
+}  // namespace
+
+Spool::Batch::Batch(Spool& spool) : spool_(spool), transaction_(spool.state_.db()) { spool_.batching_ = true; }
+
+Spool::Batch::~Batch() {
+  spool_.batching_ = false;
+  spool_.removals_.clear();  // rolled back: the objects stay, with their files
+}
+
+void Spool::Batch::commit() {
+  transaction_.commit();
+  spool_.batching_ = false;
+  // After the commit, as for one object: a crash before the removal leaves
+  // files without rows, which recover() removes.
+  for (const std::string& file_name : spool_.removals_) {
+    std::error_code ec;
+    std::filesystem::remove(spool_.dir_ / file_name, ec);
+  }
+  spool_.removals_.clear();
+}
+
 
 std::vector<QueuedObject> Spool::due(std::size_t limit) {
   base::Statement query = state_.db().prepare(
@@ -31,7 +68,7 @@ std::vector<QueuedObject> Spool::due(std::size_t limit) {
 }
 
 void Spool::mark_uploading(std::string_view object_id, std::string_view upload_url) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db()
       .prepare("UPDATE objects SET state = 'uploading', upload_url = ?2, attempts = attempts + 1 WHERE object_id = ?1")
       .bind_all(object_id, upload_url)
@@ -40,13 +77,13 @@ void Spool::mark_uploading(std::string_view object_id, std::string_view upload_u
 }
 
 void Spool::record_offset(std::string_view object_id, std::uint64_t offset) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db().prepare("UPDATE objects SET upload_offset = ?2 WHERE object_id = ?1").bind_all(object_id, offset).run();
   transaction.commit();
 }
 
 void Spool::reset_upload(std::string_view object_id) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db()
       .prepare("UPDATE objects SET state = 'ready', upload_url = NULL, upload_offset = 0 WHERE object_id = ?1")
       .bind_all(object_id)
@@ -56,7 +93,7 @@ void Spool::reset_upload(std::string_view object_id) {
 
 void Spool::record_failure(std::string_view object_id, std::string_view error,
                            std::chrono::system_clock::time_point retry_at) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db()
       .prepare("UPDATE objects SET state = 'ready', last_error = ?2, next_attempt_at = ?3 WHERE object_id = ?1")
       .bind_all(object_id, error,
@@ -66,7 +103,7 @@ void Spool::record_failure(std::string_view object_id, std::string_view error,
 }
 
 void Spool::mark_rejected(std::string_view object_id, std::string_view reason) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db()
       .prepare("UPDATE objects SET state = 'rejected', last_error = ?2 WHERE object_id = ?1")
       .bind_all(object_id, reason)
@@ -80,7 +117,7 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
   base::Database& db = state_.db();
   std::string file_name;
   {
-    base::WriteTransaction transaction(db);
+    QueueWrite transaction(db, batching_);
     base::Statement row = db.prepare("SELECT file_name, size FROM objects WHERE object_id = ?1");
     row.bind_all(object_id);
     if (!row.step()) return;  // already delivered
@@ -96,6 +133,10 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
     db.prepare("UPDATE spool_counters SET value = value + ?1 WHERE name = 'delivered_bytes'").bind_all(size).run();
     transaction.commit();
   }
+  if (batching_) {
+    removals_.push_back(std::move(file_name));  // after the batch's commit
+    return;
+  }
   // After the commit: a crash here leaves a file without a row, which
   // recover() removes.
   std::error_code ec;
@@ -104,7 +145,7 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
 
 void Spool::mark_unconfirmed(std::string_view object_id, std::string_view receipt_json, std::string_view why,
                              std::chrono::system_clock::time_point retry_at) {
-  base::WriteTransaction transaction(state_.db());
+  QueueWrite transaction(state_.db(), batching_);
   state_.db()
       .prepare("UPDATE objects SET state = 'unconfirmed', receipt = ?2, last_error = ?3, next_attempt_at = ?4 "
                "WHERE object_id = ?1")

@@ -4,6 +4,7 @@
 #include <daemon/delivery/object_file.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace medgw::daemon {
@@ -108,14 +109,22 @@ void TransferPool::launch(Slot& slot) {
   curl_multi_add_handle(context_.multi, easy);
 }
 
+// What finished in one turn is recorded in one transaction (group commit):
+// one flush of state.db for all of it, not one or two per request. The more
+// requests finish while a flush runs, the more the next one carries. Nothing
+// waits for these records but this loop: the next request of an object is
+// started only after the commit.
 void TransferPool::collect_finished() {
+  std::optional<spool::Spool::Batch> batch;
   while (true) {
     int left = 0;
     CURLMsg* message = curl_multi_info_read(context_.multi, &left);
     if (message == nullptr) break;
     if (message->msg != CURLMSG_DONE) continue;
+    if (!batch) batch.emplace(context_.spool);
     complete(message->easy_handle, message->data.result);
   }
+  if (batch) batch->commit();
 }
 
 void TransferPool::complete(CURL* easy, CURLcode code) {

@@ -151,6 +151,46 @@ TEST_CASE("queue states: ready, uploading, retry, rejected, delivered", "[spool]
   CHECK(fixture.spool().stats().delivered_objects == 1);  // totals survive pruning
 }
 
+TEST_CASE("a batch of queue updates commits as one, and its files go only after the commit", "[spool]") {
+  test::SpoolFixture fixture;
+  std::vector<std::string> ids;
+  std::vector<std::filesystem::path> files;
+  for (int i = 0; i < 3; ++i) {
+    auto outcome = fixture.spool().build(std::vector{entry_for(make_file(fixture.dir, "b" + std::to_string(i), "y" + std::to_string(i)), "s", "b" + std::to_string(i))});
+    REQUIRE(outcome.committed());
+    ids.push_back(outcome.object->object_id);
+    files.push_back(fixture.spool_dir() / outcome.object->file_name);
+  }
+  {
+    // Not committed (a crash, or a failure in the turn): nothing of it holds.
+    Spool::Batch batch(fixture.spool());
+    fixture.spool().mark_uploading(ids[0], "https://c.example.jp/files/a");
+    fixture.spool().mark_delivered(ids[1], "");
+    CHECK(std::filesystem::exists(files[1]));  // not before the commit
+  }
+  CHECK(fixture.db().query_int64("SELECT count(*) FROM objects") == 3);
+  CHECK(fixture.db().query_int64("SELECT count(*) FROM delivered_objects") == 0);
+  CHECK(fixture.spool().due(10)[0].upload_url.empty());
+  CHECK(std::filesystem::exists(files[1]));
+
+  {
+    Spool::Batch batch(fixture.spool());
+    fixture.spool().mark_uploading(ids[0], "https://c.example.jp/files/a");
+    fixture.spool().mark_delivered(ids[1], "");
+    fixture.spool().mark_rejected(ids[2], "HTTP 400");
+    CHECK(std::filesystem::exists(files[1]));
+    batch.commit();
+  }
+  CHECK_FALSE(std::filesystem::exists(files[1]));
+  CHECK(std::filesystem::exists(files[0]));
+  CHECK(fixture.db().query_int64("SELECT count(*) FROM delivered_objects") == 1);
+  CHECK(fixture.spool().due(10).size() == 1);
+  CHECK(fixture.spool().due(10)[0].upload_url == "https://c.example.jp/files/a");
+  // Outside a batch, each update commits on its own again.
+  fixture.spool().mark_delivered(ids[0], "");
+  CHECK_FALSE(std::filesystem::exists(files[0]));
+}
+
 TEST_CASE("seq has no gaps across restarts and failed builds", "[spool]") {
   test::SpoolFixture fixture;
   const auto good = make_file(fixture.dir, "good", "content");

@@ -153,6 +153,45 @@ TEST_CASE("tus creation refuses what the facility may not have", "[receiver]") {
   CHECK(protocol.reserved_bytes() == 2u << 20);
 }
 
+TEST_CASE("the bytes reserved for open uploads follow offsets, completions and a restart", "[receiver]") {
+  ReceiverConfig config;
+  TusProtocol protocol(config);
+  const Gateway gateway;
+  const std::string first(32, 'a');
+  const std::string second(32, 'b');
+  for (const auto& [id, seq] : {std::pair{first, "1"}, std::pair{second, "2"}}) {
+    REQUIRE(protocol.create(post(gateway.metadata(std::string(valid_uuid), seq), "1000"), gateway.facility, 1ULL << 40,
+                            0, id)
+                .ok());
+  }
+  CHECK(protocol.reserved_bytes() == 2000);
+  protocol.set_offset(*protocol.find(first), 400);
+  CHECK(protocol.reserved_bytes() == 1600);
+  protocol.set_offset(*protocol.find(first), 100);  // an unchecked piece discarded
+  CHECK(protocol.reserved_bytes() == 1900);
+  protocol.mark_completed(second);
+  CHECK(protocol.reserved_bytes() == 900);
+  protocol.set_offset(*protocol.find(second), 0);  // completed: no effect
+  CHECK(protocol.reserved_bytes() == 900);
+  protocol.drop(first);
+  CHECK(protocol.reserved_bytes() == 0);
+  CHECK(protocol.usage("131234567").open_uploads == 0);
+
+  // After a restart, from the rows: an open upload half written, a completed one.
+  TusProtocol restarted(config);
+  Upload open;
+  open.id = first;
+  open.facility = "131234567";
+  open.length = 1000;
+  open.offset = 250;
+  Upload done = open;
+  done.id = second;
+  done.completed = true;
+  restarted.load({open, done});
+  CHECK(restarted.reserved_bytes() == 750);
+  CHECK(restarted.usage("131234567").open_uploads == 1);
+}
+
 TEST_CASE("HEAD reports a completed upload complete and a later PATCH changes nothing", "[receiver]") {
   ReceiverConfig config;
   TusProtocol protocol(config);
