@@ -245,9 +245,7 @@ asio::awaitable<UploadReport> Uploader::drain_async(DrainOptions options) {
     driver.process();
     pool.collect_finished();
     if (report.hard_error) break;
-    // Wait for sockets, or until the next backoff ends. With nothing running
-    // or waiting, the spool is asked at once (every drain ended with a
-    // second's wait here).
+    // Wait for sockets or until the next backoff ends; idle: the spool at once.
     const std::chrono::milliseconds wait = pool.next_wait();
     if (pool.has_running() || (!pool.idle() && wait.count() > 0)) co_await driver.wait(wait);
     pool.refill();
