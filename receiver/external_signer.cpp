@@ -21,15 +21,37 @@ namespace {
 constexpr std::size_t max_output = 64 << 10;
 constexpr int timeout_ms = 30'000;
 
+// A ca.command that exits without reading its input must not take the
+// receiver down with SIGPIPE: the signal is blocked in this thread while the
+// CSR is written (the write fails with EPIPE instead), and one it raised is
+// taken off before the mask is restored.
 bool write_all(int fd, const std::string& text) {
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool pending_before = sigismember(&pending, SIGPIPE) == 1;
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
   std::size_t done = 0;
+  bool ok = true;
   while (done < text.size()) {
     const ssize_t wrote = ::write(fd, text.data() + done, text.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) return false;
+    if (wrote <= 0) {
+      ok = false;
+      if (wrote < 0 && errno == EPIPE && !pending_before) {
+        const timespec now{};
+        while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+        }
+      }
+      break;
+    }
     done += static_cast<std::size_t>(wrote);
   }
-  return true;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return ok;
 }
 
 // Reads until EOF, the size cap or the deadline; false on the last two.
@@ -90,7 +112,9 @@ base::Result<std::string> run_external_signer(const std::string& command, const 
   const bool sent = write_all(input_write.get(), csr_pem);
   input_write.reset();
   std::string pem;
-  const bool read = sent && read_all(output_read.get(), pem);
+  // Read even when the CSR could not be sent: the command's exit status
+  // says more than a broken pipe.
+  const bool read = read_all(output_read.get(), pem);
   if (!read) ::kill(child, SIGKILL);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -100,6 +124,7 @@ base::Result<std::string> run_external_signer(const std::string& command, const 
     return base::fail("signer_failed", "ca.command failed (exit status " +
                                            std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + ")");
   }
+  if (!sent) return base::fail("signer_failed", "ca.command ended without reading the CSR on its standard input");
   return pem;
 }
 

@@ -101,6 +101,15 @@ TEST_CASE("ca.command gets the CSR and the facility and its failures are errors"
   CHECK(flood.error().message.find("64 KiB") != std::string::npos);
   const auto missing = run_external_signer("/nonexistent/signer", "x", "131234567", std::chrono::seconds(1));
   CHECK_FALSE(missing);
+  // A command that ends without reading: the write breaks (EPIPE, never a
+  // SIGPIPE that would end the receiver) and its exit status is reported.
+  const std::string big(1 << 20, 'x');
+  const auto unread = run_external_signer("exit 4", big, "131234567", std::chrono::seconds(1));
+  REQUIRE_FALSE(unread);
+  CHECK(unread.error().message.find("exit status 4") != std::string::npos);
+  const auto quiet = run_external_signer("exec 0<&-; sleep 0.2", big, "131234567", std::chrono::seconds(1));
+  REQUIRE_FALSE(quiet);
+  CHECK(quiet.error().message.find("without reading the CSR") != std::string::npos);
 }
 
 }  // namespace
