@@ -6,14 +6,18 @@
 
 #include <base/base64.hpp>
 #include <base/json.hpp>
-#include <base/private_file.hpp>
 #include <base/time_format.hpp>
+
+#include <cerrno>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace medgw::receiver {
 namespace {
+
+// A finish round whose transaction failed (not an errno).
+constexpr int database_failed = -1;
 
 // The upload's bytes reach the disk before anything records them as stored.
 bool sync_file(const std::filesystem::path& file) {
@@ -24,7 +28,18 @@ bool sync_file(const std::filesystem::path& file) {
 }  // namespace
 
 Completer::Completer(const ReceiverConfig& config, Store& store, const crypto::SigningKey& receipt_key, log::Logger logger)
-    : config_(config), store_(store), receipt_key_(receipt_key), logger_(std::move(logger)) {}
+    : config_(config),
+      store_(store),
+      receipt_key_(receipt_key),
+      logger_(std::move(logger)),
+      folder_syncs_(fsync_each_once),
+      finishes_([&store](const std::vector<Store::Finish>& finishes, std::vector<int>& errors) {
+        try {
+          store.finish_objects(finishes, errors);
+        } catch (const std::exception&) {
+          errors.assign(finishes.size(), database_failed);
+        }
+      }) {}
 
 bool Completer::completing(std::string_view upload_id) {
   std::lock_guard lock(completing_mutex_);
@@ -149,12 +164,17 @@ CompletionResult Completer::store_claimed(const Upload& upload, const StoredObje
   bool renamed = false;
   try {
     if (!target) throw std::runtime_error("a stored object's name leaves the store");
-    std::filesystem::create_directories(target->parent_path());
+    std::vector<std::filesystem::path> folders{target->parent_path(), partial.parent_path()};
+    if (std::filesystem::create_directories(target->parent_path())) folders.push_back(target->parent_path().parent_path());
     std::filesystem::rename(partial, *target);
     renamed = true;
-    base::sync_directory(target->parent_path());
-    base::sync_directory(partial.parent_path());
-    store_.finish_object(object.object_id, upload.id);
+    if (const int error = folder_syncs_.submit(std::move(folders)); error != 0) {
+      throw std::system_error(error, std::generic_category(), "cannot fsync the store's folders");
+    }
+    if (const int error = finishes_.submit({{object.object_id, upload.id}}); error != 0) {
+      if (error == ENOENT) throw std::runtime_error("an object's claim was lost before it was stored");
+      throw std::runtime_error("receiver.db refused the object's row");
+    }
   } catch (const std::exception& error) {
     // Undo: the bytes go back to the upload, the claim is released, so the
     // upload is as before its last PATCH and the client simply sends it again.

@@ -8,8 +8,12 @@
 //   2. Store::claim_object inserts the row in state "storing": the unique
 //      object_id decides the winner BEFORE any file is moved.
 //   3. Only the winner renames its own file to store/<facility>/<seq>-<id>.age,
-//      fsyncs the folder and marks the object stored and its upload complete
+//      fsyncs the folders and marks the object stored and its upload complete
 //      (synchronous=FULL) - then, and only then, the client hears 204.
+//      Objects finishing together share these fsyncs and that commit (group
+//      commit, sync_group.hpp): one round of folder fsyncs and one
+//      transaction for all of them, each still only after its own file's
+//      fdatasync and rename.
 //   4. A loser (the object is stored already) drops its own bytes and its
 //      upload is complete too; if the winner is still at step 3 the loser is
 //      told to ask again (503) and keeps its bytes.
@@ -18,6 +22,7 @@
 // expires.
 #include <receiver/receiver_config.hpp>
 #include <receiver/store.hpp>
+#include <receiver/sync_group.hpp>
 
 #include <crypto/signing.hpp>
 
@@ -76,6 +81,8 @@ class Completer {
   log::Logger logger_;
   std::mutex completing_mutex_;
   std::set<std::string, std::less<>> completing_;  // uploads inside complete() now
+  GroupCommit<std::filesystem::path> folder_syncs_;
+  GroupCommit<Store::Finish> finishes_;
 };
 
 }  // namespace medgw::receiver

@@ -2,6 +2,8 @@
 
 #include <receiver/store_migrations.hpp>
 
+#include <cerrno>
+
 namespace medgw::receiver {
 namespace {
 
@@ -158,14 +160,28 @@ Claim Store::claim_object(const StoredObject& object, std::uint64_t size, std::i
 }
 
 void Store::finish_object(std::string_view object_id, std::string_view upload_id) {
+  std::vector<int> errors(1, 0);
+  finish_objects({{std::string(object_id), std::string(upload_id)}}, errors);
+  if (errors[0] != 0) throw std::runtime_error("an object's claim was lost before it was stored");
+}
+
+void Store::finish_objects(const std::vector<Finish>& finishes, std::vector<int>& errors) {
   std::lock_guard lock(mutex_);
   FullSync full(db_);
   base::WriteTransaction transaction(db_);
-  db_.prepare("UPDATE objects SET state = 'stored', owner_upload = NULL WHERE object_id = ?1 AND owner_upload = ?2")
-      .bind_all(object_id, upload_id)
-      .run();
-  if (db_.changes() != 1) throw std::runtime_error("an object's claim was lost before it was stored");
-  db_.prepare("UPDATE uploads SET completed = 1, offset = length WHERE id = ?1").bind_all(upload_id).run();
+  base::Statement stored =
+      db_.prepare("UPDATE objects SET state = 'stored', owner_upload = NULL WHERE object_id = ?1 AND owner_upload = ?2");
+  base::Statement completed = db_.prepare("UPDATE uploads SET completed = 1, offset = length WHERE id = ?1");
+  for (std::size_t i = 0; i < finishes.size(); ++i) {
+    stored.bind_all(finishes[i].object_id, finishes[i].upload_id).run();
+    stored.reset();
+    if (db_.changes() != 1) {
+      errors[i] = ENOENT;
+      continue;
+    }
+    completed.bind_all(finishes[i].upload_id).run();
+    completed.reset();
+  }
   transaction.commit();
 }
 

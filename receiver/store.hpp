@@ -97,6 +97,14 @@ class Store {
   // The claimed object's file is in place: "stored", and the upload complete,
   // in one transaction committed with synchronous=FULL.
   void finish_object(std::string_view object_id, std::string_view upload_id);
+  // The same for several objects in one transaction (group commit):
+  // errors[i] is ENOENT where the claim was lost, 0 where stored; throws
+  // when the transaction fails (nothing stored).
+  struct Finish {
+    std::string object_id;
+    std::string upload_id;
+  };
+  void finish_objects(const std::vector<Finish>& finishes, std::vector<int>& errors);
   // Gives up a claim (nothing was stored).
   void release_claim(std::string_view object_id, std::string_view upload_id);
   // Rows left "storing" by a process that died: (object_id, file, owner upload).

@@ -205,7 +205,7 @@ asio::awaitable<bool> TusServer::Impl::record_offset(const std::string& id, std:
 }
 
 asio::awaitable<TusAnswer> TusServer::Impl::complete(Upload row, const FacilityEntry& facility, std::string digest) {
-  const CompletionResult result = co_await off_loop([&] { return completer.complete(row, facility, digest); });
+  const CompletionResult result = co_await off_loop([&] { return completer.complete(row, facility, digest); }, &completion_pool);
   co_return completed(row.id, facility, result);
 }
 

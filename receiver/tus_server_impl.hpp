@@ -110,10 +110,11 @@ struct TusServer::Impl {
   // Runs `work` on the blocking pool and resumes on the event loop with its
   // result (SQLite, fsync, hashing never block the loop).
   template <class Work>
-  asio::awaitable<std::invoke_result_t<Work&>> off_loop(Work work) {
+  asio::awaitable<std::invoke_result_t<Work&>> off_loop(Work work, asio::thread_pool* pool = nullptr) {
     using Result = std::invoke_result_t<Work&>;
     co_return co_await asio::co_spawn(
-        blocking_pool, [&work]() -> asio::awaitable<Result> { co_return work(); }, asio::use_awaitable);
+        pool != nullptr ? *pool : blocking_pool, [&work]() -> asio::awaitable<Result> { co_return work(); },
+        asio::use_awaitable);
   }
 
   asio::io_context& io;
@@ -136,6 +137,9 @@ struct TusServer::Impl {
   Der crl_der;
   asio::steady_timer revocation_timer{io};
   asio::thread_pool blocking_pool{2};     // fsync, hashing, SQLite commits
+  // Completions wait on the disk most of the time; the more of them wait at
+  // once, the more share one round of fsyncs and one commit (group commit).
+  asio::thread_pool completion_pool{8};
   std::uint64_t patches = 0;
   bool stopping = false;
   LogThrottle tls_log{20};

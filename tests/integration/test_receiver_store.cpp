@@ -1,7 +1,8 @@
 // receiver.db and the completion step on real files (issue 14): two uploads
 // of one object completing at the same time keep exactly one stored copy; a
 // failed store step is undone; an existing schema-1 database is migrated in
-// place and a newer one refused; landing states and the operator's retry.
+// place and a newer one refused; landing states and the operator's retry;
+// objects finishing together share their fsyncs and commit (issue 23).
 #include <tests/support/test_support.hpp>
 
 #include <receiver/completion.hpp>
@@ -17,6 +18,9 @@
 #include <catch2/catch.hpp>
 
 #include <barrier>
+#include <cerrno>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace medgw::receiver {
@@ -111,6 +115,100 @@ TEST_CASE("two uploads of one object completing at once keep exactly one stored 
   }
   // Both uploads of each object are complete (HEAD: offset == length).
   for (const Upload& upload : store.uploads()) CHECK(upload.completed);
+}
+
+TEST_CASE("group commit: each item runs in a round begun after its caller asked; errors are per item",
+          "[receiver][completion]") {
+  using Clock = std::chrono::steady_clock;
+  constexpr int callers = 16;
+  std::mutex mutex;
+  std::map<int, Clock::time_point> ran_at;  // item -> start of the round that ran it
+  GroupCommit<int> group([&](const std::vector<int>& items, std::vector<int>& errors) {
+    const auto began = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a slow disk
+    std::lock_guard lock(mutex);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      ran_at[items[i]] = began;
+      errors[i] = items[i] == 7 ? EIO : 0;
+    }
+  });
+  std::array<Clock::time_point, callers> asked{};
+  std::array<int, callers> results{};
+  std::barrier start(callers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < callers; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      std::this_thread::sleep_for(std::chrono::milliseconds(i % 4 * 7));  // some arrive mid-round
+      asked[static_cast<std::size_t>(i)] = Clock::now();
+      results[static_cast<std::size_t>(i)] = group.submit({i});
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  REQUIRE(ran_at.size() == callers);
+  for (int i = 0; i < callers; ++i) {
+    INFO("caller " << i);
+    CHECK(ran_at[i] >= asked[static_cast<std::size_t>(i)]);  // never covered by a round already running
+    CHECK(results[static_cast<std::size_t>(i)] == (i == 7 ? EIO : 0));
+  }
+  // 16 callers within ~21 ms, rounds of 20 ms: a handful of rounds, not 16.
+  CHECK(group.rounds() <= 8);
+}
+
+TEST_CASE("objects completing together are all stored, sharing fsync rounds and commits", "[receiver][completion]") {
+  Fixture f;
+  Store store(f.config.data_dir / "receiver.db");
+  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  constexpr int objects = 24;
+  std::vector<Upload> uploads;
+  for (int i = 0; i < objects; ++i) {
+    uploads.push_back(f.upload(upload_id(500 + i), object_id(500 + i), static_cast<std::uint64_t>(500 + i),
+                               "object " + std::to_string(i)));
+    store.add_upload(uploads.back());
+  }
+  std::barrier start(8);
+  std::vector<std::thread> threads;
+  std::array<int, objects> outcomes{};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = t; i < objects; i += 8) {
+        outcomes[static_cast<std::size_t>(i)] =
+            static_cast<int>(completer.complete(uploads[static_cast<std::size_t>(i)], f.facility, "").outcome);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int i = 0; i < objects; ++i) {
+    INFO("object " << i);
+    CHECK(outcomes[static_cast<std::size_t>(i)] == static_cast<int>(Completed::stored));
+    const auto object = store.object(object_id(500 + i));
+    REQUIRE(object.has_value());
+    CHECK(test::read_file(f.config.data_dir / "store" / object->file) == "object " + std::to_string(i));
+  }
+  for (const Upload& upload : store.uploads()) CHECK(upload.completed);
+}
+
+TEST_CASE("finish_objects: a lost claim fails only its own object", "[receiver][store]") {
+  Fixture f;
+  Store store(f.config.data_dir / "receiver.db");
+  std::vector<Store::Finish> finishes;
+  for (int i = 0; i < 3; ++i) {
+    const Upload upload = f.upload(upload_id(900 + i), object_id(900 + i), static_cast<std::uint64_t>(900 + i), "x");
+    store.add_upload(upload);
+    StoredObject object;
+    object.object_id = upload.object_id;
+    object.facility = upload.facility;
+    object.seq = upload.seq;
+    object.sha256 = std::string(64, 'a');
+    object.file = "f" + std::to_string(i);
+    REQUIRE(store.claim_object(object, 1, 0, upload.id, [](std::string_view) { return false; }) == Claim::claimed);
+    finishes.push_back({upload.object_id, i == 1 ? upload_id(999) : upload.id});  // the second: not its owner
+  }
+  std::vector<int> errors(finishes.size(), 0);
+  store.finish_objects(finishes, errors);
+  CHECK(errors == std::vector<int>{0, ENOENT, 0});
+  CHECK(store.storing_claims().size() == 1);
 }
 
 TEST_CASE("a traversal object_id never reaches a path, even from the database", "[receiver][completion]") {
