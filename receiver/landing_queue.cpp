@@ -8,6 +8,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <pthread.h>
+
 namespace medgw::receiver {
 namespace {
 
@@ -24,7 +26,10 @@ LandingQueue::LandingQueue(const ReceiverConfig& config, Store& store, crypto::a
       tagger_(std::move(tagger)),
       receipt_key_(receipt_key),
       logger_(std::move(logger)),
-      poll_timer_(pool_.get_executor()) {}
+      poll_timer_(pool_.get_executor()) {
+  // Named, so `top -H` (and the load test) tell landing from serving.
+  boost::asio::post(pool_, [] { pthread_setname_np(pthread_self(), "medgw-landing"); });
+}
 
 LandingQueue::~LandingQueue() {
   stop();
