@@ -117,7 +117,7 @@ TEST_CASE("two uploads of one object completing at once keep exactly one stored 
   for (const Upload& upload : store.uploads()) CHECK(upload.completed);
 }
 
-TEST_CASE("group commit: each item runs in a round begun after its caller asked; errors are per item",
+TEST_CASE("group commit: each item runs in a round begun after its caller asked, and errors are per item",
           "[receiver][completion]") {
   using Clock = std::chrono::steady_clock;
   constexpr int callers = 16;
