@@ -26,3 +26,20 @@ bench_time() {
 
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
 bench_rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s == 0) print "inf"; else printf "%.0f", n / s }'; }
+
+# bench_fs_note DIR: the file system the figures were measured on. Whether
+# ext4 has a journal matters: without one, fsync is cheap and making a file
+# costs more (this VM's root file system has none; a server's has), so
+# figures measured there are not a server's.
+bench_fs_note() {
+  local type source device journal=n/a
+  read -r type source < <(findmnt -no FSTYPE,SOURCE --target "$1")
+  device=$(basename "$source")
+  if [[ $type == ext4 ]]; then
+    journal=no
+    compgen -G "/proc/fs/jbd2/$device-*" > /dev/null && journal=yes
+  elif [[ $type == xfs || $type == btrfs ]]; then
+    journal=yes
+  fi
+  echo "file system of $1: $type on $source (journal: $journal)"
+}
