@@ -29,18 +29,19 @@ Pkey private_key(ByteView seed) {
 
 }  // namespace
 
-SigningKey::SigningKey(SecureBytes seed, Ed25519PublicKey public_key)
-    : seed_(std::move(seed)), public_key_(public_key) {}
+SigningKey::SigningKey(SecureBytes seed, Ed25519PublicKey public_key, std::shared_ptr<evp_pkey_st> key)
+    : seed_(std::move(seed)), public_key_(public_key), key_(std::move(key)) {}
 
 SigningKey SigningKey::from_seed(ByteView seed) {
   if (seed.size() != 32) throw std::invalid_argument("Ed25519 seed must be 32 bytes");
-  const Pkey key = private_key(seed);
+  Pkey key = private_key(seed);
   Ed25519PublicKey public_key{};
   std::size_t length = public_key.size();
   if (EVP_PKEY_get_raw_public_key(key.get(), public_key.data(), &length) != 1) {
     throw CryptoError(with_openssl_error("cannot compute an Ed25519 public key"));
   }
-  return SigningKey(SecureBytes(seed.begin(), seed.end()), public_key);
+  return SigningKey(SecureBytes(seed.begin(), seed.end()), public_key,
+                    std::shared_ptr<evp_pkey_st>(key.release(), EVP_PKEY_free));
 }
 
 SigningKey SigningKey::generate() {
@@ -76,11 +77,10 @@ SigningKey SigningKey::load_or_create(const std::filesystem::path& file) {
 }
 
 Ed25519Signature SigningKey::sign(ByteView message) const {
-  const Pkey key = private_key(seed_);
   MdContext ctx(EVP_MD_CTX_new());
   Ed25519Signature signature{};
   std::size_t length = signature.size();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), signature.data(), &length, message.data(), message.size()) != 1) {
     throw CryptoError(with_openssl_error("Ed25519 signing failed"));
   }

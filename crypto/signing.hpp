@@ -7,9 +7,12 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <optional>
 #include <string_view>
+
+struct evp_pkey_st;
 
 namespace medgw::crypto {
 
@@ -31,9 +34,13 @@ class SigningKey {
   [[nodiscard]] std::string public_key_text() const;
 
  private:
-  SigningKey(SecureBytes seed, Ed25519PublicKey public_key);
+  SigningKey(SecureBytes seed, Ed25519PublicKey public_key, std::shared_ptr<evp_pkey_st> key);
   SecureBytes seed_;
   Ed25519PublicKey public_key_;
+  // The key as OpenSSL holds it, made once: loading it from the seed derives
+  // the public key, as costly as a signature. Shared by copies; signing with
+  // it from several threads at once is safe (each sign has its own context).
+  std::shared_ptr<evp_pkey_st> key_;
 };
 
 [[nodiscard]] bool verify_signature(const Ed25519PublicKey& key, ByteView message, const Ed25519Signature& signature);
