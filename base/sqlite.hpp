@@ -2,6 +2,11 @@
 // Thin RAII layer over the SQLite C API: a Database, prepared Statements and
 // a WriteTransaction that always starts with BEGIN IMMEDIATE (so a writer
 // never fails half-way with SQLITE_BUSY on lock upgrade).
+//
+// Database::prepare keeps what it compiled: a Statement, when destroyed,
+// goes back to its connection reset and with its bindings cleared, and the
+// next prepare() of the same SQL text takes it instead of compiling again
+// (compiling was a good part of the CPU of a short transaction).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -17,6 +22,8 @@ struct sqlite3_stmt;
 
 namespace medgw::base {
 
+class StatementCache;
+
 class SqliteError : public std::runtime_error {
  public:
   SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
@@ -31,7 +38,10 @@ class SqliteError : public std::runtime_error {
 
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* statement, const std::filesystem::path* file);
+  // `cache`: where the statement goes back to when destroyed (finalized
+  // without one), under the SQL text `sql` (a key the cache holds).
+  Statement(sqlite3* db, sqlite3_stmt* statement, const std::filesystem::path* file,
+            std::shared_ptr<StatementCache> cache = nullptr, const std::string* sql = nullptr);
   Statement(Statement&&) noexcept = default;
   Statement& operator=(Statement&&) noexcept = default;
 
@@ -70,6 +80,8 @@ class Statement {
 
  private:
   struct Finalizer {
+    std::shared_ptr<StatementCache> cache;
+    const std::string* sql = nullptr;
     void operator()(sqlite3_stmt* statement) const noexcept;
   };
   sqlite3* db_;
@@ -94,6 +106,9 @@ class Database {
   [[nodiscard]] std::optional<std::int64_t> query_int64(std::string_view sql);
   [[nodiscard]] std::optional<std::string> query_text(std::string_view sql);
 
+  // The write-ahead log's file (the database in WAL mode).
+  [[nodiscard]] std::filesystem::path wal_file() const;
+
   [[nodiscard]] std::int64_t last_insert_rowid() const;
   [[nodiscard]] int changes() const;
   [[nodiscard]] sqlite3* handle() const noexcept { return db_.get(); }
@@ -104,9 +119,13 @@ class Database {
     void operator()(sqlite3* db) const noexcept;
   };
   Database(sqlite3* db, std::filesystem::path file);
+  void close_cache() noexcept;
   std::unique_ptr<sqlite3, Closer> db_;
   // Heap-held so Statements can keep a stable pointer for error messages.
   std::unique_ptr<std::filesystem::path> file_;
+  // Shared with the Statements out, which may be destroyed after the
+  // Database (they are finalized then).
+  std::shared_ptr<StatementCache> cache_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit()ed.
@@ -122,6 +141,16 @@ class WriteTransaction {
   Database& db_;
   bool open_;
 };
+
+// For a database in WAL mode committing with synchronous=NORMAL: makes every
+// transaction committed so far durable, as synchronous=FULL does at each
+// commit - by flushing the write-ahead log (fdatasync), its folder's entry
+// for it as well when `with_folder`. It takes no database lock: other
+// commits go on meanwhile. What a checkpoint moved out of the log is durable
+// already (with synchronous=NORMAL SQLite flushes the log before and the
+// database after a checkpoint, and only then reuses the log). Throws
+// std::system_error.
+void flush_wal(const std::filesystem::path& wal_file, bool with_folder);
 
 // Throws SqliteError for a non-OK result code with a message naming the file
 // and, for the common failures, what the operator should do.

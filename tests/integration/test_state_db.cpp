@@ -216,3 +216,46 @@ TEST_CASE("a schema refuses a component listed twice or migrations not numbered 
   CHECK_THROWS_WITH((Schema{{"a", gap}}), Catch::Contains("migration 3") && Catch::Contains("where 2 was expected"));
 }
 
+
+TEST_CASE("a reused prepared statement comes back reset, without its bindings, and may outlive its database",
+          "[statedb][sqlite]") {
+  test::TempDir dir;
+  auto db = base::Database::open(dir / "cache.db", base::Database::Mode::read_write_create);
+  db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  const std::string insert = "INSERT INTO t (k, v) VALUES (?1, ?2)";
+  db.prepare(insert).bind_all(1, "one").run();
+  // The same text again: the bindings of the last use are gone (v is NULL).
+  db.prepare(insert).bind(1, 2).run();
+  CHECK(db.query_int64("SELECT count(*) FROM t WHERE v IS NULL") == 1);
+  // A failed step does not spoil the statement for the next use.
+  CHECK_THROWS_AS(db.prepare(insert).bind_all(1, "again").run(), base::SqliteError);
+  db.prepare(insert).bind_all(3, "three").run();
+  // Two uses of one text at once are independent statements.
+  auto outer = db.prepare("SELECT k FROM t ORDER BY k");
+  auto inner = db.prepare("SELECT k FROM t ORDER BY k");
+  REQUIRE(outer.step());
+  REQUIRE(inner.step());
+  REQUIRE(inner.step());
+  CHECK(outer.column_int64(0) == 1);
+  CHECK(inner.column_int64(0) == 2);
+
+  // A query left half-read is reset when given back: it no longer holds the
+  // read lock that would keep another connection from committing.
+  {
+    auto half = db.prepare("SELECT k FROM t ORDER BY k");
+    REQUIRE(half.step());
+  }
+  outer = db.prepare("SELECT 1");
+  { auto drop = std::move(inner); }
+  auto other = base::Database::open(dir / "cache.db", base::Database::Mode::read_write);
+  other.exec("PRAGMA busy_timeout = 0");
+  CHECK_NOTHROW(other.exec("INSERT INTO t (k, v) VALUES (4, 'four')"));
+
+  // A statement still out when its database goes is finalized afterwards.
+  auto late = db.prepare("SELECT count(*) FROM t");
+  REQUIRE(late.step());
+  CHECK(late.column_int64(0) == 4);
+  db = base::Database::open(dir / "other.db", base::Database::Mode::read_write_create);
+  { auto gone = std::move(late); }
+  CHECK(db.query_int64("SELECT 7") == 7);
+}
