@@ -18,24 +18,27 @@ namespace {
 
 // A finish round whose transaction failed (not an errno).
 constexpr int database_failed = -1;
-
-// The upload's bytes reach the disk before anything records them as stored.
-bool sync_file(const std::filesystem::path& file) {
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  return fd.valid() && ::fdatasync(fd.get()) == 0;
-}
+// A finish round committed but not flushed to the disk: the objects are
+// stored (their files stay in place) but the client must not hear it yet.
+constexpr int not_flushed = -2;
 
 }  // namespace
 
-Completer::Completer(const ReceiverConfig& config, Store& store, const crypto::SigningKey& receipt_key, log::Logger logger)
+Completer::Completer(const ReceiverConfig& config, Store& store, const crypto::SigningKey& receipt_key,
+                     GatewaySignatures& signatures, log::Logger logger)
     : config_(config),
       store_(store),
       receipt_key_(receipt_key),
+      signatures_(signatures),
       logger_(std::move(logger)),
-      folder_syncs_(fsync_each_once),
+      syncs_(fsync_each_once),
       finishes_([&store](const std::vector<Store::Finish>& finishes, std::vector<int>& errors) {
         try {
           store.finish_objects(finishes, errors);
+        } catch (const std::system_error&) {
+          for (int& error : errors) {
+            if (error == 0) error = not_flushed;
+          }
         } catch (const std::exception&) {
           errors.assign(finishes.size(), database_failed);
         }
@@ -79,11 +82,6 @@ CompletionResult Completer::complete(const Upload& upload, const FacilityEntry& 
   }
   const auto partial = partial_upload_file(config_.data_dir, upload.id);
   if (!partial) return refuse(Completed::refused, "bad_identifier", partial.error().message);
-  if (!sync_file(*partial)) {
-    logger_.error("receiver.store_failed", "an upload's file cannot be synced; the client will send again",
-                  {{"facility", facility.code}, {"seq", claim->seq}});
-    return {Completed::failed, "the receiver cannot store the object now; try again"};
-  }
   std::string digest = computed_sha256;
   if (digest.empty()) {
     auto hashed = sha256_of_file(*partial);
@@ -94,7 +92,7 @@ CompletionResult Completer::complete(const Upload& upload, const FacilityEntry& 
     return refuse(Completed::restart, "sha256_mismatch",
                   "the SHA-256 of the bytes received differs from the sha256 metadata; send the object again");
   }
-  if (!signed_by_gateway(*claim, facility)) {
+  if (!signatures_.signed_by_gateway(*claim, facility)) {
     return refuse(Completed::refused, "not_signed", "the object is not signed by a gateway of this facility");
   }
   const auto name = stored_object_name(claim->facility, claim->seq, claim->object_id);
@@ -164,14 +162,25 @@ CompletionResult Completer::store_claimed(const Upload& upload, const StoredObje
   bool renamed = false;
   try {
     if (!target) throw std::runtime_error("a stored object's name leaves the store");
-    std::vector<std::filesystem::path> folders{target->parent_path(), partial.parent_path()};
-    if (std::filesystem::create_directories(target->parent_path())) folders.push_back(target->parent_path().parent_path());
+    // The object's bytes and both folders reach the disk in one round shared
+    // with the objects finishing alongside (each path synced once), before
+    // the commit that records the object as stored.
+    std::vector<std::filesystem::path> to_sync{*target, target->parent_path(), partial.parent_path()};
+    if (std::filesystem::create_directories(target->parent_path())) to_sync.push_back(target->parent_path().parent_path());
     std::filesystem::rename(partial, *target);
     renamed = true;
-    if (const int error = folder_syncs_.submit(std::move(folders)); error != 0) {
-      throw std::system_error(error, std::generic_category(), "cannot fsync the store's folders");
+    if (const int error = syncs_.submit(std::move(to_sync)); error != 0) {
+      throw std::system_error(error, std::generic_category(), "cannot fsync the stored object or the store's folders");
     }
     if (const int error = finishes_.submit({{object.object_id, upload.id}}); error != 0) {
+      if (error == not_flushed) {
+        // Recorded as stored, not yet durable: kept as it is (a later flush
+        // makes it so); the client keeps its copy and, asking again, finds
+        // the object stored.
+        logger_.error("receiver.store_failed", "receiver.db could not be flushed to the disk; the client will ask again",
+                      {{"facility", object.facility}, {"seq", object.seq}});
+        return {Completed::failed, "the receiver cannot store the object now; try again"};
+      }
       if (error == ENOENT) throw std::runtime_error("an object's claim was lost before it was stored");
       throw std::runtime_error("receiver.db refused the object's row");
     }

@@ -2,24 +2,27 @@
 // The last byte of an upload: verify, then store the object in one atomic
 // step per object (issue 14, finding 3). Runs on the blocking pool.
 //
-//   1. fdatasync the upload's file; SHA-256 and the gateway's signature must
-//      match the metadata (validated again: facility from the certificate,
-//      object_id a canonical UUID, seq in range).
+//   1. SHA-256 and the gateway's signature must match the metadata
+//      (validated again: facility from the certificate, object_id a
+//      canonical UUID, seq in range).
 //   2. Store::claim_object inserts the row in state "storing": the unique
 //      object_id decides the winner BEFORE any file is moved.
 //   3. Only the winner renames its own file to store/<facility>/<seq>-<id>.age,
-//      fsyncs the folders and marks the object stored and its upload complete
-//      (synchronous=FULL) - then, and only then, the client hears 204.
-//      Objects finishing together share these fsyncs and that commit (group
-//      commit, sync_group.hpp): one round of folder fsyncs and one
-//      transaction for all of them, each still only after its own file's
-//      fdatasync and rename.
+//      fsyncs it and the folders and marks the object stored and its upload
+//      complete (synchronous=FULL) - then, and only then, the client hears
+//      204. Objects finishing together share these (group commit,
+//      sync_group.hpp): one round of fsyncs - each object's file and each
+//      folder once - then one transaction for all of them. A stop before
+//      the transaction leaves a "storing" row (undone at start-up) or none;
+//      bytes the stop cut off fail the SHA-256 when the upload completes
+//      again, so the client sends the object again (410).
 //   4. A loser (the object is stored already) drops its own bytes and its
 //      upload is complete too; if the winner is still at step 3 the loser is
 //      told to ask again (503) and keeps its bytes.
 // Any failure in step 3 is undone (the file goes back, the claim is
 // released): the upload stays resumable, never answering 500 until it
 // expires.
+#include <receiver/object_claim.hpp>
 #include <receiver/receiver_config.hpp>
 #include <receiver/store.hpp>
 #include <receiver/sync_group.hpp>
@@ -54,7 +57,8 @@ struct CompletionResult {
 
 class Completer {
  public:
-  Completer(const ReceiverConfig& config, Store& store, const crypto::SigningKey& receipt_key, log::Logger logger);
+  Completer(const ReceiverConfig& config, Store& store, const crypto::SigningKey& receipt_key,
+            GatewaySignatures& signatures, log::Logger logger);
 
   // `computed_sha256`: the digest of the bytes as they arrived, when all went
   // through this process; empty: the file is hashed.
@@ -78,10 +82,11 @@ class Completer {
   const ReceiverConfig& config_;
   Store& store_;
   const crypto::SigningKey& receipt_key_;
+  GatewaySignatures& signatures_;
   log::Logger logger_;
   std::mutex completing_mutex_;
   std::set<std::string, std::less<>> completing_;  // uploads inside complete() now
-  GroupCommit<std::filesystem::path> folder_syncs_;
+  GroupCommit<std::filesystem::path> syncs_;  // the stored file and folders
   GroupCommit<Store::Finish> finishes_;
 };
 

@@ -82,4 +82,59 @@ bool signed_by_gateway(const ObjectClaim& claim, const FacilityEntry& facility) 
   });
 }
 
+bool GatewaySignatures::signed_by_gateway(const ObjectClaim& claim, const FacilityEntry& facility) {
+  const std::string statement = crypto::object_statement(claim.object_id, claim.seq, claim.facility, claim.sha256);
+  // key || signature || statement: the whole input of one verification.
+  auto verification = [&](const crypto::Ed25519PublicKey& key) {
+    std::string out;
+    out.reserve(key.size() + claim.signature.size() + statement.size());
+    out.append(base::as_chars(key));
+    out.append(base::as_chars(claim.signature));
+    out.append(statement);
+    return out;
+  };
+  for (const auto& key : facility.gateway_keys) {
+    if (remembered(verification(key))) return true;
+  }
+  const std::size_t keys = facility.gateway_keys.size();
+  const std::size_t first = first_key(facility);
+  for (std::size_t i = 0; i < keys; ++i) {
+    const std::size_t index = (first + i) % keys;
+    const auto& key = facility.gateway_keys[index];
+    if (crypto::verify_signature(key, base::as_bytes(statement), claim.signature)) {
+      remember(verification(key));
+      if (index != first) matched(facility, index);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t GatewaySignatures::first_key(const FacilityEntry& facility) const {
+  std::lock_guard lock(mutex_);
+  const auto found = last_match_.find(facility.code);
+  return found != last_match_.end() && found->second < facility.gateway_keys.size() ? found->second : 0;
+}
+
+void GatewaySignatures::matched(const FacilityEntry& facility, std::size_t key) {
+  std::lock_guard lock(mutex_);
+  last_match_[facility.code] = key;
+}
+
+bool GatewaySignatures::remembered(const std::string& verified) const {
+  std::lock_guard lock(mutex_);
+  return verified_.contains(verified);
+}
+
+void GatewaySignatures::remember(std::string verified) {
+  std::lock_guard lock(mutex_);
+  if (capacity_ == 0 || verified_.contains(verified)) return;
+  while (order_.size() >= capacity_) {
+    verified_.erase(order_.front());
+    order_.pop_front();
+  }
+  order_.push_back(verified);
+  verified_.insert(std::move(verified));
+}
+
 }  // namespace medgw::receiver

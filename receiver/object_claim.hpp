@@ -8,10 +8,14 @@
 
 #include <base/result.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace medgw::receiver {
 
@@ -34,5 +38,32 @@ struct ObjectClaim {
 
 // Whether one of the facility's gateway keys signed the claim.
 [[nodiscard]] bool signed_by_gateway(const ObjectClaim& claim, const FacilityEntry& facility);
+
+// signed_by_gateway, remembering the signatures found valid. An upload's claim
+// is checked at POST and again when its last byte arrives; an Ed25519
+// verification costs ~70 µs, a good part of a small object's CPU at the
+// receiver. What is remembered is the whole input of a successful
+// verification (key, statement, signature), compared in full, so the answer
+// is the same as verifying again; the keys asked for are still the
+// facility's keys of the moment. Bounded (oldest forgotten first: a
+// forgotten one is verified again). A facility listing several keys (two
+// gateways, or a key being replaced) has the key that matched last tried
+// first. Safe to use from several threads.
+class GatewaySignatures {
+ public:
+  explicit GatewaySignatures(std::size_t capacity = 4096) : capacity_(capacity) {}
+  [[nodiscard]] bool signed_by_gateway(const ObjectClaim& claim, const FacilityEntry& facility);
+
+ private:
+  [[nodiscard]] bool remembered(const std::string& verified) const;
+  void remember(std::string verified);
+  [[nodiscard]] std::size_t first_key(const FacilityEntry& facility) const;
+  void matched(const FacilityEntry& facility, std::size_t key);
+  const std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::size_t, std::less<>> last_match_;  // facility code -> index in its gateway_keys
+  std::unordered_set<std::string> verified_;
+  std::deque<std::string> order_;  // oldest first
+};
 
 }  // namespace medgw::receiver

@@ -7,25 +7,6 @@
 namespace medgw::receiver {
 namespace {
 
-// The gateway deletes its copy once told the object arrived: what records it
-// must survive a power loss before that answer goes out.
-class FullSync {
- public:
-  explicit FullSync(base::Database& db) : db_(db) { db_.exec("PRAGMA synchronous = FULL"); }
-  FullSync(const FullSync&) = delete;
-  FullSync& operator=(const FullSync&) = delete;
-  ~FullSync() {
-    try {
-      db_.exec("PRAGMA synchronous = NORMAL");
-    } catch (const std::exception&) {
-      // Stays FULL: slower, never less safe.
-    }
-  }
-
- private:
-  base::Database& db_;
-};
-
 Upload upload_from_row(base::Statement& row) {
   Upload upload;
   upload.id = row.column_text(0);
@@ -60,6 +41,7 @@ Store::Store(const std::filesystem::path& db_file) : db_(base::Database::open(db
   // The operator's commands (landing retry/skip) write from another process.
   db_.exec("PRAGMA busy_timeout = 10000");
   migrate_receiver_db(db_);
+  wal_file_ = db_.wal_file();
 }
 
 void Store::add_upload(const Upload& upload) {
@@ -166,8 +148,17 @@ void Store::finish_object(std::string_view object_id, std::string_view upload_id
 }
 
 void Store::finish_objects(const std::vector<Finish>& finishes, std::vector<int>& errors) {
-  std::lock_guard lock(mutex_);
-  FullSync full(db_);
+  {
+    std::lock_guard lock(mutex_);
+    finish_in_transaction(finishes, errors);
+  }
+  // Durable before any client hears "stored": the log flushed (synchronous=FULL
+  // would hold the lock through it).
+  base::flush_wal(wal_file_, !wal_folder_synced_.load());
+  wal_folder_synced_ = true;
+}
+
+void Store::finish_in_transaction(const std::vector<Finish>& finishes, std::vector<int>& errors) {
   base::WriteTransaction transaction(db_);
   base::Statement stored =
       db_.prepare("UPDATE objects SET state = 'stored', owner_upload = NULL WHERE object_id = ?1 AND owner_upload = ?2");

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -99,7 +100,11 @@ class Store {
   void finish_object(std::string_view object_id, std::string_view upload_id);
   // The same for several objects in one transaction (group commit):
   // errors[i] is ENOENT where the claim was lost, 0 where stored; throws
-  // when the transaction fails (nothing stored).
+  // base::SqliteError when the transaction fails (nothing stored) and
+  // std::system_error when it was committed but could not be flushed to the
+  // disk (stored, not yet durable). The flush (receiver.db-wal) is made
+  // after the lock is let go: uploads created and claims made meanwhile do
+  // not wait for the disk.
   struct Finish {
     std::string object_id;
     std::string upload_id;
@@ -142,8 +147,11 @@ class Store {
 
  private:
   void report_landing(FacilityReport& report);
+  void finish_in_transaction(const std::vector<Finish>& finishes, std::vector<int>& errors);
   std::mutex mutex_;
   base::Database db_;
+  std::filesystem::path wal_file_;
+  std::atomic<bool> wal_folder_synced_{false};  // receiver.db-wal's entry in data_dir, once
 };
 
 }  // namespace medgw::receiver

@@ -40,7 +40,8 @@ std::string http_date(std::int64_t ms) {
   return text;
 }
 
-TusProtocol::TusProtocol(const ReceiverConfig& config) : config_(config) {}
+TusProtocol::TusProtocol(const ReceiverConfig& config, GatewaySignatures& signatures)
+    : config_(config), signatures_(signatures) {}
 
 void TusProtocol::load(std::vector<Upload> uploads) {
   for (Upload& upload : uploads) {
@@ -89,7 +90,7 @@ base::Result<std::pair<Upload, TusAnswer>, TusAnswer> TusProtocol::create(const 
   }
   // Only the facility's gateways may upload at all: the signature over
   // (object_id, seq, facility, sha256) is checked now, and again at the end.
-  if (!signed_by_gateway(*claim, facility)) {
+  if (!signatures_.signed_by_gateway(*claim, facility)) {
     return base::fail(tus_answer(403, "the object is not signed by a gateway of this facility"));
   }
   const FacilityUsage usage = this->usage(facility.code);

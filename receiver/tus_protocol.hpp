@@ -10,6 +10,7 @@
 // accepted. Completed uploads stay until they expire so HEAD reports them
 // complete (offset == length) and a gateway that crashed after the last
 // PATCH never sends the object again.
+#include <receiver/object_claim.hpp>
 #include <receiver/receiver_config.hpp>
 #include <receiver/store.hpp>
 
@@ -91,7 +92,8 @@ struct PatchPlan {
 
 class TusProtocol {
  public:
-  TusProtocol(const ReceiverConfig& config);
+  // `signatures`: shared with the Completer, which checks each claim again.
+  TusProtocol(const ReceiverConfig& config, GatewaySignatures& signatures);
 
   // The uploads in receiver.db at start-up.
   void load(std::vector<Upload> uploads);
@@ -131,6 +133,7 @@ class TusProtocol {
 
  private:
   const ReceiverConfig& config_;
+  GatewaySignatures& signatures_;
   std::map<std::string, LiveUpload, std::less<>> uploads_;
   std::map<std::string, FacilityUsage, std::less<>> usage_;
   std::uint64_t reserved_ = 0;

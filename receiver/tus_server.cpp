@@ -79,8 +79,8 @@ TusServer::Impl::Impl(asio::io_context& io_context, ReceiverConfig receiver_conf
       sweep_timer(io_context),
       store((std::filesystem::create_directories(config.data_dir), config.data_dir / "receiver.db")),
       receipt_key(crypto::SigningKey::load_or_create(config.receipt_key)),
-      completer(config, store, receipt_key, logger),
-      protocol(config),
+      completer(config, store, receipt_key, signatures, logger),
+      protocol(config, signatures),
       limiter(ConnectionLimits{config.max_connections, config.max_handshakes, config.max_connections_per_facility}),
       landing(make_landing(config, store, receipt_key, logger)) {
   std::filesystem::create_directories(config.data_dir / "uploads");

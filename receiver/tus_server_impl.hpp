@@ -125,6 +125,7 @@ struct TusServer::Impl {
   asio::steady_timer sweep_timer;
   Store store;
   crypto::SigningKey receipt_key;
+  GatewaySignatures signatures;  // before completer and protocol, which share it
   Completer completer;
   TusProtocol protocol;
   ConnectionLimiter limiter;

@@ -33,6 +33,7 @@ struct Fixture {
   ReceiverConfig config;
   crypto::SigningKey gateway = crypto::SigningKey::generate();
   crypto::SigningKey receipts = crypto::SigningKey::generate();
+  GatewaySignatures signatures;
   FacilityEntry facility;
   std::shared_ptr<test::LogCapture> log = std::make_shared<test::LogCapture>();
 
@@ -77,7 +78,7 @@ std::string object_id(int n) {
 TEST_CASE("two uploads of one object completing at once keep exactly one stored copy", "[receiver][completion]") {
   Fixture f;
   Store store(f.config.data_dir / "receiver.db");
-  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
   for (int trial = 0; trial < 20; ++trial) {
     const std::string content(200'000 + trial, static_cast<char>('a' + trial % 26));
     const std::string id = object_id(trial + 1);
@@ -158,7 +159,7 @@ TEST_CASE("group commit: each item runs in a round begun after its caller asked,
 TEST_CASE("objects completing together are all stored, sharing fsync rounds and commits", "[receiver][completion]") {
   Fixture f;
   Store store(f.config.data_dir / "receiver.db");
-  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
   constexpr int objects = 24;
   std::vector<Upload> uploads;
   for (int i = 0; i < objects; ++i) {
@@ -214,7 +215,7 @@ TEST_CASE("finish_objects: a lost claim fails only its own object", "[receiver][
 TEST_CASE("a traversal object_id never reaches a path, even from the database", "[receiver][completion]") {
   Fixture f;
   Store store(f.config.data_dir / "receiver.db");
-  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
   const Upload upload = f.upload(upload_id(1), "/../../../../../../../../tmp/xxxxxxx", 1, "bytes");
   store.add_upload(upload);
   const CompletionResult result = completer.complete(upload, f.facility, "");
@@ -226,7 +227,7 @@ TEST_CASE("a traversal object_id never reaches a path, even from the database", 
 TEST_CASE("a store step that fails is undone and the upload stays resumable", "[receiver][completion]") {
   Fixture f;
   Store store(f.config.data_dir / "receiver.db");
-  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
   const Upload upload = f.upload(upload_id(1), object_id(1), 1, "the object");
   store.add_upload(upload);
   // store/<facility> is a file: the rename cannot happen.
@@ -261,7 +262,7 @@ TEST_CASE("recovery after a crash between rename and commit gives the bytes back
     std::filesystem::rename(f.config.data_dir / "uploads" / (upload.id + ".part"), f.config.data_dir / "store" / object.file);
   }
   Store store(f.config.data_dir / "receiver.db");
-  Completer completer(f.config, store, f.receipts, test::capture_logger(f.log));
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
   completer.recover();
   CHECK(store.storing_claims().empty());
   CHECK(test::read_file(f.config.data_dir / "uploads" / (upload_id(1) + ".part")) == "bytes");
@@ -364,6 +365,37 @@ TEST_CASE("landing states: quarantine, retry rewinds and replays, skip", "[recei
   report = store.report()[0];
   CHECK(report.quarantined.empty());
   CHECK(report.skipped == 1);
+}
+
+TEST_CASE("a completion whose commit cannot be flushed is not confirmed, and the object stays stored",
+          "[receiver][completion]") {
+  Fixture f;
+  Store store(f.config.data_dir / "receiver.db");
+  Completer completer(f.config, store, f.receipts, f.signatures, test::capture_logger(f.log));
+  const std::string content(1000, 'x');
+  const Upload first = f.upload(upload_id(1), object_id(1), 1, content);
+  store.add_upload(first);
+  // The log's name now leads to a device that cannot be flushed (fdatasync:
+  // EINVAL); SQLite keeps writing to the file it holds open.
+  const auto wal = f.config.data_dir / "receiver.db-wal";
+  REQUIRE(std::filesystem::exists(wal));
+  std::filesystem::rename(wal, f.config.data_dir / "receiver.db-wal.kept");
+  std::filesystem::create_symlink("/dev/null", wal);
+  const CompletionResult failed = completer.complete(first, f.facility, "");
+  CHECK(failed.outcome == Completed::failed);  // 503: the gateway keeps its copy
+  CHECK(f.log->contains("event=receiver.store_failed"));
+  // Committed, so not undone: the object is stored, its file in place.
+  const auto object = store.object(object_id(1));
+  REQUIRE(object.has_value());
+  CHECK(test::read_file(f.config.data_dir / "store" / object->file) == content);
+  CHECK(store.storing_claims().empty());
+  // The gateway asks again (a new upload of the object): a duplicate, 204.
+  std::filesystem::remove(wal);
+  std::filesystem::rename(f.config.data_dir / "receiver.db-wal.kept", wal);
+  const Upload again = f.upload(upload_id(2), object_id(1), 1, content);
+  store.add_upload(again);
+  CHECK(completer.complete(again, f.facility, "").outcome == Completed::duplicate);
+  CHECK(test::read_file(f.config.data_dir / "store" / object->file) == content);
 }
 
 }  // namespace

@@ -122,13 +122,49 @@ TEST_CASE("an upload's claim is checked at creation: facility from the certifica
   CHECK_FALSE(signed_by_gateway(*foreign, gateway.facility));
 }
 
+TEST_CASE("remembered signatures answer as verifying again would", "[receiver]") {
+  const Gateway gateway;
+  Gateway stranger;
+  GatewaySignatures signatures(2);
+  const auto claim = parse_object_claim(gateway.metadata(std::string(valid_uuid), "5"), gateway.facility);
+  REQUIRE(claim.ok());
+  CHECK(signatures.signed_by_gateway(*claim, gateway.facility));
+  CHECK(signatures.signed_by_gateway(*claim, gateway.facility));  // remembered
+  // The facility's keys of the moment count: without the key, no.
+  FacilityEntry rotated = gateway.facility;
+  rotated.gateway_keys = {stranger.key.public_key()};
+  CHECK_FALSE(signatures.signed_by_gateway(*claim, rotated));
+  // The remembered signature over seq 5 does not vouch for another seq, nor
+  // for the same statement with another signature.
+  auto other_seq = *claim;
+  other_seq.seq = 6;
+  CHECK_FALSE(signatures.signed_by_gateway(other_seq, gateway.facility));
+  auto other_signature = *claim;
+  other_signature.signature[0] ^= 1;
+  CHECK_FALSE(signatures.signed_by_gateway(other_signature, gateway.facility));
+  // Of two keys, the second signed: found, and remembered for that key only.
+  FacilityEntry both = gateway.facility;
+  both.gateway_keys = {stranger.key.public_key(), gateway.key.public_key()};
+  CHECK(signatures.signed_by_gateway(*claim, both));
+  // Beyond its capacity the oldest is forgotten and verified again.
+  for (const char* seq : {"7", "8", "9"}) {
+    const auto more = parse_object_claim(gateway.metadata(std::string(valid_uuid), seq), gateway.facility);
+    REQUIRE(more.ok());
+    CHECK(signatures.signed_by_gateway(*more, gateway.facility));
+    CHECK_FALSE(signatures.signed_by_gateway(*more, rotated));
+  }
+  CHECK(signatures.signed_by_gateway(*claim, gateway.facility));
+  CHECK_FALSE(signatures.signed_by_gateway(other_seq, gateway.facility));
+}
+
 TEST_CASE("tus creation refuses what the facility may not have", "[receiver]") {
   ReceiverConfig config;
   config.max_upload = 1 << 20;
   config.max_open_uploads_per_facility = 3;
   config.max_inflight_bytes_per_facility = 2 << 20;
   config.min_free = 1000;
-  TusProtocol protocol(config);
+  GatewaySignatures signatures;
+  TusProtocol protocol(config, signatures);
   const Gateway gateway;
   constexpr std::uint64_t plenty = 1ULL << 40;
   auto create = [&](std::string seq, std::string length, std::uint64_t free = 1ULL << 40) {
@@ -155,7 +191,8 @@ TEST_CASE("tus creation refuses what the facility may not have", "[receiver]") {
 
 TEST_CASE("the bytes reserved for open uploads follow offsets, completions and a restart", "[receiver]") {
   ReceiverConfig config;
-  TusProtocol protocol(config);
+  GatewaySignatures signatures;
+  TusProtocol protocol(config, signatures);
   const Gateway gateway;
   const std::string first(32, 'a');
   const std::string second(32, 'b');
@@ -178,7 +215,7 @@ TEST_CASE("the bytes reserved for open uploads follow offsets, completions and a
   CHECK(protocol.usage("131234567").open_uploads == 0);
 
   // After a restart, from the rows: an open upload half written, a completed one.
-  TusProtocol restarted(config);
+  TusProtocol restarted(config, signatures);
   Upload open;
   open.id = first;
   open.facility = "131234567";
@@ -194,7 +231,8 @@ TEST_CASE("the bytes reserved for open uploads follow offsets, completions and a
 
 TEST_CASE("HEAD reports a completed upload complete and a later PATCH changes nothing", "[receiver]") {
   ReceiverConfig config;
-  TusProtocol protocol(config);
+  GatewaySignatures signatures;
+  TusProtocol protocol(config, signatures);
   const Gateway gateway;
   const std::string id(32, 'a');
   const auto created = protocol.create(post(gateway.metadata(std::string(valid_uuid), "1"), "100"), gateway.facility,
