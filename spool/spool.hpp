@@ -144,11 +144,21 @@ class Spool {
 
   // ---- the uploader's side ----
   // Group commit: the queue updates made while a Batch is open share its one
-  // transaction, one flush of state.db instead of one per update, and the
-  // files of objects delivered in it are removed after its commit. Without
-  // commit() none of them is recorded: the objects are asked for or sent
-  // again (invariant 2 holds either way). One at a time; the uploader opens
-  // one for each turn of its loop.
+  // transaction. Without commit() none of them is recorded: the objects are
+  // asked for or sent again (invariant 2 holds either way). One at a time;
+  // the uploader opens one for each turn of its loop.
+  //
+  // A batch's commit is not flushed to the disk (synchronous=NORMAL: it
+  // survives a crash of the process, not a power loss) unless files of
+  // delivered objects wait for it: a delivered object's file is removed only
+  // after a flushed commit has recorded the delivery, at the latest when
+  // removals_per_flush files or bytes_per_flush bytes wait, and when the
+  // drain ends (sync_deliveries). What a power loss can take back is only
+  // state the central also holds - an upload's Location (a new upload is
+  // made), a delivery (the object is sent again and the central drops the
+  // copy by object_id) - and never a file (invariant 2).
+  static constexpr std::size_t removals_per_flush = 256;
+  static constexpr std::uint64_t bytes_per_flush = 64ULL << 20;
   class Batch {
    public:
     explicit Batch(Spool& spool);
@@ -159,8 +169,13 @@ class Spool {
 
    private:
     Spool& spool_;
+    bool flushed_;  // this commit is flushed: the waiting files go after it
     base::WriteTransaction transaction_;
   };
+  // Flushes the deliveries recorded so far and removes their files (the end
+  // of a drain). Throws base::SqliteError when state.db cannot be written;
+  // the files then stay until a later flush, or recover() at the next start.
+  void sync_deliveries();
   [[nodiscard]] std::vector<QueuedObject> due(std::size_t limit);
   void mark_uploading(std::string_view object_id, std::string_view upload_url);
   void record_offset(std::string_view object_id, std::uint64_t offset);
@@ -199,8 +214,17 @@ class Spool {
   SpoolIdentity identity_;
   log::Logger logger_;
   Clock clock_;
+  // Whether the next batch must be flushed; sets state.db's synchronous for it.
+  [[nodiscard]] bool begin_batch();
+  void end_batch() noexcept;
+  void flushed();
+
   bool batching_ = false;              // a Batch is open
   std::vector<std::string> removals_;  // its delivered objects' files
+  std::uint64_t removal_bytes_ = 0;
+  // Files of deliveries committed without a flush: removed after one.
+  std::vector<std::string> unflushed_removals_;
+  std::uint64_t unflushed_bytes_ = 0;
 };
 
 }  // namespace medgw::spool

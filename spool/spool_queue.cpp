@@ -22,23 +22,65 @@ class QueueWrite {
 
 }  // namespace
 
-Spool::Batch::Batch(Spool& spool) : spool_(spool), transaction_(spool.state_.db()) { spool_.batching_ = true; }
+// Counted by each flushing commit: a change that makes the commit write (and
+// so flush) state.db even when the batch itself wrote nothing.
+constexpr std::string_view count_flush =
+    "INSERT INTO spool_counters (name, value) VALUES ('delivery_flushes', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + 1";
+
+Spool::Batch::Batch(Spool& spool) : spool_(spool), flushed_(spool.begin_batch()), transaction_(spool.state_.db()) {
+  spool_.batching_ = true;
+}
 
 Spool::Batch::~Batch() {
   spool_.batching_ = false;
   spool_.removals_.clear();  // rolled back: the objects stay, with their files
+  spool_.removal_bytes_ = 0;
+  spool_.end_batch();
 }
 
 void Spool::Batch::commit() {
+  if (flushed_) spool_.state_.db().prepare(count_flush).run();
   transaction_.commit();
   spool_.batching_ = false;
-  // After the commit, as for one object: a crash before the removal leaves
-  // files without rows, which recover() removes.
-  for (const std::string& file_name : spool_.removals_) {
-    std::error_code ec;
-    std::filesystem::remove(spool_.dir_ / file_name, ec);
-  }
+  spool_.unflushed_removals_.insert(spool_.unflushed_removals_.end(), spool_.removals_.begin(), spool_.removals_.end());
+  spool_.unflushed_bytes_ += spool_.removal_bytes_;
   spool_.removals_.clear();
+  spool_.removal_bytes_ = 0;
+  if (flushed_) spool_.flushed();
+}
+
+bool Spool::begin_batch() {
+  const bool flush = unflushed_removals_.size() >= removals_per_flush || unflushed_bytes_ >= bytes_per_flush;
+  state_.db().prepare(flush ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL").run();
+  return flush;
+}
+
+void Spool::end_batch() noexcept {
+  try {
+    state_.db().prepare("PRAGMA synchronous = FULL").run();  // the connection's setting (state_db.cpp)
+  } catch (const std::exception&) {
+    // Kept NORMAL: only until the next batch or open sets it again.
+  }
+}
+
+// After the flushed commit, as for one object: a crash before a removal
+// leaves a file without a row, which recover() removes.
+void Spool::flushed() {
+  for (const std::string& file_name : unflushed_removals_) {
+    std::error_code ec;
+    std::filesystem::remove(dir_ / file_name, ec);
+  }
+  unflushed_removals_.clear();
+  unflushed_bytes_ = 0;
+}
+
+void Spool::sync_deliveries() {
+  if (unflushed_removals_.empty()) return;
+  base::WriteTransaction transaction(state_.db());  // synchronous = FULL outside batches
+  state_.db().prepare(count_flush).run();
+  transaction.commit();
+  flushed();
 }
 
 
@@ -116,13 +158,14 @@ void Spool::mark_rejected(std::string_view object_id, std::string_view reason) {
 void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_json) {
   base::Database& db = state_.db();
   std::string file_name;
+  std::int64_t size = 0;
   {
     QueueWrite transaction(db, batching_);
     base::Statement row = db.prepare("SELECT file_name, size FROM objects WHERE object_id = ?1");
     row.bind_all(object_id);
     if (!row.step()) return;  // already delivered
     file_name = row.column_text(0);
-    const std::int64_t size = row.column_int64(1);
+    size = row.column_int64(1);
     db.prepare(
           "INSERT INTO delivered_objects (object_id, seq, size, sha256, created_at, delivered_at, attempts, receipt) "
           "SELECT object_id, seq, size, sha256, created_at, ?2, attempts, ?3 FROM objects WHERE object_id = ?1")
@@ -134,7 +177,8 @@ void Spool::mark_delivered(std::string_view object_id, std::string_view receipt_
     transaction.commit();
   }
   if (batching_) {
-    removals_.push_back(std::move(file_name));  // after the batch's commit
+    removals_.push_back(std::move(file_name));  // after a flushed commit
+    removal_bytes_ += static_cast<std::uint64_t>(size);
     return;
   }
   // After the commit: a crash here leaves a file without a row, which

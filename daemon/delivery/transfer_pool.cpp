@@ -41,6 +41,15 @@ TransferPool::TransferPool(Context context) : context_(context) {}
 
 TransferPool::~TransferPool() {
   for (const auto& [easy, slot] : running_) curl_multi_remove_handle(context_.multi, easy);
+  // The deliveries of this drain flushed, their files removed (spool.hpp).
+  try {
+    context_.spool.sync_deliveries();
+  } catch (const std::exception& error) {
+    context_.logger.warn("upload.sync_failed",
+                         "state.db could not be flushed after delivering; the delivered objects' files are removed "
+                         "at a later flush or the next start",
+                         {{"error", error.what()}});
+  }
 }
 
 void TransferPool::refill() {
@@ -58,7 +67,7 @@ void TransferPool::refill() {
 
 // Objects with an upload open on the central go first, and a new upload is
 // created only while fewer than `parallel` are open. The central counts a
-// facility's open uploads (max_open_uploads_per_facility, 16 by default) and
+// facility's open uploads (max_open_uploads_per_facility, 32 by default) and
 // answers 429 with Retry-After: 60 beyond it; slots waiting between their
 // requests would otherwise open up to twice `parallel`.
 void TransferPool::start_due() {

@@ -151,7 +151,7 @@ TEST_CASE("queue states: ready, uploading, retry, rejected, delivered", "[spool]
   CHECK(fixture.spool().stats().delivered_objects == 1);  // totals survive pruning
 }
 
-TEST_CASE("a batch of queue updates commits as one, and its files go only after the commit", "[spool]") {
+TEST_CASE("a batch of queue updates commits as one, and its files go only after a flushed commit", "[spool]") {
   test::SpoolFixture fixture;
   std::vector<std::string> ids;
   std::vector<std::filesystem::path> files;
@@ -179,16 +179,56 @@ TEST_CASE("a batch of queue updates commits as one, and its files go only after 
     fixture.spool().mark_delivered(ids[1], "");
     fixture.spool().mark_rejected(ids[2], "HTTP 400");
     CHECK(std::filesystem::exists(files[1]));
+    // Not flushed: nothing waits for one yet.
+    CHECK(fixture.db().query_int64("PRAGMA synchronous") == 1);  // NORMAL
     batch.commit();
   }
-  CHECK_FALSE(std::filesystem::exists(files[1]));
-  CHECK(std::filesystem::exists(files[0]));
+  CHECK(fixture.db().query_int64("PRAGMA synchronous") == 2);  // FULL again outside batches
+  // Recorded, but the file stays until a flushed commit holds the delivery.
+  CHECK(std::filesystem::exists(files[1]));
   CHECK(fixture.db().query_int64("SELECT count(*) FROM delivered_objects") == 1);
+  fixture.spool().sync_deliveries();
+  CHECK_FALSE(std::filesystem::exists(files[1]));
+  CHECK(fixture.db().query_int64("SELECT value FROM spool_counters WHERE name = 'delivery_flushes'") == 1);
+  CHECK(std::filesystem::exists(files[0]));
   CHECK(fixture.spool().due(10).size() == 1);
   CHECK(fixture.spool().due(10)[0].upload_url == "https://c.example.jp/files/a");
-  // Outside a batch, each update commits on its own again.
+  // Outside a batch, each update commits on its own again (flushed).
   fixture.spool().mark_delivered(ids[0], "");
   CHECK_FALSE(std::filesystem::exists(files[0]));
+}
+
+TEST_CASE("files of delivered objects wait for at most removals_per_flush deliveries", "[spool]") {
+  test::SpoolFixture fixture;
+  std::vector<std::pair<std::string, std::filesystem::path>> objects;
+  for (std::size_t i = 0; i <= Spool::removals_per_flush; ++i) {
+    const std::string name = "n" + std::to_string(i);
+    auto outcome = fixture.spool().build(std::vector{entry_for(make_file(fixture.dir, name, name), "s", name)});
+    REQUIRE(outcome.committed());
+    objects.emplace_back(outcome.object->object_id, fixture.spool_dir() / outcome.object->file_name);
+  }
+  // One delivery a batch, as a slow uploader would: none flushed yet.
+  for (std::size_t i = 0; i < Spool::removals_per_flush; ++i) {
+    Spool::Batch batch(fixture.spool());
+    fixture.spool().mark_delivered(objects[i].first, "");
+    batch.commit();
+  }
+  CHECK(std::filesystem::exists(objects.front().second));
+  CHECK(std::filesystem::exists(objects[Spool::removals_per_flush - 1].second));
+  {
+    // Enough wait: this batch is flushed, and they go after it with the
+    // batch's own delivery.
+    Spool::Batch batch(fixture.spool());
+    CHECK(fixture.db().query_int64("PRAGMA synchronous") == 2);
+    fixture.spool().mark_delivered(objects.back().first, "");
+    batch.commit();
+  }
+  CHECK_FALSE(std::filesystem::exists(objects.front().second));
+  CHECK_FALSE(std::filesystem::exists(objects.back().second));
+  CHECK(fixture.db().query_int64("SELECT count(*) FROM objects") == 0);
+  CHECK(fixture.db().query_int64("SELECT value FROM spool_counters WHERE name = 'delivery_flushes'") == 1);
+  fixture.spool().sync_deliveries();  // nothing waits: no flush
+  CHECK(fixture.db().query_int64("SELECT value FROM spool_counters WHERE name = 'delivery_flushes'") == 1);
 }
 
 TEST_CASE("seq has no gaps across restarts and failed builds", "[spool]") {
