@@ -34,14 +34,17 @@ std::string_view landing_state_name(LandingState state) {
 }
 
 Store::Store(const std::filesystem::path& db_file) : db_(base::Database::open(db_file, base::Database::Mode::read_write_create)) {
-  db_.exec("PRAGMA journal_mode = WAL");
+  // A file system where SQLite cannot keep a write-ahead log (no shared
+  // memory) leaves the journal mode as it was: then every commit is flushed
+  // (FULL), as finish_objects cannot flush a log afterwards.
+  const bool wal = db_.query_text("PRAGMA journal_mode = WAL") == "wal";
   // Offsets and uploads are hints (a lost one means bytes sent again); an
   // object's row is made durable explicitly (finish_object).
-  db_.exec("PRAGMA synchronous = NORMAL");
+  db_.exec(wal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
   // The operator's commands (landing retry/skip) write from another process.
   db_.exec("PRAGMA busy_timeout = 10000");
   migrate_receiver_db(db_);
-  wal_file_ = db_.wal_file();
+  if (wal) wal_file_ = db_.wal_file();
 }
 
 void Store::add_upload(const Upload& upload) {
@@ -153,7 +156,8 @@ void Store::finish_objects(const std::vector<Finish>& finishes, std::vector<int>
     finish_in_transaction(finishes, errors);
   }
   // Durable before any client hears "stored": the log flushed (synchronous=FULL
-  // would hold the lock through it).
+  // would hold the lock through it). Without a log the commit was flushed.
+  if (wal_file_.empty()) return;
   base::flush_wal(wal_file_, !wal_folder_synced_.load());
   wal_folder_synced_ = true;
 }

@@ -150,7 +150,7 @@ class Store {
   void finish_in_transaction(const std::vector<Finish>& finishes, std::vector<int>& errors);
   std::mutex mutex_;
   base::Database db_;
-  std::filesystem::path wal_file_;
+  std::filesystem::path wal_file_;  // empty: not in WAL mode, every commit flushed
   std::atomic<bool> wal_folder_synced_{false};  // receiver.db-wal's entry in data_dir, once
 };
 
