@@ -61,8 +61,8 @@ using OnlyPatients = std::shared_ptr<const std::set<std::string, std::less<>>>;
                                                             OnlyPatients only = nullptr);
 
 // What a DPC filter made of a file, again, from the rows it left out (a
-// complete FilterResult::dropped_rows): for the file's second read, no row
-// is looked at.
+// complete FilterResult::dropped_rows): for the file's second read (where
+// its first could not keep a compressed copy), no row is looked at.
 [[nodiscard]] std::unique_ptr<spool::ContentFilter> make_dropped_rows_filter(
     std::shared_ptr<const claims::DroppedRanges> dropped_rows);
 

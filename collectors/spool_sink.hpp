@@ -82,6 +82,9 @@ class SpoolSink {
   [[nodiscard]] const SinkLimits& limits() const noexcept { return limits_; }
   [[nodiscard]] const PatientPolicy& policy() const noexcept { return *policy_; }
   [[nodiscard]] const std::shared_ptr<const PatientPolicy>& shared_policy() const noexcept { return policy_; }
+  // Where a large file's content may be compressed as it is read (the
+  // spool's folder: content_spill.hpp).
+  [[nodiscard]] const std::filesystem::path& spill_folder() const noexcept { return spool_.dir(); }
 
   // ---- the policy: asked before anything is read, counted ----
   // True when the data must not be sent (an opted-out patient, a date before

@@ -4,6 +4,9 @@
 
 #include <collectors/background_work.hpp>
 
+#include <spool/content_spill.hpp>
+#include <spool/zstd_writer.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <base/hex.hpp>
@@ -102,13 +105,16 @@ struct FileRead {
   std::string filtered_content;  // small files only
   std::string filtered_sha256;   // raw
   std::uint64_t filtered_size = 0;
+  // Large files: what is sent (the filtered copy, or the file), compressed
+  // during this read, so the object builder need not read the file again.
+  std::shared_ptr<const spool::SpilledContent> spilled;
 };
 
 // Runs an opt-out filter over the pieces of a file, keeping (small files) or
 // only hashing (large ones) what it makes of them.
 class FilterRun {
  public:
-  FilterRun(OptOutFilter& filter, bool keep) : filter_(filter), keep_(keep) {}
+  FilterRun(OptOutFilter& filter, bool keep, spool::ContentSpill* spill) : filter_(filter), keep_(keep), spill_(spill) {}
   void feed(std::string_view bytes) {
     filter_.feed(bytes, scratch_);
     take();
@@ -117,7 +123,7 @@ class FilterRun {
     filter_.finish(scratch_);
     take();
     read.filtered = filter_.result();
-    if (keep_) read.filtered->dropped_rows = nullptr;  // only a streamed file is read again
+    if (keep_) read.filtered->dropped_rows = nullptr;  // only a large file may be read again
     const auto digest = hash_.finish();
     read.filtered_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     read.filtered_size = size_;
@@ -129,10 +135,12 @@ class FilterRun {
     hash_.update(base::as_bytes(scratch_));
     size_ += scratch_.size();
     if (keep_) kept_.append(scratch_);
+    if (spill_ != nullptr) spill_->write(scratch_);
     scratch_.clear();
   }
   OptOutFilter& filter_;
   bool keep_;
+  spool::ContentSpill* spill_;
   std::string scratch_;
   std::string kept_;
   crypto::Sha256 hash_;
@@ -140,7 +148,7 @@ class FilterRun {
 };
 
 FileRead read_source_file(const std::string& file, const FileStat& expected, bool large, ContentCheck* check,
-                          OptOutFilter* filter) {
+                          OptOutFilter* filter, const std::filesystem::path* spill_folder) {
   FileRead read;
   const int fd = open_source_file(file);
   if (fd < 0) {
@@ -148,8 +156,12 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     read.error = errno;
     return read;
   }
+  // Large files are compressed as they are read (a spill that fails is
+  // dropped: the builder then reads the file again and checks it against
+  // this read's size and hash).
+  spool::ContentSpill spill(large ? spill_folder : nullptr, spool::object_zstd_level);
   std::optional<FilterRun> filter_run;
-  if (filter != nullptr) filter_run.emplace(*filter, !large);
+  if (filter != nullptr) filter_run.emplace(*filter, !large, &spill);
   bool read_ok = true;
   int error = 0;
   crypto::Sha256 hash;
@@ -171,7 +183,11 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
       }
       const std::string_view block(buffer.data(), static_cast<std::size_t>(got));
       background.start(block);
-      if (filter_run) filter_run->feed(block);
+      if (filter_run) {
+        filter_run->feed(block);
+      } else {
+        spill.write(block);
+      }
       background.wait();
     }
   } else {
@@ -201,6 +217,7 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
     if (!large) filter_run->feed(read.content);
     filter_run->finish(read);
   }
+  if (large) read.spilled = spill.finish();
   return read;
 }
 
@@ -208,11 +225,12 @@ FileRead read_source_file(const std::string& file, const FileStat& expected, boo
 // their bytes, large ones with the profile's streaming check (fed while
 // hashing) or from their path alone.
 FileRead read_and_analyze(const SourceProfile& profile, const std::string& root, const ScanRow& row,
-                          std::uint64_t in_memory_limit, const std::shared_ptr<const PatientPolicy>& policy) {
+                          std::uint64_t in_memory_limit, const std::shared_ptr<const PatientPolicy>& policy,
+                          const std::filesystem::path& spill_folder) {
   const bool large = row.stat.size > in_memory_limit;
   std::unique_ptr<ContentCheck> check = large ? profile.stream_check(row.path) : nullptr;
   std::unique_ptr<OptOutFilter> filter = profile.optout_filter(row.path, policy);
-  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get(), filter.get());
+  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get(), filter.get(), &spill_folder);
   if (read.status == FileRead::Status::ok) {
     if (check) {
       read.analysis = check->finish();
@@ -364,7 +382,7 @@ class TreeFeed::Changes {
   [[nodiscard]] const std::string& source() const { return feed_.settings_.source; }
   [[nodiscard]] bool large(const ScanRow& row) const { return row.stat.size > feed_.settings_.in_memory_limit; }
   [[nodiscard]] FileRead read(const ScanRow& row) const {
-    return read_and_analyze(feed_.profile_, root_, row, feed_.settings_.in_memory_limit, policy_);
+    return read_and_analyze(feed_.profile_, root_, row, feed_.settings_.in_memory_limit, policy_, sink_.spill_folder());
   }
 
   void wait(const ScanRow& row) {
@@ -446,7 +464,9 @@ class TreeFeed::Changes {
       feed_.summary_->rows_held_notice += file.filtered->notice_held;
     }
     std::optional<std::string_view> content;
-    if (large(row)) {
+    if (large(row) && file.spilled) {
+      entry.spilled = file.spilled;  // compressed as it was read
+    } else if (large(row)) {
       entry.file = root_ + "/" + row.path;  // streamed by the builder, which checks size and SHA-256 again
       if (filtered && file.filtered->dropped_rows && file.filtered->dropped_rows->complete) {
         // DPC: the builder's read leaves out the same bytes, looking at no row.

@@ -108,16 +108,16 @@ struct Identities {
 
 // ---- streams ----------------------------------------------------------------
 
-class Encryptor {
+class Encryptor final : public base::ByteSink {
  public:
   // Writes the header to `out` at once.
   Encryptor(std::span<const X25519PublicKey> recipients, base::ByteSink& out);
   Encryptor(std::string_view passphrase, int work_factor, base::ByteSink& out);
   Encryptor(const Encryptor&) = delete;
   Encryptor& operator=(const Encryptor&) = delete;
-  ~Encryptor();
+  ~Encryptor() override;
 
-  void write(ByteView plaintext);
+  void write(ByteView plaintext) override;
   // Seals the final chunk. Nothing may be written after it.
   void finish();
 

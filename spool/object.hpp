@@ -17,6 +17,8 @@ namespace medgw::spool {
 
 enum class Change { add, modify, rename, remove, withdraw };
 
+class SpilledContent;  // content_spill.hpp
+
 // Rewrites a source file's bytes on their way into an object (the opt-out
 // filter removes rows or receipts of patients who refused provision). It must
 // be deterministic: the collector runs one instance while it hashes the file,
@@ -48,6 +50,9 @@ struct ObjectEntry {
   ContentFilterFactory filter;
   std::uint64_t source_size = 0;
   std::string source_sha256;   // hex
+  // ...or the content compressed already, as the collector read the file
+  // (size and sha256 above describe it; checked while it was compressed).
+  std::shared_ptr<const SpilledContent> spilled;
   std::string meta_json = "{}";
 
   [[nodiscard]] bool has_content() const noexcept { return change == Change::add || change == Change::modify; }

@@ -1,5 +1,8 @@
 #include <spool/object_builder.hpp>
 
+#include <spool/content_spill.hpp>
+#include <spool/zstd_writer.hpp>
+
 #include <crypto/age.hpp>
 #include <crypto/hash.hpp>
 
@@ -44,15 +47,26 @@ class HashingSink final : public base::ByteSink {
   std::uint64_t size_ = 0;
 };
 
+// libarchive writes the tar unbuffered (each write reaches the callback at
+// once, as it was made); zstd and age follow here.
 struct Pipeline {
   crypto::age::Encryptor* encryptor = nullptr;
+  ZstdWriter* zstd = nullptr;
+  // Tar bytes to drop on their way out: a spilled member's, whose frame is
+  // copied in their place (write_spilled).
+  std::uint64_t discard = 0;
   std::exception_ptr error;
 };
 
 la_ssize_t write_callback(struct archive*, void* client, const void* buffer, size_t length) {
   auto* pipeline = static_cast<Pipeline*>(client);
   try {
-    pipeline->encryptor->write(base::ByteView(static_cast<const std::uint8_t*>(buffer), length));
+    if (pipeline->discard > 0) {
+      if (pipeline->discard < length) throw std::system_error(std::make_error_code(std::errc::io_error), "libarchive merged a member's bytes with others");
+      pipeline->discard -= length;
+    } else {
+      pipeline->zstd->write(base::ByteView(static_cast<const std::uint8_t*>(buffer), length));
+    }
     return static_cast<la_ssize_t>(length);
   } catch (...) {
     pipeline->error = std::current_exception();
@@ -194,6 +208,33 @@ void write_content(struct archive* a, const Pipeline& pipeline, const ObjectEntr
   content_bytes += filter ? output_total : total;
 }
 
+// A member compressed while the collector read it (content_spill.hpp): the
+// frame in progress ends after the member's tar header, the spilled frame
+// follows as it is, and the padding after the member starts a new frame.
+// libarchive counts the member's bytes itself, so they go through it as
+// zeros and are dropped on the way out.
+void write_spilled(struct archive* a, Pipeline& pipeline, const ObjectEntry& entry, std::size_t index,
+                   std::uint64_t& content_bytes) {
+  const SpilledContent& spilled = *entry.spilled;
+  if (spilled.content_size() != entry.size) {
+    throw BuildAbort(BuildFailure{BuildError::io_error, index,
+                                  "entry " + std::to_string(index) + ": its compressed copy has another size"});
+  }
+  static const std::vector<std::uint8_t> zeros(read_block);
+  pipeline.discard = entry.size;
+  for (std::uint64_t left = entry.size; left > 0;) {
+    const std::size_t part = left < zeros.size() ? static_cast<std::size_t>(left) : zeros.size();
+    write_data(a, pipeline, zeros.data(), part);
+    left -= part;
+  }
+  if (pipeline.discard != 0) {
+    throw BuildAbort(BuildFailure{BuildError::io_error, index, "libarchive held back a member's bytes"});
+  }
+  pipeline.zstd->end_frame();
+  spilled.copy_frame_to(*pipeline.encryptor);
+  content_bytes += entry.size;
+}
+
 }  // namespace
 
 std::string_view build_error_name(BuildError error) {
@@ -215,20 +256,15 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
     base::AtomicFile file(target, 0640);
     HashingSink hashing(file);
     crypto::age::Encryptor encryptor(recipients, hashing);
-    Pipeline pipeline{&encryptor, nullptr};
+    ZstdWriter zstd(encryptor, options.zstd_level, options.zstd_workers);
+    Pipeline pipeline{&encryptor, &zstd, 0, nullptr};
 
     base::libarchive::Writer a(archive_write_new());
     if (!a) throw std::bad_alloc();
-    const std::string level = std::to_string(options.zstd_level);
     if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
         (!utf8_locale.active() &&
          archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) ||
-        archive_write_add_filter_zstd(a.get()) != ARCHIVE_OK ||
-        archive_write_set_filter_option(a.get(), "zstd", "compression-level", level.c_str()) != ARCHIVE_OK ||
-        (options.zstd_workers > 0 &&
-         archive_write_set_filter_option(a.get(), "zstd", "threads", std::to_string(options.zstd_workers).c_str()) !=
-             ARCHIVE_OK) ||
-        archive_write_set_bytes_in_last_block(a.get(), 1) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK ||
         archive_write_open2(a.get(), &pipeline, nullptr, write_callback, nullptr, nullptr) != ARCHIVE_OK) {
       archive_failed(a.get(), pipeline);
     }
@@ -252,11 +288,14 @@ std::variant<BuiltObject, BuildFailure> build_object(const std::filesystem::path
         }
         write_data(a.get(), pipeline, entry.data->data(), entry.data->size());
         content_bytes += entry.data->size();
+      } else if (entry.spilled) {
+        write_spilled(a.get(), pipeline, entry, i, content_bytes);
       } else {
         write_content(a.get(), pipeline, entry, i, buffer, content_bytes);
       }
     }
     if (archive_write_close(a.get()) < ARCHIVE_WARN) archive_failed(a.get(), pipeline);
+    zstd.end_frame();
     encryptor.finish();
     BuiltObject built;
     built.size = hashing.size();

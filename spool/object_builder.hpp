@@ -1,10 +1,13 @@
 #pragma once
-// Builds one object file: pax tar (MANIFEST.json first) -> zstd (libarchive)
+// Builds one object file: pax tar (libarchive, MANIFEST.json first) -> zstd
 // -> age -> a temporary file in the spool folder -> fsync -> rename -> fsync
 // the folder. Plaintext never touches the disk; source files are streamed, so
 // memory stays flat whatever their size; each file's size and SHA-256 are
-// checked against what the collector saw while it is read.
+// checked against what the collector saw while it is read. A large file the
+// collector compressed while reading it (entry.spilled) is copied in as the
+// zstd frame it already is.
 #include <spool/object.hpp>
+#include <spool/zstd_writer.hpp>
 
 #include <crypto/age_keys.hpp>
 
@@ -38,7 +41,7 @@ struct BuildFailure {
 };
 
 struct BuildOptions {
-  int zstd_level = 3;
+  int zstd_level = object_zstd_level;
   // zstd worker threads: with one, compression runs beside the thread that
   // reads, encrypts and writes (a two-stage pipeline); 0 = all on one thread.
   int zstd_workers = 1;

@@ -136,7 +136,9 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
   // A zstd worker thread pays off only for large objects (a large file gets
   // an object of its own); small batches compress faster on one thread.
   BuildOptions options;
-  options.zstd_workers = content > (32ULL << 20) ? 1 : 0;
+  std::uint64_t to_compress = content;
+  for (const ObjectEntry& entry : entries) to_compress -= entry.spilled ? entry.size : 0;  // compressed already
+  options.zstd_workers = to_compress > (32ULL << 20) ? 1 : 0;
   auto built = build_object(file, header, entries, identity_.recipients, options);
   if (auto* failure = std::get_if<BuildFailure>(&built)) {
     outcome.status = status_of(failure->code);

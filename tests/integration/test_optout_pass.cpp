@@ -1,7 +1,9 @@
 // Opt-out filtering on the collection pass with real files: a DPC file too
-// large to hold is filtered while it is hashed and again while the object is
-// built, and the object holds exactly the filtered copy; the builder refuses
-// a file that changed in between, rather than send something else.
+// large to hold is read once - hashed, checked, filtered and compressed in
+// the same pass (content_spill.hpp) - and the object holds exactly the
+// filtered copy. Where no spill can be made the builder reads the file again
+// with the filter, and refuses a file that changed in between rather than
+// send something else.
 #include <tests/integration/spool_fixture.hpp>
 #include <tests/support/object_reader.hpp>
 
@@ -11,6 +13,9 @@
 #include <collectors/collection_pass.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <sys/inotify.h>
+#include <unistd.h>
 
 namespace medgw {
 namespace {
@@ -41,6 +46,35 @@ std::string without_patient(const std::string& file, const std::string& id) {
   return out;
 }
 
+// Counts the times a file is opened (inotify IN_OPEN), by anyone. Closes are
+// watched too: inotify folds an event into an identical one still unread.
+class OpenCounter {
+ public:
+  explicit OpenCounter(const std::filesystem::path& file) : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::inotify_add_watch(fd_, file.c_str(), IN_OPEN | IN_CLOSE) >= 0);
+  }
+  OpenCounter(const OpenCounter&) = delete;
+  OpenCounter& operator=(const OpenCounter&) = delete;
+  ~OpenCounter() { ::close(fd_); }
+  int opens() {
+    alignas(struct inotify_event) char buffer[4096];
+    while (true) {
+      const ssize_t got = ::read(fd_, buffer, sizeof buffer);
+      if (got <= 0) return opens_;
+      for (ssize_t at = 0; at < got;) {
+        const auto* event = reinterpret_cast<const struct inotify_event*>(buffer + at);
+        if ((event->mask & IN_OPEN) != 0U) ++opens_;
+        at += static_cast<ssize_t>(sizeof(struct inotify_event) + event->len);
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  int opens_ = 0;
+};
+
 struct OptOutFixture : test::SpoolFixture {
   collectors::PassSummary pass() {
     collectors::CollectionPass collection(state(), spool(), profile, settings, tagger, capture_logger(capture, "collect"),
@@ -60,7 +94,7 @@ std::shared_ptr<const collectors::PatientPolicy> policy_for(const std::string& d
   return policy;
 }
 
-TEST_CASE("a large DPC file is filtered while streamed into its object", "[collect][optout]") {
+TEST_CASE("a large DPC file is read once: filtered and compressed as it is hashed", "[collect][optout]") {
   OptOutFixture fixture;
   std::filesystem::create_directories(fixture.root / "202601");
   const std::string content = ef_file(60'000, 400);  // ~9.5 MiB: above the in-memory limit
@@ -68,8 +102,16 @@ TEST_CASE("a large DPC file is filtered while streamed into its object", "[colle
   test::write_file(fixture.root / "202601/EFn_131234567_2601.txt", content);
   fixture.settings.policy = policy_for("1000000007");
 
+  // A second one with nobody to leave out: sent as it is, read once too.
+  const std::string untouched = ef_file(60'000, 5);
+  test::write_file(fixture.root / "202601/EFn_131234567_2602.txt", untouched);
+
+  OpenCounter counter(fixture.root / "202601/EFn_131234567_2601.txt");
+  OpenCounter untouched_counter(fixture.root / "202601/EFn_131234567_2602.txt");
   const collectors::PassSummary summary = fixture.pass();
-  CHECK(summary.added == 1);
+  CHECK(counter.opens() == 1);
+  CHECK(untouched_counter.opens() == 1);
+  CHECK(summary.added == 2);
   CHECK(summary.rows_removed == 150);
   base::Statement query = fixture.db().prepare("SELECT file_name FROM objects ORDER BY seq");
   REQUIRE(query.step());
@@ -79,6 +121,9 @@ TEST_CASE("a large DPC file is filtered while streamed into its object", "[colle
   CHECK((sent == without_patient(content, "1000000007")));
   CHECK_THAT(object.manifest, Catch::Contains("\"optout\":{\"rows_removed\":150,\"receipts_removed\":0}"));
   CHECK_THAT(object.manifest, !Catch::Contains("1000000007"));
+  REQUIRE(query.step());
+  const test::ObjectContent second = test::read_object(fixture.spool_dir() / query.column_text(0), fixture.central);
+  CHECK((second.files.at("dpc/202601/EFn_131234567_2602.txt") == untouched));
 }
 
 TEST_CASE("a filtered file that changed between hashing and building is not sent", "[collect][optout]") {
