@@ -245,6 +245,9 @@ FileRead read_and_analyze(const SourceProfile& profile, const std::string& root,
 constexpr std::uint64_t read_ahead_bytes = 32ULL << 20;
 // Reading and parsing small files costs more than building their objects.
 constexpr std::size_t read_ahead_threads = 2;
+// Large files read ahead: each keeps its compressed copy (a descriptor and
+// the disk it takes) until its turn, so a page of them is not read at once.
+constexpr std::size_t read_ahead_large_files = 4;
 
 }  // namespace
 
@@ -297,11 +300,15 @@ class TreeFeed::Changes {
   std::vector<std::future<Reads>> read_ahead(const std::vector<ScanRow>& page) {
     auto wanted = std::make_shared<std::vector<bool>>(page.size(), false);
     std::uint64_t budget = read_ahead_bytes;
+    std::size_t large_left = read_ahead_large_files;
     for (std::size_t i = 0; i < page.size(); ++i) {
       const ScanRow& row = page[i];
       if (feed_.profile_.exclusion(row.path, *policy_) != Exclusion::none) continue;
       if (!feed_.settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
-      if (!large(row)) {
+      if (large(row)) {
+        if (large_left == 0) continue;  // read at its turn
+        --large_left;
+      } else {
         if (row.stat.size > budget) break;
         budget -= row.stat.size;
       }

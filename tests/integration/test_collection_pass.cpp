@@ -293,6 +293,38 @@ TEST_CASE("a large file gets an object of its own, streamed", "[collect]") {
   CHECK(files.at("ssmix2/" + folder + name_1) == hl7);
 }
 
+TEST_CASE("large files read ahead keep few compressed copies waiting", "[collect][spill]") {
+  // Each large file read keeps its compressed copy, an unlinked file in the
+  // spool folder, until its object is built: a page of 512 of them read
+  // ahead at once would hold 512 descriptors (and their disk).
+  CollectFixture f;
+  f.settings.in_memory_limit = 1000;
+  constexpr int files = 1100;  // three pages
+  for (int i = 0; i < files; ++i) {
+    f.write("999/901/9999013/-/ADT-00/9999013_-_ADT-00_999999999999999_20111220224447339_-_" + std::to_string(i),
+            std::string(2000, static_cast<char>('a' + i % 26)));
+  }
+  std::size_t most = 0;
+  CollectionPass collection(
+      f.state(), f.spool(), f.profile, f.settings, f.tagger, capture_logger(f.capture, "collect"),
+      [&f] { return std::chrono::system_clock::now() + f.later; },
+      [&](const PassSummary&) {
+        std::size_t spills = 0;
+        for (const auto& item : std::filesystem::directory_iterator("/proc/self/fd")) {
+          std::error_code error;
+          const std::string target = std::filesystem::read_symlink(item.path(), error).string();
+          if (!error && target.starts_with(f.spool_dir().string() + "/") && target.ends_with("(deleted)")) ++spills;
+        }
+        most = std::max(most, spills);
+      });
+  const PassSummary summary = collection.run();
+  CHECK(summary.added == files);
+  // Four of the page in hand, four of the next one (read while this one is
+  // handled); without a cap it would be hundreds.
+  CHECK(most > 0);
+  CHECK(most <= 8);
+}
+
 TEST_CASE("non-UTF-8 names and problems are collected, flagged, and logged without patient data", "[collect]") {
   CollectFixture f;
   f.write("999/901/9999013/-/ADT-00/\xff\xfe-junk", "not hl7");
