@@ -1,19 +1,16 @@
-// The tree feed: deciding what each new, changed or gone file is, reading
-// and analysing it, and handing it to the sink.
+// The tree feed: deciding what each new, changed or gone file is, having it
+// read and analysed (file_read.hpp), and handing it to the sink.
 #include <collectors/tree_feed.hpp>
 
-#include <collectors/background_work.hpp>
-
-#include <spool/content_spill.hpp>
-#include <spool/zstd_writer.hpp>
-
-#include <crypto/hash.hpp>
+#include <collectors/file_read.hpp>
 
 #include <base/hex.hpp>
+#include <base/unique_fd.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <future>
 #include <iterator>
 #include <memory>
@@ -65,184 +62,10 @@ std::string with_filter_meta(const std::string& meta_json, const FilterResult& r
   return out + extra + "}";
 }
 
-int open_source_file(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  return fd;
-}
-
-// Reads `fd` to its end, appending to `out`; false on a read error.
-bool read_all(int fd, std::string& out) {
-  char block[64 << 10];
-  while (true) {
-    const ssize_t got = ::read(fd, block, sizeof block);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (got == 0) return true;
-    out.append(block, static_cast<std::size_t>(got));
-  }
-}
-
-bool same_file(const FileStat& a, const FileStat& b) {
-  return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns && a.inode == b.inode;
-}
-
-}  // namespace
-
-namespace {
-
-// One file read (small: its bytes; large: only hashed) and looked at again.
-struct FileRead {
-  enum class Status { ok, unreadable, changed } status = Status::ok;
-  int error = 0;             // errno when unreadable
-  std::string content;       // small files only
-  std::string sha256;        // raw 32 bytes
-  std::optional<Analysis> analysis;  // filled by the read-ahead
-  // With an opt-out filter: what it did, and the copy that would be sent.
-  std::optional<FilterResult> filtered;
-  std::string filtered_content;  // small files only
-  std::string filtered_sha256;   // raw
-  std::uint64_t filtered_size = 0;
-  // Large files: what is sent (the filtered copy, or the file), compressed
-  // during this read, so the object builder need not read the file again.
-  std::shared_ptr<const spool::SpilledContent> spilled;
-};
-
-// Runs an opt-out filter over the pieces of a file, keeping (small files) or
-// only hashing (large ones) what it makes of them.
-class FilterRun {
- public:
-  FilterRun(OptOutFilter& filter, bool keep, spool::ContentSpill* spill) : filter_(filter), keep_(keep), spill_(spill) {}
-  void feed(std::string_view bytes) {
-    filter_.feed(bytes, scratch_);
-    take();
-  }
-  void finish(FileRead& read) {
-    filter_.finish(scratch_);
-    take();
-    read.filtered = filter_.result();
-    if (keep_) read.filtered->dropped_rows = nullptr;  // only a large file may be read again
-    const auto digest = hash_.finish();
-    read.filtered_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
-    read.filtered_size = size_;
-    read.filtered_content = std::move(kept_);
-  }
-
- private:
-  void take() {
-    hash_.update(base::as_bytes(scratch_));
-    size_ += scratch_.size();
-    if (keep_) kept_.append(scratch_);
-    if (spill_ != nullptr) spill_->write(scratch_);
-    scratch_.clear();
-  }
-  OptOutFilter& filter_;
-  bool keep_;
-  spool::ContentSpill* spill_;
-  std::string scratch_;
-  std::string kept_;
-  crypto::Sha256 hash_;
-  std::uint64_t size_ = 0;
-};
-
-FileRead read_source_file(const std::string& file, const FileStat& expected, bool large, ContentCheck* check,
-                          OptOutFilter* filter, const std::filesystem::path* spill_folder) {
-  FileRead read;
-  const int fd = open_source_file(file);
-  if (fd < 0) {
-    read.status = FileRead::Status::unreadable;
-    read.error = errno;
-    return read;
-  }
-  // Large files are compressed as they are read (a spill that fails is
-  // dropped: the builder then reads the file again and checks it against
-  // this read's size and hash).
-  spool::ContentSpill spill(large ? spill_folder : nullptr, spool::object_zstd_level);
-  std::optional<FilterRun> filter_run;
-  if (filter != nullptr) filter_run.emplace(*filter, !large, &spill);
-  bool read_ok = true;
-  int error = 0;
-  crypto::Sha256 hash;
-  if (large) {
-    // Each block is hashed and checked on a second thread while this one
-    // filters it (the worker is declared after the buffer: it ends first).
-    std::vector<char> buffer(1 << 20);
-    BackgroundWork background([&hash, check](std::string_view block) {
-      hash.update(base::as_bytes(block));
-      if (check != nullptr) check->update(block);
-    });
-    while (true) {
-      const ssize_t got = ::read(fd, buffer.data(), buffer.size());
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        read_ok = got == 0;
-        error = errno;
-        break;
-      }
-      const std::string_view block(buffer.data(), static_cast<std::size_t>(got));
-      background.start(block);
-      if (filter_run) {
-        filter_run->feed(block);
-      } else {
-        spill.write(block);
-      }
-      background.wait();
-    }
-  } else {
-    read.content.reserve(expected.size);
-    read_ok = read_all(fd, read.content);
-    if (!read_ok) error = errno;
-  }
-  struct stat after_read {};
-  const bool stat_ok = ::fstat(fd, &after_read) == 0;
-  if (read_ok && !stat_ok) error = errno;
-  ::close(fd);
-  if (!read_ok || !stat_ok) {
-    read.status = FileRead::Status::unreadable;
-    read.error = error;
-    read.content.clear();
-    return read;
-  }
-  if (!same_file(file_stat_of(after_read), expected) || (!large && read.content.size() != expected.size)) {
-    read.status = FileRead::Status::changed;  // written to while we looked: not settled after all
-    read.content.clear();
-    return read;
-  }
-  if (!large) hash.update(base::as_bytes(read.content));
-  const auto digest = hash.finish();
-  read.sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
-  if (filter_run) {
-    if (!large) filter_run->feed(read.content);
-    filter_run->finish(read);
-  }
-  if (large) read.spilled = spill.finish();
-  return read;
-}
-
-// Reads a file and analyses it with the source's profile: small files from
-// their bytes, large ones with the profile's streaming check (fed while
-// hashing) or from their path alone.
-FileRead read_and_analyze(const SourceProfile& profile, const std::string& root, const ScanRow& row,
-                          std::uint64_t in_memory_limit, const std::shared_ptr<const PatientPolicy>& policy,
-                          const std::filesystem::path& spill_folder) {
-  const bool large = row.stat.size > in_memory_limit;
-  std::unique_ptr<ContentCheck> check = large ? profile.stream_check(row.path) : nullptr;
-  std::unique_ptr<OptOutFilter> filter = profile.optout_filter(row.path, policy);
-  FileRead read = read_source_file(root + "/" + row.path, row.stat, large, check.get(), filter.get(), &spill_folder);
-  if (read.status == FileRead::Status::ok) {
-    if (check) {
-      read.analysis = check->finish();
-    } else {
-      read.analysis = large ? profile.analyze(row.path, std::nullopt) : profile.analyze(row.path, read.content);
-    }
-  }
-  return read;
-}
-
-// Read-ahead budget: the bytes of small files one page may hold in memory.
-constexpr std::uint64_t read_ahead_bytes = 32ULL << 20;
+// Pages read ahead at once, and the bytes of small files each may hold in
+// memory.
+constexpr std::size_t read_ahead_pages = 2;
+constexpr std::uint64_t read_ahead_bytes = 16ULL << 20;
 // Reading and parsing small files costs more than building their objects.
 constexpr std::size_t read_ahead_threads = 2;
 // Large files read ahead: each keeps its compressed copy (a descriptor and
@@ -266,7 +89,8 @@ class TreeFeed::Changes {
       : feed_(feed),
         sink_(sink),
         policy_(sink.shared_policy()),
-        root_(feed.settings_.root.string()),
+        root_fd_(::open(feed.settings_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+        root_{feed.settings_.root.string(), root_fd_.get()},
         db_(feed.state_.db()),
         // Prepared once; each is reset right after use, so none holds a read
         // transaction open while an object is committed.
@@ -474,7 +298,7 @@ class TreeFeed::Changes {
     if (large(row) && file.spilled) {
       entry.spilled = file.spilled;  // compressed as it was read
     } else if (large(row)) {
-      entry.file = root_ + "/" + row.path;  // streamed by the builder, which checks size and SHA-256 again
+      entry.file = root_.path + "/" + row.path;  // streamed by the builder, which checks size and SHA-256 again
       if (filtered && file.filtered->dropped_rows && file.filtered->dropped_rows->complete) {
         // DPC: the builder's read leaves out the same bytes, looking at no row.
         entry.filter = [dropped = file.filtered->dropped_rows] { return make_dropped_rows_filter(dropped); };
@@ -497,7 +321,8 @@ class TreeFeed::Changes {
   TreeFeed& feed_;
   SpoolSink& sink_;
   std::shared_ptr<const PatientPolicy> policy_;
-  std::string root_;
+  base::UniqueFd root_fd_;
+  SourceRoot root_;
   base::Database& db_;
   std::string after_;
   base::Statement page_query_;
@@ -510,26 +335,44 @@ class TreeFeed::Changes {
 void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
   Changes changes(*this, sink);
   if (!next_page_source) next_page_source = [&changes] { return changes.fetch_page(); };
-  std::vector<ScanRow> page = next_page_source();
-  std::vector<std::future<Changes::Reads>> pending;
+  // Pages being read ahead, oldest first: two, so that the helpers always
+  // have a page to read while this thread handles one.
+  struct Ahead {
+    std::vector<ScanRow> page;
+    std::vector<std::future<Changes::Reads>> parts;
+  };
+  std::deque<Ahead> ahead;
   // Read-aheads still at work when the pass stops (paused, interrupted)
-  // read `page` and this feed: let them finish first.
+  // read their page and this feed: let them finish first.
   struct WaitForReads {
-    std::vector<std::future<Changes::Reads>>& parts;
+    std::deque<Ahead>& pages;
     ~WaitForReads() {
-      for (auto& part : parts) {
-        if (part.valid()) part.wait();
+      for (Ahead& page : pages) {
+        for (auto& part : page.parts) {
+          if (part.valid()) part.wait();
+        }
       }
     }
-  } wait_for_reads{pending};
-  if (!page.empty()) pending = changes.read_ahead(page);
-  while (!page.empty()) {
-    Changes::Reads reads = Changes::collect_reads(pending);
-    std::vector<ScanRow> next_page = next_page_source();
-    if (!next_page.empty()) pending = changes.read_ahead(next_page);
+  } wait_for_reads{ahead};
+  bool more = true;
+  auto read_next = [&] {
+    if (!more) return;
+    std::vector<ScanRow> page = next_page_source();
+    if (page.empty()) {
+      more = false;
+      return;
+    }
+    ahead.push_back(Ahead{std::move(page), {}});
+    ahead.back().parts = changes.read_ahead(ahead.back().page);
+  };
+  for (std::size_t i = 0; i < read_ahead_pages; ++i) read_next();
+  while (!ahead.empty()) {
+    Changes::Reads reads = Changes::collect_reads(ahead.front().parts);
+    const std::vector<ScanRow> page = std::move(ahead.front().page);
+    ahead.pop_front();
+    read_next();
     for (std::size_t index = 0; index < page.size(); ++index) changes.handle(page[index], std::move(reads[index]));
     if (progress_) progress_(*summary_);
-    page = std::move(next_page);
   }
   sink.flush();
 }

@@ -319,10 +319,10 @@ TEST_CASE("large files read ahead keep few compressed copies waiting", "[collect
       });
   const PassSummary summary = collection.run();
   CHECK(summary.added == files);
-  // Four of the page in hand, four of the next one (read while this one is
-  // handled); without a cap it would be hundreds.
+  // Four of the page in hand, four of each of the two read while it is
+  // handled; without a cap it would be hundreds.
   CHECK(most > 0);
-  CHECK(most <= 8);
+  CHECK(most <= 12);
 }
 
 TEST_CASE("non-UTF-8 names and problems are collected, flagged, and logged without patient data", "[collect]") {
