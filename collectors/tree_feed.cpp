@@ -204,7 +204,8 @@ void TreeFeed::scan() {
           logger_.warn("collect.unreadable", "cannot read part of the source; it is skipped and counted",
                        {{"source", settings_.source}, {"what", walk_problem_name(problem)}});
         }
-      });
+      },
+      walk_helpers);
   consume_gone_until(std::nullopt);
   writes.commit();
   gone_left_ = settings_.forget_gone ? 0 : gone;  // 0: nothing is matched as a rename

@@ -32,6 +32,11 @@
 
 namespace medgw::collectors {
 
+// Threads that walk the root's folders beside the one that reports them
+// (TreeWalker::walk): the walk is mostly the kernel's work, one system call
+// per folder and file, and a re-scan is nothing else.
+inline constexpr std::size_t walk_helpers = 2;
+
 // A file the scan found new or changed, as the changes phase takes it.
 struct ScanRow {
   std::string path;

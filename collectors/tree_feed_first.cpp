@@ -94,7 +94,8 @@ void TreeFeed::scan_and_process_first(SpoolSink& sink) {
               logger_.warn("collect.unreadable", "cannot read part of the source; it is skipped and counted",
                            {{"source", settings_.source}, {"what", walk_problem_name(problem)}});
             }
-          });
+          },
+          walk_helpers);
       if (!page.empty()) queue.push(std::move(page));
     } catch (const WalkCancelled&) {
     } catch (...) {

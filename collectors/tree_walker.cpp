@@ -3,10 +3,16 @@
 #include <base/unique_fd.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstddef>
 #include <cstring>
+#include <exception>
+#include <iterator>
+#include <mutex>
 #include <system_error>
+#include <thread>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -25,6 +31,9 @@ struct LinuxDirent64 {
   unsigned char d_type;
 };
 constexpr std::size_t dirent_name_offset = offsetof(LinuxDirent64, d_type) + 1;
+
+// A folder with this many folders in it is walked split (walk_split).
+constexpr std::ptrdiff_t split_min_folders = 16;
 
 }  // namespace
 
@@ -83,12 +92,14 @@ TreeWalker::Listing& TreeWalker::listing(std::size_t depth) {
   return *listings_[depth];
 }
 
-WalkCounters TreeWalker::walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem) {
+WalkCounters TreeWalker::walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem,
+                              std::size_t helpers) {
   counters_ = {};
   path_.clear();
   dents_buffer_.resize(64 << 10);
   base::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + root.string());
+  split_helpers_ = helpers;
   walk_directory(fd.get(), 0, visit, problem);
   return counters_;
 }
@@ -96,6 +107,19 @@ WalkCounters TreeWalker::walk(const std::filesystem::path& root, const Visit& vi
 void TreeWalker::walk_directory(int fd, std::size_t depth, const Visit& visit, const Problem& problem) {
   ++counters_.directories;
   Listing& list = listing(depth);
+  if (!read_listing(fd, list, problem)) return;
+  const std::size_t base = path_.size();
+  if (split_helpers_ > 0 &&
+      std::count_if(list.items.begin(), list.items.end(), [](const Listing::Item& item) { return item.type == DT_DIR; }) >=
+          split_min_folders) {
+    walk_split(fd, depth, list, visit, problem);
+  } else {
+    for (std::size_t index = 0; index < list.items.size(); ++index) visit_item(fd, list, index, base, depth, visit, problem);
+  }
+  path_.resize(base);
+}
+
+bool TreeWalker::read_listing(int fd, Listing& list, const Problem& problem) {
   list.names.clear();
   list.items.clear();
   while (true) {
@@ -104,7 +128,7 @@ void TreeWalker::walk_directory(int fd, std::size_t depth, const Visit& visit, c
       if (errno == EINTR) continue;
       ++counters_.unreadable;
       problem(WalkProblem::unreadable_directory, path_);
-      return;
+      return false;
     }
     if (got == 0) break;
     for (long at = 0; at < got;) {
@@ -127,14 +151,18 @@ void TreeWalker::walk_directory(int fd, std::size_t depth, const Visit& visit, c
   }
   std::sort(list.items.begin(), list.items.end(),
             [&list](const Listing::Item& a, const Listing::Item& b) { return list.before(a, b); });
+  return true;
+}
 
-  const std::size_t base = path_.size();
-  for (const Listing::Item& item : list.items) {
-    path_.resize(base);
-    if (base > 0) path_.push_back('/');
-    path_.append(list.name(item));
-    // The name must be NUL-terminated for the *at calls: it is the tail of path_.
-    const char* name = path_.c_str() + (base > 0 ? base + 1 : 0);
+void TreeWalker::visit_item(int fd, const Listing& list, std::size_t index, std::size_t base, std::size_t depth,
+                            const Visit& visit, const Problem& problem) {
+  const Listing::Item& item = list.items[index];
+  path_.resize(base);
+  if (base > 0) path_.push_back('/');
+  path_.append(list.name(item));
+  // The name must be NUL-terminated for the *at calls: it is the tail of path_.
+  const char* name = path_.c_str() + (base > 0 ? base + 1 : 0);
+  {
     switch (item.type) {
       case DT_DIR: {
         base::UniqueFd child(::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -185,7 +213,178 @@ void TreeWalker::walk_directory(int fd, std::size_t depth, const Visit& visit, c
         break;
     }
   }
-  path_.resize(base);
+}
+
+// ---- the split walk ---------------------------------------------------------
+//
+// A folder with at least split_min_folders folders in it is walked by
+// helpers (the first such on each path: SS-MIX2's storage may hold a single
+// `000` under its root, and helpers walk sequentially themselves). Helpers
+// take its folders in order, at most
+// `window` items ahead of the one the caller reports, and walk each with a
+// TreeWalker of their own into its Subtree buffer. The caller reports the
+// root's items in order: a file at once, a folder from its buffer, in
+// batches, as the helper fills it. A buffer that is not the one being reported
+// holds at most subtree_buffer events (its helper waits), so memory stays
+// bounded whatever the tree's shape.
+
+namespace {
+
+struct WalkEvent {
+  bool is_file = true;
+  WalkProblem problem = WalkProblem::vanished;
+  std::string path;
+  FileStat stat;
+};
+
+struct SplitCancelled {};
+
+constexpr std::size_t split_window_per_helper = 4;
+constexpr std::size_t subtree_buffer = 4096;
+constexpr std::size_t event_batch = 256;
+
+}  // namespace
+
+class TreeWalker::Subtree {
+ public:
+  std::vector<WalkEvent> events;
+  bool done = false;
+  WalkCounters counters;
+  std::exception_ptr error;
+};
+
+namespace {
+
+void add_counters(WalkCounters& into, const WalkCounters& more) {
+  into.files += more.files;
+  into.directories += more.directories;
+  into.symlinks_skipped += more.symlinks_skipped;
+  into.special_skipped += more.special_skipped;
+  into.unreadable += more.unreadable;
+  into.vanished += more.vanished;
+}
+
+}  // namespace
+
+void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, const Visit& visit, const Problem& problem) {
+  const std::size_t helpers = split_helpers_;
+  const std::string prefix = path_;  // the folder's path
+  const std::size_t base = path_.size();
+  std::vector<std::size_t> folders;  // its items that are folders
+  for (std::size_t index = 0; index < list.items.size(); ++index) {
+    if (list.items[index].type == DT_DIR) folders.push_back(index);
+  }
+
+  std::vector<Subtree> subtrees(folders.size());
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t head = 0;  // the root item being reported
+  bool cancelled = false;
+  std::atomic<std::size_t> next{0};
+  const std::size_t window = helpers * split_window_per_helper;
+
+  auto help = [&] {
+    TreeWalker walker;
+    walker.dents_buffer_.resize(64 << 10);
+    while (true) {
+      const std::size_t task = next.fetch_add(1);
+      if (task >= folders.size()) return;
+      const std::size_t order = folders[task];
+      Subtree& subtree = subtrees[task];
+      std::vector<WalkEvent> batch;
+      auto hand_over = [&] {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return cancelled || head == order || subtree.events.size() < subtree_buffer; });
+        if (cancelled) throw SplitCancelled{};
+        std::move(batch.begin(), batch.end(), std::back_inserter(subtree.events));
+        batch.clear();
+        changed.notify_all();
+      };
+      try {
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return cancelled || order < head + window; });
+          if (cancelled) return;
+        }
+        walker.counters_ = {};
+        walker.path_ = prefix;
+        walker.visit_item(
+            fd, list, order, base, depth,
+            [&](std::string_view path, const FileStat& stat) {
+              batch.push_back(WalkEvent{true, WalkProblem::vanished, std::string(path), stat});
+              if (batch.size() >= event_batch) hand_over();
+            },
+            [&](WalkProblem kind, std::string_view path) {
+              batch.push_back(WalkEvent{false, kind, std::string(path), {}});
+              if (batch.size() >= event_batch) hand_over();
+            });
+        if (!batch.empty()) hand_over();
+        std::lock_guard lock(mutex);
+        subtree.counters = walker.counters_;
+        subtree.done = true;
+        changed.notify_all();
+      } catch (const SplitCancelled&) {
+        return;
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        subtree.error = std::current_exception();
+        subtree.done = true;
+        changed.notify_all();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  // However the caller leaves (its callbacks may throw), the helpers stop.
+  struct StopHelpers {
+    std::vector<std::thread>& threads;
+    std::mutex& mutex;
+    std::condition_variable& changed;
+    bool& cancelled;
+    ~StopHelpers() {
+      {
+        std::lock_guard lock(mutex);
+        cancelled = true;
+      }
+      changed.notify_all();
+      for (std::thread& thread : threads) thread.join();
+    }
+  } stop{threads, mutex, changed, cancelled};
+  for (std::size_t i = 0; i < std::min(helpers, folders.size()); ++i) threads.emplace_back(help);
+
+  std::size_t task = 0;
+  std::vector<WalkEvent> taken;
+  for (std::size_t index = 0; index < list.items.size(); ++index) {
+    {
+      std::lock_guard lock(mutex);
+      head = index;
+    }
+    changed.notify_all();
+    if (list.items[index].type != DT_DIR) {
+      visit_item(fd, list, index, base, depth, visit, problem);
+      continue;
+    }
+    Subtree& subtree = subtrees[task++];
+    bool finished = false;
+    while (!finished) {
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return !subtree.events.empty() || subtree.done; });
+        taken.swap(subtree.events);
+        finished = subtree.done;
+      }
+      changed.notify_all();
+      for (const WalkEvent& event : taken) {
+        if (event.is_file) {
+          visit(event.path, event.stat);
+        } else {
+          problem(event.problem, event.path);
+        }
+      }
+      taken.clear();
+    }
+    if (subtree.error) std::rethrow_exception(subtree.error);
+    add_counters(counters_, subtree.counters);
+  }
 }
 
 }  // namespace medgw::collectors

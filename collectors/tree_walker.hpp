@@ -56,17 +56,31 @@ class TreeWalker {
   ~TreeWalker();
 
   // Throws std::system_error when the root itself cannot be opened.
-  WalkCounters walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem);
+  // `helpers` > 0: the folders of the first folder on each path that holds
+  // many are walked on that many threads of their own, a few ahead of the
+  // caller, each into a buffer that the caller reports from, in the same
+  // order and on its own thread as without them.
+  WalkCounters walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem,
+                    std::size_t helpers = 0);
 
  private:
   struct Listing;
   void walk_directory(int fd, std::size_t depth, const Visit& visit, const Problem& problem);
+  // The names of a folder, in walk order; false (and reported) when it
+  // cannot be read.
+  bool read_listing(int fd, Listing& list, const Problem& problem);
+  // Reports one item of `list` (path_ holds its folder's path, `base` long).
+  void visit_item(int fd, const Listing& list, std::size_t index, std::size_t base, std::size_t depth,
+                  const Visit& visit, const Problem& problem);
   [[nodiscard]] Listing& listing(std::size_t depth);
+  void walk_split(int fd, std::size_t depth, const Listing& list, const Visit& visit, const Problem& problem);
+  class Subtree;  // tree_walker_split.cpp
 
   std::string path_;
   std::vector<std::unique_ptr<Listing>> listings_;
   std::vector<char> dents_buffer_;
   WalkCounters counters_;
+  std::size_t split_helpers_ = 0;
 };
 
 [[nodiscard]] FileStat file_stat_of(const struct stat& info);

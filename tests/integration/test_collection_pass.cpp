@@ -100,6 +100,67 @@ TEST_CASE("the walk reports files in the byte order of their paths and follows n
   CHECK(counters.special_skipped == 1);
 }
 
+TEST_CASE("a walk split over helper threads reports what one thread does, in the same order", "[collect][walk]") {
+  test::TempDir dir;
+  const auto root = dir.path();
+  // Under a single folder (as SS-MIX2's 000 under its root, where the walk
+  // splits one level down): folders of every size (one far above a helper's
+  // buffer), files between them, links, a fifo, an empty folder, nesting.
+  const std::filesystem::path top = root / "000";
+  for (int at = 0; at < 40; ++at) {
+    const int files = at == 7 ? 9000 : at % 5;
+    const std::string name = (at % 3 == 0 ? "d" : "D") + std::to_string(at);
+    std::filesystem::create_directories(top / name / "sub");
+    for (int i = 0; i < files; ++i) test::write_file(top / name / ("f" + std::to_string(i)), std::to_string(i));
+    test::write_file(top / name / "sub" / "deep", "x");
+    test::write_file(top / (name + ".file"), "between the folders");
+  }
+  test::write_file(root / "000.file", "beside the folder");
+  std::filesystem::create_directory(top / "empty");
+  std::filesystem::create_directory_symlink("/etc", top / "d3" / "out-of-root");
+  std::filesystem::create_symlink(top / "d0.file", top / "link-to-file");
+  REQUIRE(::mkfifo((top / "D4" / "fifo").c_str(), 0600) == 0);
+
+  auto walk = [&](std::size_t helpers, std::vector<std::string>& events) {
+    collectors::TreeWalker walker;
+    return walker.walk(
+        root,
+        [&](std::string_view path, const collectors::FileStat& stat) {
+          events.push_back(std::string(path) + " " + std::to_string(stat.size) + " " + std::to_string(stat.inode));
+        },
+        [&](collectors::WalkProblem problem, std::string_view path) {
+          events.push_back(std::string(collectors::walk_problem_name(problem)) + " " + std::string(path));
+        },
+        helpers);
+  };
+  std::vector<std::string> alone;
+  std::vector<std::string> helped;
+  const collectors::WalkCounters one = walk(0, alone);
+  const collectors::WalkCounters two = walk(2, helped);
+  CHECK(one.files == 9000 + 78 + 40 + 40 + 1);  // folder 7, the others' f*, each sub/deep, each .file, 000.file
+  CHECK(alone.size() == one.files + 3);     // two links and the fifo
+  CHECK(helped.size() == alone.size());
+  CHECK((helped == alone));
+  CHECK(two.files == one.files);
+  CHECK(two.directories == one.directories);
+  CHECK(two.symlinks_skipped == one.symlinks_skipped);
+  CHECK(two.special_skipped == one.special_skipped);
+  CHECK(one.symlinks_skipped == 2);
+  CHECK(one.special_skipped == 1);
+  CHECK(helped.front().starts_with("000.file "));  // '.' sorts before '/'
+
+  // A caller that stops half-way (its callback throws) stops the helpers.
+  collectors::TreeWalker walker;
+  std::size_t visited = 0;
+  CHECK_THROWS_AS(walker.walk(
+                      root,
+                      [&](std::string_view, const collectors::FileStat&) {
+                        if (++visited == 5000) throw std::runtime_error("enough");
+                      },
+                      [](collectors::WalkProblem, std::string_view) {}, 2),
+                  std::runtime_error);
+}
+
 TEST_CASE("a flag change is a rename: nothing read or sent again", "[collect]") {
   CollectFixture f;
   f.write(folder + name_1, hl7);
