@@ -36,10 +36,13 @@ class GroupCommit {
     const std::size_t first = gathering_.size();
     const std::size_t count = items.size();
     for (Item& item : items) gathering_.push_back(std::move(item));
-    ++outcomes_[mine].waiters;
-    while (!outcomes_[mine].done) {
+    Outcome& own = outcomes_[mine];  // map nodes stay put
+    ++own.waiters;
+    while (!own.done) {
       if (running_) {
-        finished_.wait(lock);
+        // Woken when this round is done, or when the round before it ended
+        // and this one may run (not at every other round's end).
+        own.wake.wait(lock);
         continue;
       }
       // Nobody runs a round, and rounds run in order: the round gathering
@@ -56,16 +59,17 @@ class GroupCommit {
       }
       lock.lock();
       running_ = false;
-      Outcome& outcome = outcomes_[round];
-      outcome.done = true;
-      outcome.errors = std::move(errors);
+      Outcome& ran = outcomes_[round];  // this caller's own
+      ran.done = true;
+      ran.errors = std::move(errors);
       ++rounds_;
-      finished_.notify_all();
+      ran.wake.notify_all();
+      // One caller of the round gathered meanwhile runs it next.
+      if (const auto next = outcomes_.find(gathering_round_); next != outcomes_.end()) next->second.wake.notify_one();
     }
-    Outcome& outcome = outcomes_[mine];
     int error = 0;
-    for (std::size_t i = first; i < first + count && error == 0; ++i) error = outcome.errors[i];
-    if (--outcome.waiters == 0) outcomes_.erase(mine);
+    for (std::size_t i = first; i < first + count && error == 0; ++i) error = own.errors[i];
+    if (--own.waiters == 0) outcomes_.erase(mine);
     return error;
   }
 
@@ -80,10 +84,10 @@ class GroupCommit {
     int waiters = 0;
     bool done = false;
     std::vector<int> errors;
+    std::condition_variable wake;  // its callers wait here
   };
   Round round_;
   std::mutex mutex_;
-  std::condition_variable finished_;
   std::vector<Item> gathering_;
   std::uint64_t gathering_round_ = 1;
   std::uint64_t rounds_ = 0;

@@ -17,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <barrier>
 #include <cerrno>
 #include <map>
@@ -154,6 +155,31 @@ TEST_CASE("group commit: each item runs in a round begun after its caller asked,
   }
   // 16 callers within ~21 ms, rounds of 20 ms: a handful of rounds, not 16.
   CHECK(group.rounds() <= 8);
+}
+
+TEST_CASE("group commit: no caller is left waiting when rounds end back to back", "[receiver][completion]") {
+  // Each caller waits on its own round; the end of a round wakes that round's
+  // callers and one caller of the next. A lost wake-up hangs this test.
+  constexpr int callers = 24;
+  constexpr int submits = 300;
+  std::atomic<int> ran{0};
+  GroupCommit<int> group([&](const std::vector<int>& items, std::vector<int>& errors) {
+    ran += static_cast<int>(items.size());
+    errors.assign(items.size(), 0);
+  });
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < callers; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < submits; ++i) {
+        if (group.submit({i}) != 0) ++failed;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(failed == 0);
+  CHECK(ran == callers * submits);
+  CHECK(group.rounds() < static_cast<std::uint64_t>(callers * submits));
 }
 
 TEST_CASE("objects completing together are all stored, sharing fsync rounds and commits", "[receiver][completion]") {
