@@ -83,6 +83,82 @@ const Cp932Table& cp932_table() {
   return table;
 }
 
+// ISO-2022-JP as SS-MIX2 writes it: ASCII, and JIS X 0208 pairs between
+// ESC $ B and ESC ( B. Each pair's UTF-8 is asked of iconv once (the text
+// "ESC $ B pair ESC ( B" decoded), so the fast path converts as iconv does;
+// anything else (other escapes, bytes >= 0x80, a pair iconv refuses, a text
+// ending inside JIS X 0208) is left to iconv itself.
+struct Jis0208Table {
+  static constexpr unsigned cells = 94;
+  std::array<std::array<char, 4>, cells * cells> utf8{};  // [0]: length, 0 = not decoded here
+  bool ascii_identity = false;                           // ASCII mode passes 0x00-0x7F (but ESC) through
+};
+
+Jis0208Table learn_jis0208() {
+  Jis0208Table table;
+  Transcoder transcoder(Charset::iso2022jp, Charset::utf8);
+  for (unsigned row = 0; row < Jis0208Table::cells; ++row) {
+    for (unsigned cell = 0; cell < Jis0208Table::cells; ++cell) {
+      const char text[] = {'\x1b', '$', 'B', static_cast<char>(0x21 + row), static_cast<char>(0x21 + cell), '\x1b', '(', 'B'};
+      const auto decoded = transcoder.convert(std::string_view(text, sizeof text));
+      if (!decoded || decoded->empty() || decoded->size() > 3) continue;
+      auto& entry = table.utf8[row * Jis0208Table::cells + cell];
+      entry[0] = static_cast<char>(decoded->size());
+      std::memcpy(entry.data() + 1, decoded->data(), decoded->size());
+    }
+  }
+  std::string ascii;
+  for (unsigned byte = 0; byte < 0x80; ++byte) {
+    if (byte != 0x1b) ascii.push_back(static_cast<char>(byte));
+  }
+  table.ascii_identity = transcoder.convert(ascii) == ascii;
+  return table;
+}
+
+const Jis0208Table& jis0208_table() {
+  static const Jis0208Table table = learn_jis0208();
+  return table;
+}
+
+// nullopt: not in the subset above; iconv decides.
+std::optional<std::string> decode_common_iso2022jp(std::string_view bytes) {
+  const Jis0208Table& table = jis0208_table();
+  if (!table.ascii_identity) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* const end = p + bytes.size();
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 2);
+  bool jis = false;
+  while (p != end) {
+    if (*p == 0x1b) {
+      if (end - p < 3) return std::nullopt;
+      if (p[1] == '(' && p[2] == 'B') {
+        jis = false;
+      } else if (p[1] == '$' && p[2] == 'B') {
+        jis = true;
+      } else {
+        return std::nullopt;
+      }
+      p += 3;
+      continue;
+    }
+    if (!jis) {
+      const auto* run = p;
+      while (p != end && *p < 0x80 && *p != 0x1b) ++p;
+      out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+      if (p != end && *p >= 0x80) return std::nullopt;
+      continue;
+    }
+    if (end - p < 2 || p[0] < 0x21 || p[0] > 0x7e || p[1] < 0x21 || p[1] > 0x7e) return std::nullopt;
+    const auto& entry = table.utf8[(p[0] - 0x21u) * Jis0208Table::cells + (p[1] - 0x21u)];
+    if (entry[0] == 0) return std::nullopt;
+    out.append(entry.data() + 1, static_cast<std::size_t>(entry[0]));
+    p += 2;
+  }
+  if (jis) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 Transcoder::Transcoder(Charset from, Charset to) : descriptor_(iconv_open(iconv_name(to), iconv_name(from))) {
@@ -141,6 +217,9 @@ std::optional<std::string> Transcoder::convert(std::string_view input, Conversio
 }
 
 std::optional<std::string> decode_iso2022jp(std::string_view bytes, ConversionError* error) {
+  // iconv's ISO-2022-JP module costs more than reading an SS-MIX2 file;
+  // the common case is decoded by table (the same result, see above).
+  if (auto decoded = decode_common_iso2022jp(bytes)) return decoded;
   thread_local Transcoder transcoder(Charset::iso2022jp, Charset::utf8);
   return transcoder.convert(bytes, error);
 }

@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 using namespace medgw::claims;
 namespace base = medgw::base;
 
@@ -86,4 +90,63 @@ TEST_CASE("CP932 validation agrees with decoding, byte for byte", "[encoding]") 
   CHECK(is_valid_cp932(""));
   CHECK(is_valid_cp932(*encode_cp932("テスト　汎用,①,㈱ ｶﾅ and a long ascii tail")));
   CHECK_FALSE(is_valid_cp932(std::string("ab\x81", 3)));  // truncated double-byte
+}
+
+TEST_CASE("ISO-2022-JP decoding agrees with iconv on texts of every shape", "[encoding]") {
+  // decode_iso2022jp decodes the common shape by table and leaves the rest to
+  // iconv; iconv itself is the judge here. Texts are pieced together from
+  // ASCII (control bytes too), every kind of escape, JIS pairs in and out of
+  // range, bytes >= 0x80, and escapes cut short.
+  Transcoder iconv_only(Charset::iso2022jp, Charset::utf8);
+  std::uint32_t state = 12345;
+  auto next = [&state](std::uint32_t below) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % below;
+  };
+  const std::vector<std::string> escapes = {"\x1b(B", "\x1b$B", "\x1b(J", "\x1b$@", "\x1b(I", "\x1b$", "\x1b", "\x1b$A"};
+  int agreed = 0;
+  int decoded = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const std::uint32_t pieces = 1 + next(12);
+    for (std::uint32_t piece = 0; piece < pieces; ++piece) {
+      switch (next(10)) {
+        case 0: text += escapes[next(static_cast<std::uint32_t>(escapes.size()))]; break;
+        case 1: text += "\x1b$B"; [[fallthrough]];
+        case 2:
+        case 3:
+          for (std::uint32_t pair = next(4); pair-- > 0;) {
+            text.push_back(static_cast<char>(0x21 + next(94)));
+            text.push_back(static_cast<char>(0x21 + next(94)));
+          }
+          if (next(3) != 0) text += "\x1b(B";
+          break;
+        case 4: text.push_back(static_cast<char>(next(0x20))); break;       // control bytes
+        case 5: text.push_back(static_cast<char>(0x80 + next(0x80))); break;  // never ISO-2022-JP
+        case 6: text.push_back(static_cast<char>(0x20 + next(0x60))); break;  // one byte: a pair cut short?
+        default: text += "PID|||1^^^^PI||"; break;
+      }
+    }
+    const auto expected = iconv_only.convert(text);
+    const auto actual = decode_iso2022jp(text);
+    INFO("round " << round);
+    REQUIRE(actual.has_value() == expected.has_value());
+    if (expected) {
+      REQUIRE(*actual == *expected);
+      ++decoded;
+    }
+    ++agreed;
+  }
+  CHECK(agreed == 20000);
+  CHECK(decoded > 2000);  // enough texts that decode at all
+  // Every JIS X 0208 pair alone, as iconv sees it.
+  for (int row = 0x21; row <= 0x7e; ++row) {
+    for (int cell = 0x21; cell <= 0x7e; ++cell) {
+      const std::string text = std::string("a\x1b$B") + static_cast<char>(row) + static_cast<char>(cell) + "\x1b(Bz";
+      const auto expected = iconv_only.convert(text);
+      const auto actual = decode_iso2022jp(text);
+      REQUIRE(actual.has_value() == expected.has_value());
+      if (expected) REQUIRE(*actual == *expected);
+    }
+  }
 }
