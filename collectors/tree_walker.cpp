@@ -93,13 +93,14 @@ TreeWalker::Listing& TreeWalker::listing(std::size_t depth) {
 }
 
 WalkCounters TreeWalker::walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem,
-                              std::size_t helpers) {
+                              std::size_t helpers, std::size_t budget) {
   counters_ = {};
   path_.clear();
   dents_buffer_.resize(64 << 10);
   base::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + root.string());
   split_helpers_ = helpers;
+  split_budget_ = budget;
   walk_directory(fd.get(), 0, visit, problem);
   return counters_;
 }
@@ -220,34 +221,53 @@ void TreeWalker::visit_item(int fd, const Listing& list, std::size_t index, std:
 // A folder with at least split_min_folders folders in it is walked by
 // helpers (the first such on each path: SS-MIX2's storage may hold a single
 // `000` under its root, and helpers walk sequentially themselves). Helpers
-// take its folders in order, at most
-// `window` items ahead of the one the caller reports, and walk each with a
-// TreeWalker of their own into its Subtree buffer. The caller reports the
-// root's items in order: a file at once, a folder from its buffer, in
-// batches, as the helper fills it. A buffer that is not the one being reported
-// holds at most subtree_buffer events (its helper waits), so memory stays
-// bounded whatever the tree's shape.
+// take its folders in order, at most `window` items ahead of the one the
+// caller reports, and walk each with a TreeWalker of their own into its
+// Subtree buffer. The caller reports the root's items in order: a file at
+// once, a folder from its buffer, in batches, as the helper fills it. The
+// buffers of the folders ahead of the one being reported hold at most
+// split_budget_ bytes together (their helpers wait), so memory stays bounded
+// whatever the tree's shape; a folder of tens of thousands of files (a
+// second-level SS-MIX2 folder of a large hospital) still fits whole, so both
+// helpers keep walking.
 
 namespace {
 
+// One file or problem; its path is in the buffer's `paths`.
 struct WalkEvent {
+  std::uint32_t path_offset = 0;
+  std::uint32_t path_length = 0;
   bool is_file = true;
   WalkProblem problem = WalkProblem::vanished;
-  std::string path;
   FileStat stat;
+};
+
+// Events with their paths in one string: no allocation per event.
+struct EventBuffer {
+  std::vector<WalkEvent> events;
+  std::string paths;
+
+  void add(bool is_file, WalkProblem problem, std::string_view path, const FileStat& stat) {
+    events.push_back(WalkEvent{static_cast<std::uint32_t>(paths.size()), static_cast<std::uint32_t>(path.size()),
+                               is_file, problem, stat});
+    paths.append(path);
+  }
+  [[nodiscard]] std::string_view path(const WalkEvent& event) const {
+    return std::string_view(paths).substr(event.path_offset, event.path_length);
+  }
+  [[nodiscard]] std::size_t bytes() const { return events.size() * sizeof(WalkEvent) + paths.size(); }
 };
 
 struct SplitCancelled {};
 
 constexpr std::size_t split_window_per_helper = 4;
-constexpr std::size_t subtree_buffer = 4096;
 constexpr std::size_t event_batch = 256;
 
 }  // namespace
 
 class TreeWalker::Subtree {
  public:
-  std::vector<WalkEvent> events;
+  std::vector<EventBuffer> batches;  // handed over whole: nothing is copied or regrown
   bool done = false;
   WalkCounters counters;
   std::exception_ptr error;
@@ -264,10 +284,40 @@ void add_counters(WalkCounters& into, const WalkCounters& more) {
   into.vanished += more.vanished;
 }
 
+// Stops and joins the helpers however the caller leaves (its callbacks may
+// throw).
+struct StopHelpers {
+  std::vector<std::thread>& threads;
+  std::mutex& mutex;
+  std::condition_variable& changed;
+  bool& cancelled;
+  ~StopHelpers() {
+    {
+      std::lock_guard lock(mutex);
+      cancelled = true;
+    }
+    changed.notify_all();
+    for (std::thread& thread : threads) thread.join();
+  }
+};
+
+void report(const std::vector<EventBuffer>& batches, const TreeWalker::Visit& visit, const TreeWalker::Problem& problem) {
+  for (const EventBuffer& batch : batches) {
+    for (const WalkEvent& event : batch.events) {
+      if (event.is_file) {
+        visit(batch.path(event), event.stat);
+      } else {
+        problem(event.problem, batch.path(event));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, const Visit& visit, const Problem& problem) {
   const std::size_t helpers = split_helpers_;
+  const std::size_t budget = split_budget_;
   const std::string prefix = path_;  // the folder's path
   const std::size_t base = path_.size();
   std::vector<std::size_t> folders;  // its items that are folders
@@ -279,6 +329,7 @@ void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, cons
   std::mutex mutex;
   std::condition_variable changed;
   std::size_t head = 0;  // the root item being reported
+  std::size_t buffered = 0;  // bytes in all subtrees' buffers
   bool cancelled = false;
   std::atomic<std::size_t> next{0};
   const std::size_t window = helpers * split_window_per_helper;
@@ -291,13 +342,15 @@ void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, cons
       if (task >= folders.size()) return;
       const std::size_t order = folders[task];
       Subtree& subtree = subtrees[task];
-      std::vector<WalkEvent> batch;
+      EventBuffer batch;
       auto hand_over = [&] {
         std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return cancelled || head == order || subtree.events.size() < subtree_buffer; });
+        // The folder being reported always flows; the others wait for room.
+        changed.wait(lock, [&] { return cancelled || head == order || buffered + batch.bytes() <= budget; });
         if (cancelled) throw SplitCancelled{};
-        std::move(batch.begin(), batch.end(), std::back_inserter(subtree.events));
-        batch.clear();
+        buffered += batch.bytes();
+        subtree.batches.push_back(std::move(batch));
+        batch = EventBuffer();
         changed.notify_all();
       };
       try {
@@ -311,14 +364,14 @@ void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, cons
         walker.visit_item(
             fd, list, order, base, depth,
             [&](std::string_view path, const FileStat& stat) {
-              batch.push_back(WalkEvent{true, WalkProblem::vanished, std::string(path), stat});
-              if (batch.size() >= event_batch) hand_over();
+              batch.add(true, WalkProblem::vanished, path, stat);
+              if (batch.events.size() >= event_batch) hand_over();
             },
             [&](WalkProblem kind, std::string_view path) {
-              batch.push_back(WalkEvent{false, kind, std::string(path), {}});
-              if (batch.size() >= event_batch) hand_over();
+              batch.add(false, kind, path, {});
+              if (batch.events.size() >= event_batch) hand_over();
             });
-        if (!batch.empty()) hand_over();
+        if (!batch.events.empty()) hand_over();
         std::lock_guard lock(mutex);
         subtree.counters = walker.counters_;
         subtree.done = true;
@@ -335,24 +388,11 @@ void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, cons
   };
   std::vector<std::thread> threads;
   // However the caller leaves (its callbacks may throw), the helpers stop.
-  struct StopHelpers {
-    std::vector<std::thread>& threads;
-    std::mutex& mutex;
-    std::condition_variable& changed;
-    bool& cancelled;
-    ~StopHelpers() {
-      {
-        std::lock_guard lock(mutex);
-        cancelled = true;
-      }
-      changed.notify_all();
-      for (std::thread& thread : threads) thread.join();
-    }
-  } stop{threads, mutex, changed, cancelled};
+  const StopHelpers stop{threads, mutex, changed, cancelled};
   for (std::size_t i = 0; i < std::min(helpers, folders.size()); ++i) threads.emplace_back(help);
 
   std::size_t task = 0;
-  std::vector<WalkEvent> taken;
+  std::vector<EventBuffer> taken;
   for (std::size_t index = 0; index < list.items.size(); ++index) {
     {
       std::lock_guard lock(mutex);
@@ -368,18 +408,13 @@ void TreeWalker::walk_split(int fd, std::size_t depth, const Listing& list, cons
     while (!finished) {
       {
         std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return !subtree.events.empty() || subtree.done; });
-        taken.swap(subtree.events);
+        changed.wait(lock, [&] { return !subtree.batches.empty() || subtree.done; });
+        std::swap(taken, subtree.batches);
+        for (const EventBuffer& batch : taken) buffered -= batch.bytes();
         finished = subtree.done;
       }
       changed.notify_all();
-      for (const WalkEvent& event : taken) {
-        if (event.is_file) {
-          visit(event.path, event.stat);
-        } else {
-          problem(event.problem, event.path);
-        }
-      }
+      report(taken, visit, problem);
       taken.clear();
     }
     if (subtree.error) std::rethrow_exception(subtree.error);

@@ -59,9 +59,14 @@ class TreeWalker {
   // `helpers` > 0: the folders of the first folder on each path that holds
   // many are walked on that many threads of their own, a few ahead of the
   // caller, each into a buffer that the caller reports from, in the same
-  // order and on its own thread as without them.
+  // order and on its own thread as without them; the buffers of folders
+  // ahead hold at most `budget` bytes together.
   WalkCounters walk(const std::filesystem::path& root, const Visit& visit, const Problem& problem,
-                    std::size_t helpers = 0);
+                    std::size_t helpers = 0, std::size_t budget = default_split_budget);
+
+  // A second-level SS-MIX2 folder of a large hospital (~40,000 files) fits
+  // whole, so a helper can walk the next one while the caller reports.
+  static constexpr std::size_t default_split_budget = 8 << 20;
 
  private:
   struct Listing;
@@ -81,6 +86,7 @@ class TreeWalker {
   std::vector<char> dents_buffer_;
   WalkCounters counters_;
   std::size_t split_helpers_ = 0;
+  std::size_t split_budget_ = default_split_budget;
 };
 
 [[nodiscard]] FileStat file_stat_of(const struct stat& info);

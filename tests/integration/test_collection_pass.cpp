@@ -121,7 +121,8 @@ TEST_CASE("a walk split over helper threads reports what one thread does, in the
   std::filesystem::create_symlink(top / "d0.file", top / "link-to-file");
   REQUIRE(::mkfifo((top / "D4" / "fifo").c_str(), 0600) == 0);
 
-  auto walk = [&](std::size_t helpers, std::vector<std::string>& events) {
+  auto walk = [&](std::size_t helpers, std::vector<std::string>& events,
+                  std::size_t budget = collectors::TreeWalker::default_split_budget) {
     collectors::TreeWalker walker;
     return walker.walk(
         root,
@@ -131,7 +132,7 @@ TEST_CASE("a walk split over helper threads reports what one thread does, in the
         [&](collectors::WalkProblem problem, std::string_view path) {
           events.push_back(std::string(collectors::walk_problem_name(problem)) + " " + std::string(path));
         },
-        helpers);
+        helpers, budget);
   };
   std::vector<std::string> alone;
   std::vector<std::string> helped;
@@ -148,6 +149,13 @@ TEST_CASE("a walk split over helper threads reports what one thread does, in the
   CHECK(one.symlinks_skipped == 2);
   CHECK(one.special_skipped == 1);
   CHECK(helped.front().starts_with("000.file "));  // '.' sorts before '/'
+  // Helpers held back by a budget smaller than one batch (each folder ahead
+  // waits until it is the one reported): the same again.
+  std::vector<std::string> held_back;
+  const collectors::WalkCounters three = walk(2, held_back, 1024);
+  CHECK((held_back == alone));
+  CHECK(three.files == one.files);
+  CHECK(three.directories == one.directories);
 
   // A caller that stops half-way (its callback throws) stops the helpers.
   collectors::TreeWalker walker;
