@@ -25,17 +25,25 @@ int open_source_file(const SourceRoot& root, const std::string& relative) {
   return fd;
 }
 
-// Reads `fd` to its end, appending to `out`; false on a read error.
-bool read_all(int fd, std::string& out) {
-  char block[64 << 10];
+// Reads `fd` to its end into `out`, straight into its storage (no copy
+// through a buffer); false on a read error. `expected` sizes it, one byte
+// more so that a file that grew shows itself without a second allocation.
+bool read_all(int fd, std::string& out, std::size_t expected) {
+  out.resize(expected + 1);
+  std::size_t used = 0;
   while (true) {
-    const ssize_t got = ::read(fd, block, sizeof block);
+    if (used == out.size()) out.resize(out.size() * 2);
+    const ssize_t got = ::read(fd, out.data() + used, out.size() - used);
     if (got < 0) {
       if (errno == EINTR) continue;
+      out.resize(used);
       return false;
     }
-    if (got == 0) return true;
-    out.append(block, static_cast<std::size_t>(got));
+    if (got == 0) {
+      out.resize(used);
+      return true;
+    }
+    used += static_cast<std::size_t>(got);
   }
 }
 
@@ -125,8 +133,7 @@ FileRead read_source_file(const SourceRoot& root, const std::string& relative, c
       background.wait();
     }
   } else {
-    read.content.reserve(expected.size);
-    read_ok = read_all(fd, read.content);
+    read_ok = read_all(fd, read.content, expected.size);
     if (!read_ok) error = errno;
   }
   struct stat after_read {};
