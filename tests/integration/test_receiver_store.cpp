@@ -20,6 +20,8 @@
 #include <atomic>
 #include <barrier>
 #include <cerrno>
+#include <cstdlib>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -179,7 +181,35 @@ TEST_CASE("group commit: no caller is left waiting when rounds end back to back"
   for (auto& thread : threads) thread.join();
   CHECK(failed == 0);
   CHECK(ran == callers * submits);
-  CHECK(group.rounds() < static_cast<std::uint64_t>(callers * submits));
+}
+
+TEST_CASE("group commit: callers gathered during a round run the next one when it ends", "[receiver][completion]") {
+  // Eight callers arrive while the first round runs and nobody comes after
+  // them: the end of the first round must hand the next one to one of them.
+  std::promise<void> began;
+  std::future<void> first_began = began.get_future();
+  std::atomic<int> rounds_run{0};
+  GroupCommit<int> group([&](const std::vector<int>& items, std::vector<int>& errors) {
+    if (rounds_run++ == 0) {
+      began.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the others gather meanwhile
+    }
+    errors.assign(items.size(), 0);
+  });
+  std::thread first([&] { CHECK(group.submit({0}) == 0); });
+  first_began.wait();
+  std::vector<std::future<int>> others;
+  for (int i = 1; i <= 8; ++i) others.push_back(std::async(std::launch::async, [&group, i] { return group.submit({i}); }));
+  for (auto& other : others) {
+    if (other.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      // They would wait for ever: fail now rather than at ctest's timeout.
+      FAIL_CHECK("callers of the next round were left waiting");
+      std::_Exit(1);
+    }
+    CHECK(other.get() == 0);
+  }
+  first.join();
+  CHECK(rounds_run >= 2);
 }
 
 TEST_CASE("objects completing together are all stored, sharing fsync rounds and commits", "[receiver][completion]") {
