@@ -4,6 +4,8 @@
 
 #include <spool/zstd_writer.hpp>
 
+#include <base/unique_fd.hpp>
+
 #include <crypto/hash.hpp>
 
 #include <cerrno>
@@ -89,15 +91,10 @@ class FilterRun {
   std::uint64_t size_ = 0;
 };
 
-FileRead read_source_file(const SourceRoot& root, const std::string& relative, const FileStat& expected, bool large,
-                          ContentCheck* check, OptOutFilter* filter, const std::filesystem::path* spill_folder) {
+// Reads the open file `fd` (left open).
+FileRead read_source_file(int fd, const FileStat& expected, bool large, ContentCheck* check, OptOutFilter* filter,
+                          const std::filesystem::path* spill_folder) {
   FileRead read;
-  const int fd = open_source_file(root, relative);
-  if (fd < 0) {
-    read.status = FileRead::Status::unreadable;
-    read.error = errno;
-    return read;
-  }
   // Large files are compressed as they are read (a spill that fails is
   // dropped: the builder then reads the file again and checks it against
   // this read's size and hash).
@@ -139,7 +136,6 @@ FileRead read_source_file(const SourceRoot& root, const std::string& relative, c
   struct stat after_read {};
   const bool stat_ok = ::fstat(fd, &after_read) == 0;
   if (read_ok && !stat_ok) error = errno;
-  ::close(fd);
   if (!read_ok || !stat_ok) {
     read.status = FileRead::Status::unreadable;
     read.error = error;
@@ -167,10 +163,23 @@ FileRead read_source_file(const SourceRoot& root, const std::string& relative, c
 FileRead read_and_analyze(const SourceProfile& profile, const SourceRoot& root, const ScanRow& row,
                           std::uint64_t in_memory_limit, const std::shared_ptr<const PatientPolicy>& policy,
                           const std::filesystem::path& spill_folder) {
+  const base::UniqueFd fd(open_source_file(root, row.path));
+  if (fd.get() < 0) {
+    FileRead read;
+    read.status = FileRead::Status::unreadable;
+    read.error = errno;
+    return read;
+  }
+  return read_and_analyze_open(profile, fd.get(), row, in_memory_limit, policy, spill_folder);
+}
+
+FileRead read_and_analyze_open(const SourceProfile& profile, int fd, const ScanRow& row, std::uint64_t in_memory_limit,
+                               const std::shared_ptr<const PatientPolicy>& policy,
+                               const std::filesystem::path& spill_folder) {
   const bool large = row.stat.size > in_memory_limit;
   std::unique_ptr<ContentCheck> check = large ? profile.stream_check(row.path) : nullptr;
   std::unique_ptr<OptOutFilter> filter = profile.optout_filter(row.path, policy);
-  FileRead read = read_source_file(root, row.path, row.stat, large, check.get(), filter.get(), &spill_folder);
+  FileRead read = read_source_file(fd, row.stat, large, check.get(), filter.get(), &spill_folder);
   if (read.status == FileRead::Status::ok) {
     if (check) {
       read.analysis = check->finish();
@@ -179,6 +188,24 @@ FileRead read_and_analyze(const SourceProfile& profile, const SourceRoot& root, 
     }
   }
   return read;
+}
+
+bool ReadAheadBudget::take(std::uint64_t bytes, bool large) {
+  std::atomic<std::uint64_t>& left = large ? large_left_ : bytes_left_;
+  const std::uint64_t amount = large ? 1 : bytes;
+  std::uint64_t now = left.load(std::memory_order_relaxed);
+  do {
+    if (amount > now) return false;
+  } while (!left.compare_exchange_weak(now, now - amount, std::memory_order_relaxed));
+  return true;
+}
+
+void ReadAheadBudget::give_back(std::uint64_t bytes, bool large) {
+  if (large) {
+    large_left_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    bytes_left_.fetch_add(bytes, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace medgw::collectors

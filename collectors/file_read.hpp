@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -52,5 +53,47 @@ struct FileRead {
                                         std::uint64_t in_memory_limit,
                                         const std::shared_ptr<const PatientPolicy>& policy,
                                         const std::filesystem::path& spill_folder);
+// The same, of a file already open (`fd`, left open): a first collection's
+// walk opens it where it holds its folder (TreeWalker::walk_open).
+[[nodiscard]] FileRead read_and_analyze_open(const SourceProfile& profile, int fd, const ScanRow& row,
+                                             std::uint64_t in_memory_limit,
+                                             const std::shared_ptr<const PatientPolicy>& policy,
+                                             const std::filesystem::path& spill_folder);
+
+// Files read ahead of their turn, by the walk's threads: their bytes in
+// memory and how many large ones (each holding a spill on disk) are bounded
+// together; a file over the bounds is read at its turn instead.
+class ReadAheadBudget {
+ public:
+  ReadAheadBudget(std::uint64_t bytes, std::size_t large_files) : bytes_left_(bytes), large_left_(large_files) {}
+  // False when the file would exceed the budget (nothing taken). Lock-free:
+  // every file of a first collection passes here.
+  bool take(std::uint64_t bytes, bool large);
+  void give_back(std::uint64_t bytes, bool large);
+
+ private:
+  std::atomic<std::uint64_t> bytes_left_;
+  std::atomic<std::uint64_t> large_left_;
+};
+
+// A file the walk read (TreeWalker::walk_open's work): its read, and its
+// share of the budget until it is dropped.
+class PreparedRead final : public FileWork {
+ public:
+  PreparedRead(std::shared_ptr<ReadAheadBudget> budget, std::uint64_t bytes, bool large)
+      : budget_(std::move(budget)), bytes_(bytes), large_(large) {}
+  ~PreparedRead() override { budget_->give_back(bytes_, large_); }
+  [[nodiscard]] std::size_t bytes() const override {
+    return sizeof(*this) + read.content.capacity() + read.filtered_content.capacity() +
+           (read.analysis ? read.analysis->meta_json.capacity() + read.analysis->patient_id.capacity() : 0);
+  }
+
+  FileRead read;
+
+ private:
+  std::shared_ptr<ReadAheadBudget> budget_;
+  std::uint64_t bytes_;
+  bool large_;
+};
 
 }  // namespace medgw::collectors

@@ -42,6 +42,9 @@ struct ScanRow {
   std::string path;
   FileStat stat;
   bool modified = false;  // a known path whose stat changed
+  // A first collection: what the walk did with the file while it held it
+  // open (a PreparedRead, file_read.hpp), or null.
+  std::shared_ptr<FileWork> work;
 };
 
 class TreeFeed final : public ChangeFeed {

@@ -85,8 +85,11 @@ class TreeFeed::Changes {
  public:
   using Reads = std::vector<std::optional<FileRead>>;
 
-  Changes(TreeFeed& feed, SpoolSink& sink)
-      : feed_(feed),
+  // `walk_reads`: a first pass, whose walk reads the files it may ahead
+  // (tree_feed_first.cpp).
+  Changes(TreeFeed& feed, SpoolSink& sink, bool walk_reads)
+      : walk_reads_(walk_reads),
+        feed_(feed),
         sink_(sink),
         policy_(sink.shared_policy()),
         root_fd_(::open(feed.settings_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
@@ -127,10 +130,12 @@ class TreeFeed::Changes {
     std::size_t large_left = read_ahead_large_files;
     for (std::size_t i = 0; i < page.size(); ++i) {
       const ScanRow& row = page[i];
+      if (row.work) continue;  // read by the walk
       if (feed_.profile_.exclusion(row.path, *policy_) != Exclusion::none) continue;
       if (!feed_.settled(row.stat.mtime_ns, row.stat.ctime_ns) || renamed_by_inode(row)) continue;
       if (large(row)) {
-        if (large_left == 0) continue;  // read at its turn
+        // Read at its turn: the walk had its own share of large files ahead.
+        if (large_left == 0 || walk_reads_) continue;
         --large_left;
       } else {
         if (row.stat.size > budget) break;
@@ -138,6 +143,7 @@ class TreeFeed::Changes {
       }
       (*wanted)[i] = true;
     }
+    if (std::find(wanted->begin(), wanted->end(), true) == wanted->end()) return {};  // a first pass: read by the walk
     auto rows = std::make_shared<const std::vector<ScanRow>>(page);
     std::vector<std::future<Reads>> parts;
     const std::size_t slice = (page.size() + read_ahead_threads - 1) / read_ahead_threads;
@@ -318,6 +324,7 @@ class TreeFeed::Changes {
     sink_.add(SinkItem{std::move(entry), analysis.anomalies, analysis.patient_id}, content);
   }
 
+  const bool walk_reads_;
   TreeFeed& feed_;
   SpoolSink& sink_;
   std::shared_ptr<const PatientPolicy> policy_;
@@ -333,7 +340,7 @@ class TreeFeed::Changes {
 };
 
 void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
-  Changes changes(*this, sink);
+  Changes changes(*this, sink, static_cast<bool>(next_page_source));
   if (!next_page_source) next_page_source = [&changes] { return changes.fetch_page(); };
   // Pages being read ahead, oldest first: two, so that the helpers always
   // have a page to read while this thread handles one.
@@ -368,10 +375,15 @@ void TreeFeed::process_changes(SpoolSink& sink, PageSource next_page_source) {
   for (std::size_t i = 0; i < read_ahead_pages; ++i) read_next();
   while (!ahead.empty()) {
     Changes::Reads reads = Changes::collect_reads(ahead.front().parts);
-    const std::vector<ScanRow> page = std::move(ahead.front().page);
+    std::vector<ScanRow> page = std::move(ahead.front().page);
     ahead.pop_front();
     read_next();
-    for (std::size_t index = 0; index < page.size(); ++index) changes.handle(page[index], std::move(reads[index]));
+    reads.resize(page.size());  // nothing was read ahead: a page the walk read
+    for (std::size_t index = 0; index < page.size(); ++index) {
+      if (auto* prepared = dynamic_cast<PreparedRead*>(page[index].work.get())) reads[index] = std::move(prepared->read);
+      changes.handle(page[index], std::move(reads[index]));
+      page[index].work.reset();  // its share of the read-ahead budget back
+    }
     if (progress_) progress_(*summary_);
   }
   sink.flush();

@@ -4,6 +4,8 @@
 // thread instead of staging every path in the scan tables first.
 #include <collectors/tree_feed.hpp>
 
+#include <collectors/file_read.hpp>
+
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -14,7 +16,12 @@ namespace medgw::collectors {
 namespace {
 
 constexpr std::size_t first_pass_page = 512;
-constexpr std::size_t queued_pages = 8;
+constexpr std::size_t queued_pages = 4;
+// Files the walk reads ahead of their turn: their bytes in memory, and large
+// files (each compressed into a spill on disk as it is read) at once.
+constexpr std::uint64_t walk_read_bytes = 32ULL << 20;
+constexpr std::size_t walk_read_large_files = 4;
+constexpr std::size_t walk_read_split_budget = 16 << 20;
 
 struct WalkCancelled {};
 
@@ -74,16 +81,34 @@ void TreeFeed::scan_and_process_first(SpoolSink& sink) {
   }
   PageQueue queue;
   WalkCounters counters;
+  // The walk's threads read each file where they hold its folder open, so
+  // the kernel looks its name up once (a file's open through its full path
+  // from the root was most of a first collection's kernel time) - unless it
+  // may not be read now: an excluded patient's file (opted out, before the
+  // window, notice pending: a later record() can only end a notice period,
+  // so what is read here is never excluded when its turn comes), or one not
+  // settled. Every decision is still taken in path order by process_changes.
+  const std::shared_ptr<const PatientPolicy> policy = sink.shared_policy();
+  const auto budget = std::make_shared<ReadAheadBudget>(walk_read_bytes, walk_read_large_files);
+  const TreeWalker::Open read_file = [&](int fd, std::string_view path, const FileStat& stat) -> std::unique_ptr<FileWork> {
+    if (profile_.exclusion(path, *policy) != Exclusion::none || !settled(stat.mtime_ns, stat.ctime_ns)) return nullptr;
+    const bool large = stat.size > settings_.in_memory_limit;
+    if (!budget->take(stat.size, large)) return nullptr;
+    auto prepared = std::make_unique<PreparedRead>(budget, stat.size, large);
+    prepared->read = read_and_analyze_open(profile_, fd, ScanRow{std::string(path), stat, false, nullptr},
+                                           settings_.in_memory_limit, policy, sink.spill_folder());
+    return prepared;
+  };
   std::thread walker_thread([&] {
     std::exception_ptr error;
     try {
       std::vector<ScanRow> page;
       page.reserve(first_pass_page);
       TreeWalker walker;
-      counters = walker.walk(
-          settings_.root,
-          [&](std::string_view path, const FileStat& stat) {
-            page.push_back(ScanRow{std::string(path), stat, false});
+      counters = walker.walk_open(
+          settings_.root, read_file,
+          [&](std::string_view path, const FileStat& stat, std::unique_ptr<FileWork> work) {
+            page.push_back(ScanRow{std::string(path), stat, false, std::move(work)});
             if (page.size() < first_pass_page) return;
             if (!queue.push(std::move(page))) throw WalkCancelled{};
             page = {};
@@ -95,7 +120,7 @@ void TreeFeed::scan_and_process_first(SpoolSink& sink) {
                            {{"source", settings_.source}, {"what", walk_problem_name(problem)}});
             }
           },
-          walk_helpers);
+          walk_helpers, walk_read_split_budget);
       if (!page.empty()) queue.push(std::move(page));
     } catch (const WalkCancelled&) {
     } catch (...) {
