@@ -21,6 +21,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace medgw::collectors {
@@ -130,38 +131,32 @@ class TreeWalker::Split {
 
   void run() {
     std::vector<EventBuffer> taken;
-    while (true) {
-      plan_ahead();
-      Unit* unit = nullptr;
-      {
-        std::lock_guard lock(mutex_);
-        if (units_.empty()) break;
-        unit = &units_.front();
-        head_ = unit;
-        if (held_helpers_ > 0) room_.notify_all();
-      }
+    plan_ahead();
+    std::unique_lock lock(mutex_);
+    while (!units_.empty()) {
+      Unit& unit = units_.front();
+      head_ = &unit;
+      if (held_helpers_ > 0) room_.notify_all();
       bool finished = false;
       while (!finished) {
-        plan_ahead();
-        {
-          std::unique_lock lock(mutex_);
-          if (unit->batches.empty() && !unit->done) {
-            reporter_waiting_ = true;
-            head_ready_.wait(lock, [&] { return may_report(); });
-            reporter_waiting_ = false;
-          }
-          std::swap(taken, unit->batches);
-          buffered_ -= unit->pending;
-          unit->pending = 0;
-          finished = unit->done;
-          if (held_helpers_ > 0) room_.notify_all();
+        if (unit.batches.empty() && !unit.done) {
+          reporter_waiting_ = true;
+          head_ready_.wait(lock, [&] { return may_report(); });
+          reporter_waiting_ = false;
         }
+        std::swap(taken, unit.batches);
+        buffered_ -= unit.pending;
+        unit.pending = 0;
+        finished = unit.done;
+        if (held_helpers_ > 0) room_.notify_all();
+        lock.unlock();
         report(taken, visit_, problem_);
         taken.clear();
+        plan_ahead();
+        lock.lock();
       }
-      if (unit->error) std::rethrow_exception(unit->error);
-      add_counters(caller_.counters_, unit->counters);
-      std::lock_guard lock(mutex_);
+      if (unit.error) std::rethrow_exception(unit.error);
+      add_counters(caller_.counters_, unit.counters);
       head_ = nullptr;
       units_.pop_front();
     }
@@ -180,30 +175,31 @@ class TreeWalker::Split {
 
   // Tops the window up once it is half empty, and wakes the helpers once
   // for all the units planned (not once per unit: in a re-scan they wait).
+  // Only this thread changes units_ and planned_all_: it reads them unlocked.
   void plan_ahead() {
-    {
-      std::lock_guard lock(mutex_);
-      if (planned_all_ || units_.size() > window_ / 2) return;
-    }
-    while (!frames_.empty()) {
-      {
-        std::lock_guard lock(mutex_);
-        if (units_.size() >= window_) break;
-      }
-      plan_one();
+    if (planned_all_ || units_.size() > window_ / 2) return;
+    std::vector<Unit> planned;
+    while (!frames_.empty() && units_.size() + planned.size() < window_) {
+      if (std::optional<Unit> unit = plan_one()) planned.push_back(std::move(*unit));
     }
     std::lock_guard lock(mutex_);
+    for (Unit& unit : planned) {
+      buffered_ += unit.pending;  // what the planner met itself
+      const bool for_helper = !unit.done;
+      units_.push_back(std::move(unit));
+      if (for_helper) todo_.push_back(&units_.back());
+    }
     planned_all_ = frames_.empty();
     if (idle_helpers_ > 0) work_.notify_all();
   }
 
-  // The next item of the innermost folder being planned: a unit, or a
-  // split-worthy folder to go down into.
-  void plan_one() {
+  // The next item of the innermost folder being planned: a unit, or none
+  // (a split-worthy folder to go down into, or the end of one).
+  std::optional<Unit> plan_one() {
     Frame& frame = frames_.back();
     if (frame.next == frame.list->items.size()) {
       frames_.pop_back();
-      return;
+      return std::nullopt;
     }
     const std::size_t index = frame.next++;
     const Listing::Item& item = frame.list->items[index];
@@ -236,53 +232,66 @@ class TreeWalker::Split {
           frames_.push_back(Frame{unit.folder.get(), std::move(unit.folder), nullptr, std::move(unit.listing),
                                   unit.path, unit.depth, 0});
           frames_.back().list = frames_.back().owned_list.get();
-          return;
+          return std::nullopt;
         }
       }
     }
-    std::lock_guard lock(mutex_);
-    const bool for_helper = unit.folder.get() >= 0;
-    if (!for_helper) {
+    if (unit.folder.get() < 0) {
       unit.done = true;
       unit.pending = batch.bytes();
-      buffered_ += unit.pending;
       unit.batches.push_back(std::move(batch));
     }
-    units_.push_back(std::move(unit));
-    if (for_helper) todo_.push_back(&units_.back());
+    return unit;
   }
 
+  // Walks units in order; a unit's last batch, its end and the take of the
+  // next are one critical section.
   void help() {
     TreeWalker walker;
     walker.dents_buffer_.resize(64 << 10);
     walker.open_ = caller_.open_;
-    while (true) {
-      Unit* unit = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        ++idle_helpers_;
-        wake_reporter();
-        work_.wait(lock, [&] { return cancelled_ || !todo_.empty() || planned_all_; });
-        --idle_helpers_;
-        if (cancelled_ || todo_.empty()) return;
-        unit = todo_.front();
-        todo_.pop_front();
+    Unit* unit = nullptr;
+    EventBuffer batch;
+    try {
+      while (true) {
+        {
+          std::unique_lock lock(mutex_);
+          if (unit != nullptr) {
+            if (!batch.events.empty()) put(lock, *unit, batch);
+            unit->counters = walker.counters_;
+            unit->done = true;
+            wake_reporter();
+          }
+          if (todo_.empty() && !planned_all_ && !cancelled_) {
+            ++idle_helpers_;
+            wake_reporter();
+            work_.wait(lock, [&] { return cancelled_ || !todo_.empty() || planned_all_; });
+            --idle_helpers_;
+          }
+          if (cancelled_ || todo_.empty()) return;
+          unit = todo_.front();
+          todo_.pop_front();
+        }
+        try {
+          walk_unit(walker, *unit, batch);
+        } catch (const SplitCancelled&) {
+          throw;
+        } catch (...) {
+          std::lock_guard lock(mutex_);
+          unit->error = std::current_exception();
+          unit->done = true;
+          wake_reporter();
+          unit = nullptr;
+          batch = EventBuffer();
+        }
       }
-      try {
-        walk_unit(walker, *unit);
-      } catch (const SplitCancelled&) {
-        return;
-      } catch (...) {
-        std::lock_guard lock(mutex_);
-        unit->error = std::current_exception();
-        unit->done = true;
-        wake_reporter();
-      }
+    } catch (const SplitCancelled&) {
+      return;
     }
   }
 
-  void walk_unit(TreeWalker& walker, Unit& unit) {
-    EventBuffer batch;
+  // Walks a unit, handing full batches over; the last is left in `batch`.
+  void walk_unit(TreeWalker& walker, Unit& unit, EventBuffer& batch) {
     walker.counters_ = {};
     walker.path_ = unit.path;
     const VisitWork visit = [&](std::string_view path, const FileStat& stat, std::unique_ptr<FileWork> work) {
@@ -298,28 +307,31 @@ class TreeWalker::Split {
     } else {
       walker.walk_directory(unit.folder.get(), unit.depth, visit, problem);
     }
-    if (!batch.events.empty()) hand_over(unit, batch);
     unit.folder = base::UniqueFd();
     unit.listing.reset();
-    std::lock_guard lock(mutex_);
-    unit.counters = walker.counters_;
-    unit.done = true;
-    wake_reporter();
   }
 
   void hand_over(Unit& unit, EventBuffer& batch) {
     std::unique_lock lock(mutex_);
-    // The unit being reported has a budget of its own (the caller drains
-    // it); the others share one.
+    put(lock, unit, batch);
+  }
+
+  // With the mutex held: hands a batch over once there is room for it. The
+  // unit being reported has a budget of its own (the caller drains it); the
+  // others share one.
+  void put(std::unique_lock<std::mutex>& lock, Unit& unit, EventBuffer& batch) {
     const std::size_t bytes = batch.bytes();
-    ++held_helpers_;
-    wake_reporter();
-    room_.wait(lock, [&] {
+    const auto room = [&] {
       if (cancelled_) return true;
       if (head_ == &unit) return unit.pending == 0 || unit.pending + bytes <= budget_ / 4;
       return buffered_ + bytes <= budget_;
-    });
-    --held_helpers_;
+    };
+    if (!room()) {
+      ++held_helpers_;
+      wake_reporter();
+      room_.wait(lock, room);
+      --held_helpers_;
+    }
     if (cancelled_) throw SplitCancelled{};
     buffered_ += bytes;
     unit.pending += bytes;
