@@ -9,7 +9,35 @@
 namespace medgw::collectors {
 namespace {
 
+void commit_ops(base::Database& db, const std::string& source, PassSummary* summary,
+                const std::vector<FileIndexJournal::Op>& ops, std::int64_t object_seq);
+
 }  // namespace
+
+class FileIndexJournal::Taken final : public SinkJournal::Records {
+ public:
+  Taken(std::string source, PassSummary* summary, std::vector<Op> ops)
+      : source_(std::move(source)), summary_(summary), ops_(std::move(ops)) {}
+  void commit(base::Database& db, std::int64_t object_seq) override {
+    commit_ops(db, source_, summary_, ops_, object_seq);
+  }
+
+ private:
+  std::string source_;
+  PassSummary* summary_;
+  std::vector<Op> ops_;
+};
+
+std::unique_ptr<SinkJournal::Records> FileIndexJournal::take() {
+  auto taken = std::make_unique<Taken>(source_, summary_, std::move(ops_));
+  ops_.clear();
+  return taken;
+}
+
+void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
+  commit_ops(db, source_, summary_, ops_, object_seq);
+  ops_.clear();
+}
 
 void FileIndexJournal::upsert(std::string path, const FileStat& stat, std::string sha256, AnomalySet anomalies) {
   ops_.push_back({Op::Kind::upsert, std::move(path), stat, std::move(sha256), anomalies, {}});
@@ -25,7 +53,11 @@ void FileIndexJournal::hold_rows(std::string path, const std::set<std::string, s
   ops_.push_back({Op::Kind::hold, std::move(path), {}, {}, 0, {patients.begin(), patients.end()}});
 }
 
-void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
+namespace {
+
+void commit_ops(base::Database& db, const std::string& source, PassSummary* summary,
+                const std::vector<FileIndexJournal::Op>& ops, std::int64_t object_seq) {
+  using Op = FileIndexJournal::Op;
   base::Statement upsert = db.prepare(
       "INSERT INTO file_index (source, path, size, mtime_ns, ctime_ns, device, inode, sha256, object_seq, anomalies) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (source, path) DO UPDATE SET "
@@ -42,40 +74,40 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
   bool any_held = false;
   {
     base::Statement held = db.prepare("SELECT EXISTS (SELECT 1 FROM notice_held_rows WHERE source = ?1)");
-    held.bind_all(source_);
+    held.bind_all(source);
     any_held = held.step() && held.column_int64(0) != 0;
   }
   auto forget = [&](const std::string& path) {
     if (!any_held) return;
-    forget_held.bind_all(source_, base::as_bytes(path)).run();
+    forget_held.bind_all(source, base::as_bytes(path)).run();
     forget_held.reset();
   };
   std::uint64_t touched = 0;
-  for (const Op& op : ops_) {
+  for (const Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::upsert:
-        upsert.bind_all(source_, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+        upsert.bind_all(source, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
                         op.stat.inode, base::as_bytes(op.sha256), object_seq, static_cast<std::int64_t>(op.anomalies));
         upsert.run();
         upsert.reset();
         forget(op.path);
         break;
       case Op::Kind::touch:
-        touch.bind_all(source_, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
+        touch.bind_all(source, base::as_bytes(op.path), op.stat.size, op.stat.mtime_ns, op.stat.ctime_ns, op.stat.device,
                        op.stat.inode);
         touch.run();
         touch.reset();
         ++touched;
         break;
       case Op::Kind::remove:
-        remove.bind_all(source_, base::as_bytes(op.path));
+        remove.bind_all(source, base::as_bytes(op.path));
         remove.run();
         remove.reset();
         forget(op.path);
         break;
       case Op::Kind::hold:
         for (const std::string& patient : op.patients) {
-          hold.bind_all(source_, base::as_bytes(op.path), patient).run();
+          hold.bind_all(source, base::as_bytes(op.path), patient).run();
           hold.reset();
         }
         break;
@@ -83,8 +115,9 @@ void FileIndexJournal::commit(base::Database& db, std::int64_t object_seq) {
   }
   // Counted here: only what was committed (a rolled-back commit throws out of
   // the transaction before the pass goes on).
-  if (summary_ != nullptr) summary_->metadata_only += touched;
-  ops_.clear();
+  if (summary != nullptr) summary->metadata_only += touched;
 }
+
+}  // namespace
 
 }  // namespace medgw::collectors

@@ -7,6 +7,7 @@
 #include <collectors/spool_sink.hpp>
 #include <collectors/tree_walker.hpp>
 
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,8 +33,8 @@ class FileIndexJournal final : public SinkJournal {
   void commit(base::Database& db, std::int64_t object_seq) override;
   void discard() override { ops_.clear(); }
   [[nodiscard]] bool empty() const override { return ops_.empty(); }
+  [[nodiscard]] std::unique_ptr<Records> take() override;
 
- private:
   struct Op {
     enum class Kind { upsert, touch, remove, hold } kind;
     std::string path;
@@ -42,6 +43,9 @@ class FileIndexJournal final : public SinkJournal {
     AnomalySet anomalies = 0;
     std::vector<std::string> patients;  // hold
   };
+
+ private:
+  class Taken;
   std::string source_;
   PassSummary*& summary_;
   std::vector<Op> ops_;

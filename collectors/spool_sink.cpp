@@ -3,6 +3,13 @@
 #include <collectors/collection_pass.hpp>
 
 namespace medgw::collectors {
+namespace {
+
+std::size_t arena_capacity(const SinkLimits& limits) {
+  return static_cast<std::size_t>(limits.object_target + limits.in_memory_limit + (64 << 10));
+}
+
+}  // namespace
 
 SpoolSink::SpoolSink(spool::StateDb& state, spool::Spool& spool, std::string source, SinkLimits limits,
                      std::shared_ptr<const PatientPolicy> policy, SinkJournal& journal, PassSummary& summary,
@@ -17,7 +24,14 @@ SpoolSink::SpoolSink(spool::StateDb& state, spool::Spool& spool, std::string sou
       tagger_(tagger),
       logger_(std::move(logger)),
       progress_(std::move(progress)) {
-  arena_.reserve(limits_.object_target + limits_.in_memory_limit + (64 << 10));
+  batch_.arena.reserve(arena_capacity(limits_));
+}
+
+SpoolSink::~SpoolSink() {
+  if (!in_flight_) return;
+  // The feed gave up (an error, a pause): the object is not recorded.
+  if (in_flight_->written.valid()) in_flight_->written.wait();
+  spool::Spool::drop(in_flight_->plan);
 }
 
 bool SpoolSink::refuse(Exclusion exclusion) {
@@ -38,7 +52,7 @@ bool SpoolSink::refuse_content_patient(std::string_view patient_id) {
 
 void SpoolSink::make_room(std::uint64_t size) {
   const bool large = size > limits_.in_memory_limit;
-  if (large || content_bytes_ + size > limits_.object_target) flush();
+  if (large || batch_.content_bytes + size > limits_.object_target) send(true);
 }
 
 void SpoolSink::add(SinkItem item, std::optional<std::string_view> content) {
@@ -47,31 +61,31 @@ void SpoolSink::add(SinkItem item, std::optional<std::string_view> content) {
     // The arena never grows (entries point into it). make_room() keeps a
     // batch within it; flushing here instead would commit the feed's
     // journal for this entry with an object that does not hold it.
-    if (arena_.size() + content->size() > arena_.capacity()) {
+    if (batch_.arena.size() + content->size() > batch_.arena.capacity()) {
       throw std::logic_error("SpoolSink::add: " + std::to_string(content->size()) +
                              " bytes added without make_room() first");
     }
-    const std::size_t start = arena_.size();
-    arena_.append(*content);
-    item.entry.data = std::string_view(arena_).substr(start);
+    const std::size_t start = batch_.arena.size();
+    batch_.arena.append(*content);
+    item.entry.data = std::string_view(batch_.arena).substr(start);
   }
   if (item.entry.has_content()) {
-    content_bytes_ += item.entry.size;
+    batch_.content_bytes += item.entry.size;
     note_anomalies(item);
   }
-  entries_.push_back(std::move(item.entry));
-  anomalies_.push_back(item.anomalies);
-  if (large || entries_.size() >= limits_.object_max_entries) flush();
+  batch_.entries.push_back(std::move(item.entry));
+  batch_.anomalies.push_back(item.anomalies);
+  if (large || batch_.entries.size() >= limits_.object_max_entries) send(true);
 }
 
 void SpoolSink::add_to_object(SinkItem item) {
   if (item.entry.has_content()) {
-    content_bytes_ += item.entry.size;
+    batch_.content_bytes += item.entry.size;
     note_anomalies(item);
   }
-  entries_.push_back(std::move(item.entry));
-  anomalies_.push_back(item.anomalies);
-  if (entries_.size() >= limits_.object_max_entries) flush();
+  batch_.entries.push_back(std::move(item.entry));
+  batch_.anomalies.push_back(item.anomalies);
+  if (batch_.entries.size() >= limits_.object_max_entries) send(true);
 }
 
 void SpoolSink::note_anomalies(const SinkItem& item) {
@@ -87,19 +101,94 @@ void SpoolSink::note_anomalies(const SinkItem& item) {
 }
 
 void SpoolSink::flush() {
-  if (entries_.empty() && journal_.empty()) return;
-  if (entries_.empty()) {
-    // Only bookkeeping: nothing to send, the feed records its state.
+  send(false);
+  finish_in_flight();
+}
+
+void SpoolSink::send(bool overlap) {
+  if (batch_.entries.empty() && journal_.empty()) return;
+  if (batch_.entries.empty()) {
+    // Only bookkeeping: nothing to send, the feed records its state (after
+    // the object before it: commits stay in the order of the feed).
+    finish_in_flight();
     base::Database& db = state_.db();
     base::WriteTransaction transaction(db);
     journal_.commit(db, 0);
     transaction.commit();
-    clear();
+    batch_.clear();
     return;
   }
-  const spool::BuildOutcome outcome = spool_.build(entries_, [&](base::Database& db, const spool::CommittedObject& object) {
-    journal_.commit(db, static_cast<std::int64_t>(object.seq));
+  std::unique_ptr<SinkJournal::Records> records = overlap ? journal_.take() : nullptr;
+  try {
+    finish_in_flight();
+  } catch (const SinkPaused&) {
+    batch_.clear();  // with its records: the next pass finds the same changes
+    throw;
+  }
+  if (!records) {
+    const spool::BuildOutcome outcome = spool_.build(batch_.entries, [&](base::Database& db, const spool::CommittedObject& object) {
+      journal_.commit(db, static_cast<std::int64_t>(object.seq));
+    });
+    if (outcome.status == spool::BuildStatus::source_changed || outcome.status == spool::BuildStatus::source_unreadable) {
+      journal_.discard();
+    }
+    settle(batch_, outcome);
+    batch_.clear();
+    return;
+  }
+  auto planned = spool_.plan(batch_.entries);
+  if (auto* refused = std::get_if<spool::BuildOutcome>(&planned)) {
+    try {
+      settle(batch_, *refused);
+    } catch (...) {
+      batch_.clear();
+      throw;
+    }
+    batch_.clear();
+    return;
+  }
+  auto flight = std::make_unique<InFlight>();
+  std::swap(flight->batch, batch_);  // the arena's buffer moves with it: entries still point into it
+  std::swap(batch_, spare_);
+  if (batch_.arena.capacity() < arena_capacity(limits_)) batch_.arena.reserve(arena_capacity(limits_));
+  flight->records = std::move(records);
+  flight->plan = std::move(std::get<spool::Spool::Plan>(planned));
+  flight->written = std::async(std::launch::async, [object = flight.get()] {
+    return spool::Spool::write(object->plan, object->batch.entries);
   });
+  in_flight_ = std::move(flight);
+}
+
+void SpoolSink::finish_in_flight() {
+  if (!in_flight_) return;
+  std::unique_ptr<InFlight> done = std::move(in_flight_);
+  spool::Spool::Written written;
+  try {
+    written = done->written.get();
+  } catch (...) {
+    spool::Spool::drop(done->plan);
+    throw;
+  }
+  const spool::BuildOutcome outcome =
+      spool_.record(done->plan, std::move(written), [&](base::Database& db, const spool::CommittedObject& object) {
+        done->records->commit(db, static_cast<std::int64_t>(object.seq));
+      });
+  // Recycled as the spare arena whatever happened (a failed object's records go with `done`).
+  Batch& batch = done->batch;
+  auto recycle = [&] {
+    batch.clear();
+    std::swap(spare_, batch);
+  };
+  try {
+    settle(batch, outcome);
+  } catch (...) {
+    recycle();
+    throw;
+  }
+  recycle();
+}
+
+void SpoolSink::settle(const Batch& batch, const spool::BuildOutcome& outcome) {
   switch (outcome.status) {
     case spool::BuildStatus::committed:
       break;
@@ -112,10 +201,9 @@ void SpoolSink::flush() {
     case spool::BuildStatus::source_changed:
     case spool::BuildStatus::source_unreadable:
       // Only streamed (large) files are read during the build: that file
-      // changed or went away since it was hashed. The next pass looks again.
+      // changed or went away since it was hashed. The next pass looks again
+      // (the batch's records were not committed).
       ++summary_.waiting;
-      journal_.discard();
-      clear();
       return;
     case spool::BuildStatus::failed:
       throw CollectionError("source " + source_ + ": building an object failed: " + outcome.message);
@@ -123,32 +211,31 @@ void SpoolSink::flush() {
   ++summary_.objects;
   summary_.object_bytes += outcome.object->size;
   summary_.content_bytes += outcome.object->content_bytes;
-  count_committed();
-  clear();
+  count_committed(batch);
   if (progress_) progress_(summary_);
 }
 
-void SpoolSink::count_committed() {
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    switch (entries_[i].change) {
+void SpoolSink::count_committed(const Batch& batch) {
+  for (std::size_t i = 0; i < batch.entries.size(); ++i) {
+    switch (batch.entries[i].change) {
       case spool::Change::add: ++summary_.added; break;
       case spool::Change::modify: ++summary_.modified; break;
       case spool::Change::rename: ++summary_.renamed; break;
       case spool::Change::remove: ++summary_.deleted; break;
       case spool::Change::withdraw: break;
     }
-    if (!entries_[i].has_content()) continue;
+    if (!batch.entries[i].has_content()) continue;
     for (std::size_t kind = 0; kind < anomaly_count; ++kind) {
-      if ((anomalies_[i] & (AnomalySet{1} << kind)) != 0) ++summary_.anomalies[kind];
+      if ((batch.anomalies[i] & (AnomalySet{1} << kind)) != 0) ++summary_.anomalies[kind];
     }
   }
 }
 
-void SpoolSink::clear() {
-  entries_.clear();
-  anomalies_.clear();
-  arena_.clear();
-  content_bytes_ = 0;
+void SpoolSink::Batch::clear() {
+  entries.clear();
+  anomalies.clear();
+  arena.clear();
+  content_bytes = 0;
 }
 
 }  // namespace medgw::collectors

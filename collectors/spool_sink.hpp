@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -46,6 +47,18 @@ class SinkJournal {
   // the next pass finds the same changes again.
   virtual void discard() = 0;
   [[nodiscard]] virtual bool empty() const = 0;
+
+  // A batch's records, taken out of the journal to be committed later with
+  // the batch's object (on the thread that owns state.db), or dropped with it.
+  class Records {
+   public:
+    virtual ~Records() = default;
+    virtual void commit(base::Database& db, std::int64_t object_seq) = 0;
+  };
+  // Takes what was recorded so far, so that the next batch is recorded while
+  // this batch's object is written on another thread. A journal that returns
+  // nullptr (the default) has its batches built one at a time.
+  [[nodiscard]] virtual std::unique_ptr<Records> take() { return nullptr; }
 };
 
 // One manifest entry and what the sink counts and logs about it.
@@ -109,13 +122,40 @@ class SpoolSink {
   // study) calls flush() before and after them. Record the entry in the
   // journal first. Throws SinkPaused (only when object_max_entries is hit).
   void add_to_object(SinkItem item);
-  // Sends what the batch holds (and commits the journal). Throws SinkPaused.
+  // Sends what the batch holds and commits the journal: on return, every
+  // entry added so far is recorded (or dropped, to be found again by the next
+  // pass). Throws SinkPaused.
   void flush();
 
+  // Waits for an object being written, and removes it unless it was recorded.
+  ~SpoolSink();
+
  private:
+  struct Batch {
+    std::vector<spool::ObjectEntry> entries;
+    std::vector<AnomalySet> anomalies;
+    std::string arena;  // contents of the in-memory entries (capacity fixed: views point into it)
+    std::uint64_t content_bytes = 0;
+    void clear();
+  };
+  // An object whose file is written on another thread while the next batch
+  // is collected; recorded (with its journal records) before the next one is
+  // planned, so seqs stay gap-free and commits stay in order.
+  struct InFlight {
+    Batch batch;
+    std::unique_ptr<SinkJournal::Records> records;
+    spool::Spool::Plan plan;
+    std::future<spool::Spool::Written> written;
+  };
+
+  // Sends the batch; with `overlap`, its object is written while the feed
+  // goes on (when the journal can set its records aside).
+  void send(bool overlap);
+  void finish_in_flight();
+  // Counts a build's outcome for `batch`; throws SinkPaused or CollectionError.
+  void settle(const Batch& batch, const spool::BuildOutcome& outcome);
   void note_anomalies(const SinkItem& item);
-  void count_committed();
-  void clear();
+  void count_committed(const Batch& batch);
 
   spool::StateDb& state_;
   spool::Spool& spool_;
@@ -127,10 +167,9 @@ class SpoolSink {
   const crypto::PatientTagger& tagger_;
   log::Logger logger_;
   Progress progress_;
-  std::vector<spool::ObjectEntry> entries_;
-  std::vector<AnomalySet> anomalies_;
-  std::string arena_;  // contents of the in-memory entries (capacity fixed: views point into it)
-  std::uint64_t content_bytes_ = 0;
+  Batch batch_;
+  Batch spare_;  // the other arena, while no object is in flight
+  std::unique_ptr<InFlight> in_flight_;
 };
 
 }  // namespace medgw::collectors

@@ -97,8 +97,14 @@ Capacity Spool::capacity(std::uint64_t upcoming) {
   return Capacity::ok;
 }
 
-BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
-                          const std::function<void(base::Database&, const CommittedObject&)>& record) {
+BuildOutcome Spool::build(std::span<const ObjectEntry> entries, const Record& record_rows) {
+  auto planned = plan(entries);
+  if (auto* refused = std::get_if<BuildOutcome>(&planned)) return std::move(*refused);
+  const Plan& object = std::get<Plan>(planned);
+  return record(object, write(object, entries), record_rows);
+}
+
+std::variant<Spool::Plan, BuildOutcome> Spool::plan(std::span<const ObjectEntry> entries) {
   BuildOutcome outcome;
   if (entries.empty()) {
     outcome.message = "an object needs at least one entry";
@@ -129,28 +135,42 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
   base::Database& db = state_.db();
   const auto seq = static_cast<std::uint64_t>(db.query_int64("SELECT next_seq FROM gateway").value_or(1));
   const auto now = clock_();
-  ObjectHeader header{crypto::uuid_v7(now), seq, identity_.facility, identity_.gateway, now};
-  const std::string file_name = object_file_name(seq, header.object_id);
-  const std::filesystem::path file = dir_ / file_name;
-
+  Plan planned{ObjectHeader{crypto::uuid_v7(now), seq, identity_.facility, identity_.gateway, now}, "", {}, {},
+               identity_.recipients, entries.size()};
+  planned.file_name = object_file_name(seq, planned.header.object_id);
+  planned.file = dir_ / planned.file_name;
   // A zstd worker thread pays off only for large objects (a large file gets
   // an object of its own); small batches compress faster on one thread.
-  BuildOptions options;
   std::uint64_t to_compress = content;
   for (const ObjectEntry& entry : entries) to_compress -= entry.spilled ? entry.size : 0;  // compressed already
-  options.zstd_workers = to_compress > (32ULL << 20) ? 1 : 0;
-  auto built = build_object(file, header, entries, identity_.recipients, options);
-  if (auto* failure = std::get_if<BuildFailure>(&built)) {
+  planned.options.zstd_workers = to_compress > (32ULL << 20) ? 1 : 0;
+  return planned;
+}
+
+Spool::Written Spool::write(const Plan& plan, std::span<const ObjectEntry> entries) {
+  return build_object(plan.file, plan.header, entries, plan.recipients, plan.options);
+}
+
+void Spool::drop(const Plan& plan) noexcept {
+  std::error_code ec;
+  std::filesystem::remove(plan.file, ec);
+}
+
+BuildOutcome Spool::record(const Plan& plan, Written written, const Record& record_rows) {
+  BuildOutcome outcome;
+  if (auto* failure = std::get_if<BuildFailure>(&written)) {
     outcome.status = status_of(failure->code);
     outcome.entry = failure->entry;
-    outcome.message = failure->message;
+    outcome.message = std::move(failure->message);
     return outcome;
   }
-  const BuiltObject& object = std::get<BuiltObject>(built);
-  const std::string statement = crypto::object_statement(header.object_id, seq, identity_.facility, object.sha256);
+  const BuiltObject& object = std::get<BuiltObject>(written);
+  const std::uint64_t seq = plan.header.seq;
+  const std::string statement = crypto::object_statement(plan.header.object_id, seq, identity_.facility, object.sha256);
   const crypto::Ed25519Signature signature = identity_.signer->sign(base::as_bytes(statement));
-  CommittedObject committed{header.object_id, seq, file_name, object.size, object.sha256, object.content_bytes,
-                            entries.size()};
+  CommittedObject committed{plan.header.object_id, seq, plan.file_name, object.size, object.sha256, object.content_bytes,
+                            plan.entries};
+  base::Database& db = state_.db();
   try {
     base::WriteTransaction transaction(db);
     const auto current = static_cast<std::uint64_t>(db.query_int64("SELECT next_seq FROM gateway").value_or(0));
@@ -158,17 +178,16 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
     db.prepare(
           "INSERT INTO objects (object_id, seq, file_name, size, content_bytes, entries, sha256, signature, created_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-        .bind_all(committed.object_id, seq, file_name, object.size, object.content_bytes,
-                  static_cast<std::uint64_t>(entries.size()), object.sha256, std::span<const std::uint8_t>(signature),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count())
+        .bind_all(committed.object_id, seq, plan.file_name, object.size, object.content_bytes,
+                  static_cast<std::uint64_t>(plan.entries), object.sha256, std::span<const std::uint8_t>(signature),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(plan.header.created.time_since_epoch()).count())
         .run();
     db.prepare("UPDATE gateway SET next_seq = ?1").bind_all(seq + 1).run();
-    if (record) record(db, committed);
+    if (record_rows) record_rows(db, committed);
     transaction.commit();
   } catch (const base::SqliteError& error) {
     // Not recorded: the file must not outlive the failed commit.
-    std::error_code ec;
-    std::filesystem::remove(file, ec);
+    drop(plan);
     if (!error.disk_full()) throw;
     // The disk filled between the object and its row: the same condition as
     // ENOSPC while building, and just as clean.
@@ -176,12 +195,11 @@ BuildOutcome Spool::build(std::span<const ObjectEntry> entries,
     outcome.message = "no space left to record the object in state.db";
     return outcome;
   } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(file, ec);
+    drop(plan);
     throw;
   }
   logger_.info("spool.object_committed", "object spooled",
-               {{"seq", seq}, {"object_id", committed.object_id}, {"entries", entries.size()},
+               {{"seq", seq}, {"object_id", committed.object_id}, {"entries", plan.entries},
                 {"bytes", object.size}, {"content_bytes", object.content_bytes}});
   outcome.status = BuildStatus::committed;
   outcome.object = std::move(committed);

@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace medgw::spool {
@@ -136,11 +137,36 @@ class Spool {
   // spool.max_bytes on its own fits an empty spool (disk space permitting).
   [[nodiscard]] Capacity capacity(std::uint64_t upcoming = 0);
 
+  using Record = std::function<void(base::Database&, const CommittedObject&)>;
   // Builds an object from `entries` and records it. `record` runs inside the
   // committing transaction (the collector's index updates, invariant 1); if it
   // throws, nothing is recorded and the file is removed.
-  [[nodiscard]] BuildOutcome build(std::span<const ObjectEntry> entries,
-                                   const std::function<void(base::Database&, const CommittedObject&)>& record = {});
+  [[nodiscard]] BuildOutcome build(std::span<const ObjectEntry> entries, const Record& record = {});
+
+  // build() in three steps, so that the file of one object can be written on
+  // another thread while the caller collects the next batch:
+  // plan() and record() run on the thread that owns state.db, write() on any.
+  // The next object may be planned only after this one is recorded or
+  // dropped (its seq follows this one's: committed objects are gap-free).
+  struct Plan {
+    ObjectHeader header;
+    std::string file_name;
+    std::filesystem::path file;
+    BuildOptions options;
+    std::vector<crypto::X25519PublicKey> recipients;  // a copy: a reload may change the spool's meanwhile
+    std::size_t entries = 0;
+  };
+  using Written = std::variant<BuiltObject, BuildFailure>;
+  // The object's seq, id and file, or a refusal (spool full, disk low, no entries).
+  [[nodiscard]] std::variant<Plan, BuildOutcome> plan(std::span<const ObjectEntry> entries);
+  // Writes the planned object's file: complete, fsynced and renamed. Touches
+  // neither state.db nor the spool.
+  [[nodiscard]] static Written write(const Plan& plan, std::span<const ObjectEntry> entries);
+  // Records a written object (or reports why it was not); removes the file
+  // when it is not recorded.
+  [[nodiscard]] BuildOutcome record(const Plan& plan, Written written, const Record& record = {});
+  // A planned object that will not be recorded (its batch was given up): its file goes.
+  static void drop(const Plan& plan) noexcept;
 
   // ---- the uploader's side ----
   // Group commit: the queue updates made while a Batch is open share its one
