@@ -45,7 +45,15 @@ bool read_all(int fd, std::string& out, std::size_t expected) {
       out.resize(used);
       return true;
     }
+    const bool short_read = static_cast<std::size_t>(got) < out.size() - used;
     used += static_cast<std::size_t>(got);
+    // A regular file reads short only at its end: with all the bytes its
+    // stat promised, no read is needed to see the end (a file that grows
+    // meanwhile fails the stat check after the read).
+    if (short_read && used >= expected) {
+      out.resize(used);
+      return true;
+    }
   }
 }
 
