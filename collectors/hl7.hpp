@@ -3,10 +3,16 @@
 // segments, fields, repetitions and components, with the delimiters taken
 // from MSH-1/MSH-2. Tolerant of the segment-end variants seen in real
 // storages (CR, LF, CRLF, a trailing 0x1C/0x0B, trailing spaces).
+#include <bit>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace medgw::collectors {
 
@@ -50,11 +56,27 @@ struct Hl7ParseError {
 [[nodiscard]] std::optional<Hl7Delimiters> hl7_delimiters(std::string_view message, Hl7ParseError* error = nullptr);
 // Calls `visit(line)` for each non-empty segment line (CR, LF or CRLF ends,
 // trailing spaces dropped), in order; stops early when visit returns false.
+// Where the line starting `text` ends: its first CR or LF, or text.size().
+[[nodiscard]] inline std::size_t hl7_line_end(std::string_view text) {
+  std::size_t end = 0;  // (find_first_of would call memchr once per byte)
+#if defined(__SSE2__)
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; end + 16 <= text.size(); end += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + end));
+    const auto found =
+        static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf))));
+    if (found != 0) return end + static_cast<std::size_t>(std::countr_zero(found));
+  }
+#endif
+  while (end < text.size() && text[end] != '\r' && text[end] != '\n') ++end;
+  return end;
+}
+
 template <class Visit>
 void for_each_hl7_line(std::string_view message, Visit&& visit) {
   while (!message.empty()) {
-    std::size_t end = 0;  // (find_first_of would call memchr once per byte)
-    while (end < message.size() && message[end] != '\r' && message[end] != '\n') ++end;
+    const std::size_t end = hl7_line_end(message);
     std::string_view line = message.substr(0, end);
     while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
     if (!line.empty() && !visit(line)) return;

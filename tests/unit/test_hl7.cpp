@@ -78,3 +78,23 @@ TEST_CASE("messages survive copies and moves", "[hl7]") {
   CHECK(copy.find("PID")->field(3) == "7");
   CHECK(moved.find("PID")->field(3) == "7");
 }
+
+TEST_CASE("a line ends at its first CR or LF, wherever that falls in a 16-byte block", "[hl7]") {
+  std::uint32_t state = 777;
+  auto next = [&state](std::uint32_t below) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % below;
+  };
+  for (int round = 0; round < 5000; ++round) {
+    std::string text(next(70), 'x');
+    for (char& c : text) {
+      const std::uint32_t pick = next(40);
+      c = pick == 0 ? '\r' : pick == 1 ? '\n' : static_cast<char>(pick == 2 ? 0x8e : 0x20 + next(0x5f));
+    }
+    const std::size_t expected = std::min(text.find('\r'), std::min(text.find('\n'), text.size()));
+    INFO("round " << round << ", " << text.size() << " bytes");
+    REQUIRE(collectors::hl7_line_end(text) == expected);
+  }
+  CHECK(collectors::hl7_line_end("") == 0);
+  CHECK(collectors::hl7_line_end(std::string(40, 'a') + "\n") == 40);
+}
