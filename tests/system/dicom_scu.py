@@ -341,6 +341,18 @@ class Scu:
             self.reset = True
             return True
 
+    def sends_nothing_within(self, seconds) -> bool:
+        """True when the SCP neither sends a byte nor ends the connection within `seconds` (an
+        idle connection it holds); False when it answers (a reject, say) or ends it."""
+        self.sock.settimeout(seconds)
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            return True
+        except ConnectionResetError:
+            self.reset = True
+        return False
+
     # -- association --
 
     def associate(self, contexts, max_pdu: int = MAX_PDU) -> dict:

@@ -357,9 +357,19 @@ class BadInput(unittest.TestCase):
                     ended = client.read_pdu(timeout=10)
                     self.assertTrue(ended is None or ended[0] == scu.ABORT, ended)
                 # A flood: 8 idle associations hold every slot, the next is rejected at once (transient).
-                idle = [scu.Scu(port).connect() for _ in range(8)]
+                # Each idle one is seen held (no reject within 0.3 s) before the next: the association
+                # aborted just above may hold its slot a moment after its peer saw the abort.
+                idle = []
+                give_up = time.monotonic() + 60
                 try:
-                    time.sleep(0.5)
+                    while len(idle) < 8:
+                        connection = scu.Scu(port).connect()
+                        if connection.sends_nothing_within(0.3):
+                            idle.append(connection)
+                            continue
+                        connection.close()
+                        self.assertLess(time.monotonic(), give_up, "the SCP kept rejecting idle connections")
+                        time.sleep(0.1)
                     with scu.Scu(port) as client:
                         answer = client.associate([(cr, explicit)])
                         self.assertEqual((answer["type"], answer.get("result"), answer.get("reason")), ("reject", 2, 2))
