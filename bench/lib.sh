@@ -25,6 +25,8 @@ bench_time() {
 }
 
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+# bench_median VALUES...: the middle one (the upper middle of an even count).
+bench_median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'; }
 bench_rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s == 0) print "inf"; else printf "%.0f", n / s }'; }
 
 # bench_fs_note DIR: the file system the figures were measured on. Whether
