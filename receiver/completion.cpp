@@ -162,10 +162,14 @@ CompletionResult Completer::store_claimed(const Upload& upload, const StoredObje
   bool renamed = false;
   try {
     if (!target) throw std::runtime_error("a stored object's name leaves the store");
-    // The object's bytes and both folders reach the disk in one round shared
-    // with the objects finishing alongside (each path synced once), before
-    // the commit that records the object as stored.
-    std::vector<std::filesystem::path> to_sync{*target, target->parent_path(), partial.parent_path()};
+    // The object's bytes and its name in the store reach the disk in one
+    // round shared with the objects finishing alongside (each path synced
+    // once), before the commit that records the object as stored. uploads/
+    // is not synced: a power cut that keeps the old name there as well leaves
+    // a second name of the same bytes, which recover() (claim still storing:
+    // the store's name goes) or the upload's expiry (object stored: the
+    // upload's name goes) removes; one fsync fewer per round.
+    std::vector<std::filesystem::path> to_sync{*target, target->parent_path()};
     if (std::filesystem::create_directories(target->parent_path())) to_sync.push_back(target->parent_path().parent_path());
     std::filesystem::rename(partial, *target);
     renamed = true;
