@@ -45,3 +45,11 @@ bench_fs_note() {
   fi
   echo "file system of $1: $type on $source (journal: $journal)"
 }
+
+# bench_cpu_seconds PID: the CPU time (user + system) a running process has used.
+bench_cpu_seconds() {
+  local stat
+  stat=$(< "/proc/$1/stat")
+  stat=${stat##*) }  # past the command name, which may hold spaces
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }' <<< "$stat"
+}
