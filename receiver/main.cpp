@@ -101,7 +101,7 @@ fails for want of disk space or permissions pauses and tries again itself.
 Limits (receiver.yaml; defaults in brackets): max_connections [4096, held
 below the open-file limit], max_handshakes [1024], handshake_timeout [10s],
 idle_timeout [60s], max_connections_per_facility [64],
-max_open_uploads_per_facility [16], max_inflight_bytes_per_facility [128GiB],
+max_open_uploads_per_facility [64], max_inflight_bytes_per_facility [128GiB],
 max_upload [64GiB], min_free [2GiB], landing_max_ratio [1000],
 landing_max_member_size [64GiB]. When connections run out, the oldest one
 still in its TLS handshake is closed to make room, so idle connections cannot

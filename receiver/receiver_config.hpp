@@ -57,7 +57,7 @@ struct ReceiverConfig {
   std::uint64_t max_handshakes = 1024;    // connections not authenticated yet (oldest evicted)
   std::uint64_t max_connections_per_facility = 64;
   std::chrono::seconds handshake_timeout{10};  // TCP accept to the end of the TLS handshake
-  std::uint64_t max_open_uploads_per_facility = 32;
+  std::uint64_t max_open_uploads_per_facility = 64;
   std::uint64_t max_inflight_bytes_per_facility = 128ULL << 30;  // declared lengths of open uploads
   std::uint64_t min_free = 2ULL << 30;    // kept free on data_dir's and landing's file systems
   std::uint64_t landing_max_ratio = 1000;  // plain bytes per byte of the object at most

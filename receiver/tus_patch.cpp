@@ -11,6 +11,8 @@
 #include <base/base64.hpp>
 #include <base/hex.hpp>
 
+#include <algorithm>
+
 #include <boost/asio/redirect_error.hpp>
 
 #include <fcntl.h>
@@ -60,8 +62,10 @@ TusAnswer retry_later(std::string message, std::string_view seconds) {
 asio::awaitable<BodyResult> TusServer::Impl::receive_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                                           LiveUpload& upload, int fd, crypto::Sha256* checksum) {
   // 64 KiB a PATCH in progress: 200 gateways at once hold 12.5 MiB. Each read
-  // returns a TLS record at most; the block is written when full.
-  std::vector<char> block(64 << 10);
+  // returns a TLS record at most; the block is written when full. A small
+  // object's last piece needs no more than its own size (nor its zeroing).
+  const std::uint64_t left = upload.row.length > upload.row.offset ? upload.row.length - upload.row.offset : 0;
+  std::vector<char> block(static_cast<std::size_t>(std::clamp<std::uint64_t>(left, 1, 64 << 10)));
   BodyResult body{upload.row.offset};
   std::uint64_t window = 0;
   beast::get_lowest_layer(stream).expires_after(config.idle_timeout);

@@ -511,10 +511,10 @@ class OpenUploads(unittest.TestCase):
             run(spool_tool, source, tmp / "state", recipient, "--files-per-object", "1", check=True)
             objects = spooled(config)
             self.assertEqual(objects, 200)
-            # The limit equal to the gateway's parallel requests (16): one upload
+            # The limit equal to the gateway's parallel requests (32): one upload
             # more than it may open is refused.
             with Receiver(tmp / "central", pki, [gateway_key(config)], landing=False,
-                          extra="max_open_uploads_per_facility: 16\n") as receiver:
+                          extra="max_open_uploads_per_facility: 32\n") as receiver:
                 config = delivery_config(tmp, recipient, f"  - {{name: dpc, type: dpc, path: {source}}}\n", pki,
                                          receiver.port)
                 sent = upload(config, timeout=600)
