@@ -63,9 +63,11 @@ asio::awaitable<BodyResult> TusServer::Impl::receive_body(Stream& stream, beast:
                                                           LiveUpload& upload, int fd, crypto::Sha256* checksum) {
   // 64 KiB a PATCH in progress: 200 gateways at once hold 12.5 MiB. Each read
   // returns a TLS record at most; the block is written when full. A small
-  // object's last piece needs no more than its own size (nor its zeroing).
+  // object's last piece needs no more than its own size (nor its zeroing),
+  // and one byte more: a body longer than the upload is then seen before
+  // any of it is written.
   const std::uint64_t left = upload.row.length > upload.row.offset ? upload.row.length - upload.row.offset : 0;
-  std::vector<char> block(static_cast<std::size_t>(std::clamp<std::uint64_t>(left, 1, 64 << 10)));
+  std::vector<char> block(static_cast<std::size_t>(std::min<std::uint64_t>(left + 1, 64 << 10)));
   BodyResult body{upload.row.offset};
   std::uint64_t window = 0;
   beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
@@ -161,10 +163,13 @@ asio::awaitable<TusAnswer> TusServer::Impl::patch(Stream& stream, beast::flat_bu
   fd = UniqueFd();
   if (written.at != upload.row.length || incomplete) {
     // The last byte is recorded only by storing the object: HEAD never
-    // reports complete an upload whose object is not stored.
-    if (written.at != start) {
-      const bool recorded = co_await record_offset(id, written.at);
-      protocol.set_offset(upload, recorded ? written.at : start);
+    // reports complete an upload whose object is not stored (a body that went
+    // on past the upload's length, or broke off right after its last byte,
+    // leaves the offset one short; the client sends that byte again).
+    const std::uint64_t reached = std::min(written.at, upload.row.length - 1);
+    if (reached > start) {
+      const bool recorded = co_await record_offset(id, reached);
+      protocol.set_offset(upload, recorded ? reached : start);
       if (!recorded) upload.running.invalidate();
     }
     if (written.broken) {

@@ -67,7 +67,7 @@ void TransferPool::refill() {
 
 // Objects with an upload open on the central go first, and a new upload is
 // created only while fewer than `parallel` are open. The central counts a
-// facility's open uploads (max_open_uploads_per_facility, 32 by default) and
+// facility's open uploads (max_open_uploads_per_facility, 64 by default) and
 // answers 429 with Retry-After: 60 beyond it; slots waiting between their
 // requests would otherwise open up to twice `parallel`.
 void TransferPool::start_due() {

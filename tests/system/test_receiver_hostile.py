@@ -462,6 +462,31 @@ class Hostile(unittest.TestCase):
         self.assertEqual(stored_file(receiver, obj).read_bytes(), stored)
         self.assertEqual(tus.receipt(obj.object_id).status, 200)
 
+    def test_body_past_the_length_never_reads_as_complete(self):
+        """A chunked PATCH (no Content-Length to refuse it by) that goes on past
+        Upload-Length: 413, and HEAD never reports the upload complete while its
+        object is not stored; the client resumes from HEAD's offset and stores it.
+        Two sizes: one under the receiver's 64 KiB body block, one exactly it."""
+        receiver = self.receiver(landing=False)
+        for seq, size in ((1, 700), (2, 64 << 10)):
+            tus = self.client(receiver)
+            obj = signed(self.key, os.urandom(size), str(uuid.uuid4()), seq)
+            location = tus.create(obj).header("location")
+            connection = tus._connection()
+            connection.request("PATCH", location, body=iter([obj.data, b"extra bytes"]), encode_chunked=True,
+                               headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Transfer-Encoding": "chunked",
+                                        "Content-Type": "application/offset+octet-stream"})
+            answer = connection.getresponse()
+            answer.read()
+            tus.close()
+            self.assertEqual(answer.status, 413, f"{size} bytes")
+            offset = int(tus.head(location).header("upload-offset"))
+            self.assertLess(offset, size, f"{size} bytes: HEAD reports an upload complete whose object is not stored")
+            self.assertEqual(tus.receipt(obj.object_id).status, 404)
+            self.assertEqual(tus.patch(location, offset, obj.data[offset:]).status, 204)
+            self.assertEqual(tus.receipt(obj.object_id).status, 200)
+            self.assertEqual(stored_file(receiver, obj).read_bytes(), obj.data)
+
     # --- Header and size abuse, slow clients ---
 
     def test_header_and_size_abuse(self):
